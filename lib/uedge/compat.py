@@ -1,0 +1,125 @@
+"""Runtime differences between MicroPython and CPython, kept in one place.
+
+Everything else in lib/uedge imports time, json and friends through here when
+the two runtimes disagree, so no other module needs an `if MICROPYTHON`.
+"""
+
+import sys
+import time
+
+MICROPYTHON = sys.implementation.name == "micropython"
+
+try:
+    from micropython import const  # noqa: F401
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+if MICROPYTHON:
+    _ticks_ms = time.ticks_ms
+    _ticks_diff = time.ticks_diff
+    # Bare-metal ports count seconds from 2000-01-01 on older firmware.
+    EPOCH_OFFSET_S = 946684800 if time.gmtime(0)[0] == 2000 else 0
+
+    def _epoch_us():
+        return (time.time_ns() // 1000) + EPOCH_OFFSET_S * 1000000
+
+    def sleep_ms(ms):
+        if ms > 0:
+            time.sleep_ms(ms)
+
+else:
+    EPOCH_OFFSET_S = 0
+
+    def _ticks_ms():
+        return time.monotonic_ns() // 1000000
+
+    def _ticks_diff(a, b):
+        return a - b
+
+    def _epoch_us():
+        return time.time_ns() // 1000
+
+    def sleep_ms(ms):
+        if ms > 0:
+            time.sleep(ms / 1000)
+
+
+class Clock:
+    """The one clock of the edge loop.
+
+    now_ms() is monotonic and never wraps (MicroPython's ticks wrap, so the
+    difference is accumulated into a Python int). epoch_us() is wall time in
+    microseconds, the unit of Murano's record timestamps.
+    """
+
+    def __init__(self):
+        self._last = _ticks_ms()
+        self._ms = 0
+
+    def now_ms(self):
+        t = _ticks_ms()
+        self._ms += _ticks_diff(t, self._last)
+        self._last = t
+        return self._ms
+
+    def epoch_us(self):
+        return _epoch_us()
+
+    def sleep_ms(self, ms):
+        sleep_ms(ms)
+
+
+class FakeClock:
+    """A clock that only moves when told to: tests run a day in milliseconds."""
+
+    def __init__(self, start_ms=0, epoch_us=1700000000000000):
+        self._ms = start_ms
+        self._epoch0 = epoch_us - start_ms * 1000
+
+    def now_ms(self):
+        return self._ms
+
+    def epoch_us(self):
+        return self._epoch0 + self._ms * 1000
+
+    def advance(self, ms):
+        self._ms += ms
+
+    def sleep_ms(self, ms):
+        if ms > 0:
+            self._ms += ms
+
+
+def monotonic_ms():
+    return _ticks_ms()
+
+
+def ticks_diff(a, b):
+    return _ticks_diff(a, b)
+
+
+def epoch_us():
+    return _epoch_us()
+
+
+def write_secret(path, text):
+    """Write a secret so only the owner can read it (0600 where the OS has modes)."""
+    try:
+        import os
+
+        if hasattr(os, "open") and hasattr(os, "O_CREAT"):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.chmod(path, 0o600)
+            except Exception:
+                pass
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            return
+    except ImportError:
+        pass
+    with open(path, "w") as f:
+        f.write(text)
