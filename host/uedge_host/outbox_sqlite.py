@@ -1,0 +1,202 @@
+"""Durable outbox for gateways: one SQLite table in WAL mode.
+
+Same interface as uedge.outbox (put/peek/ack/len/dropped/corrupted).
+
+Durability: the database runs in WAL mode. With sync="normal" (default) a
+committed put survives a crash or kill -9 of the daemon; after a power cut the
+last transactions (those not yet checkpointed) may be lost, never the database.
+sync="full" fsyncs every commit (survives power cuts, costs one fsync per
+report); sync="off" leaves flushing to the OS.
+
+Every row carries the CRC-32 of its payload; a row whose CRC no longer matches
+(or that cannot be decoded) is skipped with an error and deleted, the rest is
+replayed.
+"""
+
+import binascii
+import logging
+import os
+import sqlite3
+
+from uedge.outbox import Outbox
+
+log = logging.getLogger("uedge.outbox")
+
+_SYNC = {"off": "OFF", "normal": "NORMAL", "full": "FULL"}
+
+
+class SqliteOutbox(Outbox):
+    def __init__(self, path, cap_items=100000, cap_bytes=0, strategy="oldest", sync="normal"):
+        Outbox.__init__(self, cap_items, cap_bytes, strategy)
+        if sync not in _SYNC:
+            raise ValueError("queue sync must be one of off, normal, full, got %r" % (sync,))
+        self.path = path
+        d = os.path.dirname(os.path.abspath(path))
+        os.makedirs(d, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=%s" % _SYNC[sync])
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS outbox ("
+            " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " ts_us INTEGER NOT NULL,"
+            " payload BLOB NOT NULL,"
+            " crc INTEGER NOT NULL)"
+        )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+        )
+        for key in ("dropped", "corrupted"):
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES (?, 0)", (key,))
+        row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox")
+        self._count, self._bytes = row.fetchone()
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        self.dropped = meta.get("dropped", 0)
+        self.corrupted = meta.get("corrupted", 0)
+
+    def __len__(self):
+        return self._count
+
+    def nbytes(self):
+        return self._bytes
+
+    def _full(self, extra):
+        if self.cap_items and self._count + 1 > self.cap_items:
+            return True
+        if self.cap_bytes and self._bytes + extra > self.cap_bytes:
+            return True
+        return False
+
+    def _count_drop(self, n):
+        self.dropped += n
+        self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (n,))
+
+    def put(self, ts_us, payload):
+        data = payload.encode() if isinstance(payload, str) else bytes(payload)
+        size = len(data)
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if self.cap_bytes and size > self.cap_bytes:
+                self._count_drop(1)
+                self.last_error = "report of %d bytes exceeds the queue cap" % size
+                db.execute("COMMIT")
+                return False
+            if self._full(size):
+                if self.strategy == "latest":
+                    self._count_drop(1)
+                    db.execute("COMMIT")
+                    return False
+                # drop the oldest rows, enough to make room
+                while self._count and self._full(size):
+                    need = 1
+                    if self.cap_items and self._count + 1 > self.cap_items:
+                        need = self._count + 1 - self.cap_items
+                    rows = db.execute(
+                        "SELECT id, LENGTH(payload) FROM outbox ORDER BY id LIMIT ?",
+                        (need + (256 if self.cap_bytes else 0),),
+                    ).fetchall()
+                    last_id = None
+                    dropped = freed = 0
+                    for rid, ln in rows:
+                        if dropped >= need and not (
+                            self.cap_bytes and self._bytes - freed + size > self.cap_bytes
+                        ):
+                            break
+                        last_id = rid
+                        freed += ln
+                        dropped += 1
+                    if last_id is None:
+                        break
+                    db.execute("DELETE FROM outbox WHERE id <= ?", (last_id,))
+                    self._count -= dropped
+                    self._bytes -= freed
+                    self._count_drop(dropped)
+            db.execute(
+                "INSERT INTO outbox (ts_us, payload, crc) VALUES (?, ?, ?)",
+                (int(ts_us), data, binascii.crc32(data) & 0xFFFFFFFF),
+            )
+            db.execute("COMMIT")
+        except Exception:
+            db.execute("ROLLBACK")
+            raise
+        self._count += 1
+        self._bytes += size
+        return True
+
+    def put_many(self, items):
+        """Queue several (ts_us, payload) at once (one transaction when room)."""
+        ok = True
+        for ts_us, payload in items:
+            ok = self.put(ts_us, payload) and ok
+        return ok
+
+    def peek(self, max_items=100, max_bytes=0):
+        out = []
+        total = 0
+        bad = []
+        rows = self._db.execute(
+            "SELECT id, ts_us, payload, crc FROM outbox ORDER BY id LIMIT ?", (int(max_items),)
+        ).fetchall()
+        for rid, ts, data, crc in rows:
+            try:
+                if isinstance(data, str):
+                    data = data.encode()
+                if binascii.crc32(data) & 0xFFFFFFFF != crc:
+                    raise ValueError("CRC mismatch")
+                text = data.decode()
+            except (ValueError, UnicodeDecodeError, TypeError) as e:
+                bad.append((rid, len(data) if data is not None else 0))
+                self.last_error = "queue record %d is damaged (%s); skipped" % (rid, e)
+                log.error("%s", self.last_error)
+                continue
+            n = len(data)
+            if max_bytes and out and total + n > max_bytes:
+                break
+            total += n
+            out.append((rid, ts, text))
+        if bad:
+            self._db.execute("BEGIN IMMEDIATE")
+            for rid, n in bad:
+                self._db.execute("DELETE FROM outbox WHERE id = ?", (rid,))
+                self._count -= 1
+                self._bytes -= n
+            self.corrupted += len(bad)
+            self._db.execute(
+                "UPDATE meta SET value = value + ? WHERE key = 'corrupted'", (len(bad),)
+            )
+            self._db.execute("COMMIT")
+            if not out:
+                return self.peek(max_items, max_bytes)
+        return out
+
+    def ack(self, keys):
+        if not keys:
+            return
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            n = 0
+            freed = 0
+            for k in keys:
+                row = db.execute("SELECT LENGTH(payload) FROM outbox WHERE id = ?", (k,)).fetchone()
+                if row is None:
+                    continue
+                db.execute("DELETE FROM outbox WHERE id = ?", (k,))
+                n += 1
+                freed += row[0]
+            db.execute("COMMIT")
+        except Exception:
+            db.execute("ROLLBACK")
+            raise
+        self._count -= n
+        self._bytes -= freed
+
+    def close(self):
+        if self._db is not None:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
+            self._db.close()
+            self._db = None

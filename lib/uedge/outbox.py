@@ -1,0 +1,488 @@
+"""Store-and-forward queue for reports that could not be delivered yet.
+
+Every queued item is one encoded data_in report with the epoch timestamp
+(microseconds) of the instant it was sampled, so a replay after an outage
+lands in history at the right time.
+
+Interface shared by every outbox (MemoryOutbox and SegmentOutbox here, the
+SQLite one on gateways):
+
+    put(ts_us, payload) -> bool     False when the item was refused (full, "latest")
+    peek(max_items, max_bytes)      oldest first: [(key, ts_us, payload), ...]
+    ack(keys)                       delivered: forget these items
+    len(outbox)                     items waiting
+    dropped, corrupted, last_error  counters for status and logs
+    strategy                        "oldest" (drop oldest to make room) or
+                                    "latest" (refuse new items when full)
+    cap_items, cap_bytes            bounds (0 = unbounded)
+
+An item stays queued until ack(): delivery is at least once.
+"""
+
+import binascii
+import os
+import struct
+
+STRATEGIES = ("oldest", "latest")
+
+
+class OutboxError(Exception):
+    pass
+
+
+class Outbox:
+    def __init__(self, cap_items=0, cap_bytes=0, strategy="oldest"):
+        if strategy not in STRATEGIES:
+            raise OutboxError("queue strategy must be one of oldest, latest, got %r" % (strategy,))
+        self.cap_items = int(cap_items or 0)
+        self.cap_bytes = int(cap_bytes or 0)
+        self.strategy = strategy
+        self.dropped = 0  # items lost to the size cap
+        self.corrupted = 0  # unreadable records skipped
+        self.last_error = None
+
+    def stats(self):
+        return {
+            "depth": len(self),
+            "bytes": self.nbytes(),
+            "dropped": self.dropped,
+            "corrupted": self.corrupted,
+            "strategy": self.strategy,
+            "cap_items": self.cap_items,
+            "cap_bytes": self.cap_bytes,
+            "last_error": self.last_error,
+        }
+
+    def nbytes(self):
+        return 0
+
+    def close(self):
+        pass
+
+
+class MemoryOutbox(Outbox):
+    """RAM-only queue: survives outages, not restarts. Keys are increasing ints."""
+
+    def __init__(self, cap_items=1000, cap_bytes=0, strategy="oldest"):
+        Outbox.__init__(self, cap_items, cap_bytes, strategy)
+        self._items = []  # [key, ts_us, payload]
+        self._next = 0
+        self._bytes = 0
+
+    def __len__(self):
+        return len(self._items)
+
+    def nbytes(self):
+        return self._bytes
+
+    def _full(self, extra):
+        if self.cap_items and len(self._items) + 1 > self.cap_items:
+            return True
+        if self.cap_bytes and self._bytes + extra > self.cap_bytes:
+            return True
+        return False
+
+    def put(self, ts_us, payload):
+        size = len(payload)
+        if self.cap_bytes and size > self.cap_bytes:
+            self.dropped += 1
+            self.last_error = "report of %d bytes exceeds the queue cap" % size
+            return False
+        if self._full(size):
+            if self.strategy == "latest":
+                self.dropped += 1
+                return False
+            while self._items and self._full(size):
+                old = self._items.pop(0)
+                self._bytes -= len(old[2])
+                self.dropped += 1
+        self._items.append((self._next, ts_us, payload))
+        self._next += 1
+        self._bytes += size
+        return True
+
+    def peek(self, max_items=100, max_bytes=0):
+        out = []
+        total = 0
+        for item in self._items:
+            if len(out) >= max_items:
+                break
+            n = len(item[2])
+            if max_bytes and out and total + n > max_bytes:
+                break
+            total += n
+            out.append(item)
+        return out
+
+    def ack(self, keys):
+        if not keys:
+            return
+        gone = {}
+        for k in keys:
+            gone[k] = True
+        keep = []
+        for item in self._items:
+            if item[0] in gone:
+                self._bytes -= len(item[2])
+            else:
+                keep.append(item)
+        self._items = keep
+
+
+# -- segment files ------------------------------------------------------------
+#
+# A SegmentOutbox is a directory of append-only files NNNNNNNN.seg. Each record:
+#
+#   magic   2 bytes  A5 5A
+#   length  u32 LE   payload bytes
+#   ts_us   i64 LE   sampling time
+#   crc     u32 LE   CRC-32 of ts_us bytes + payload
+#   payload length bytes (UTF-8 JSON)
+#
+# Flash-friendly: records are only ever appended, whole segments are deleted
+# once delivered, and the only rewritten file is the small "cursor" (the
+# position of the oldest undelivered record), replaced atomically by rename.
+# A damaged record (bad magic, absurd length, CRC mismatch, torn tail after a
+# power cut) is skipped: the reader scans forward to the next valid record.
+
+_MAGIC = b"\xa5\x5a"
+_HDR = "<IqI"
+_HDR_LEN = 2 + 16
+_MAX_RECORD = 1048576
+
+
+def _crc(ts_bytes, payload):
+    return binascii.crc32(payload, binascii.crc32(ts_bytes)) & 0xFFFFFFFF
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _size(path):
+    try:
+        return os.stat(path)[6]
+    except OSError:
+        return 0
+
+
+class SegmentOutbox(Outbox):
+    """Durable queue in append-only segment files (boards: flash; hosts: any dir).
+
+    cap_bytes bounds the sum of segment sizes; with strategy "oldest" room is
+    made by deleting the oldest whole segment (segment_bytes at a time), with
+    "latest" new reports are refused while full. Keys are (seq, start, end).
+    sync: call os.sync() (where the port has it) after every put when True;
+    the file is always flushed.
+    """
+
+    def __init__(self, path, cap_items=0, cap_bytes=262144, strategy="oldest",
+                 segment_bytes=16384, sync=False):
+        Outbox.__init__(self, cap_items, cap_bytes, strategy)
+        self.path = path.rstrip("/")
+        self.segment_bytes = max(1024, int(segment_bytes))
+        self.sync = sync
+        try:
+            os.mkdir(self.path)
+        except OSError:
+            pass
+        self._w = None  # append handle of the newest segment
+        self._wseq = 0
+        self._wsize = 0
+        self._counts = {}  # seq -> records still undelivered in that segment
+        self._sizes = {}  # seq -> bytes
+        self._cur = (0, 0)  # (seq, offset) of the oldest undelivered record
+        self._load()
+
+    # -- files
+    def _seg(self, seq):
+        return "%s/%08d.seg" % (self.path, seq)
+
+    def _segments(self):
+        seqs = []
+        for name in os.listdir(self.path):
+            if name.endswith(".seg") and len(name) == 12:
+                try:
+                    seqs.append(int(name[:8]))
+                except ValueError:
+                    pass
+        seqs.sort()
+        return seqs
+
+    def _write_cursor(self):
+        tmp = self.path + "/cursor.tmp"
+        with open(tmp, "w") as f:
+            f.write("%d %d\n" % self._cur)
+        os.rename(tmp, self.path + "/cursor")
+
+    def _read_cursor(self):
+        try:
+            with open(self.path + "/cursor") as f:
+                parts = f.read().split()
+            return (int(parts[0]), int(parts[1]))
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _load(self):
+        seqs = self._segments()
+        cur = self._read_cursor()
+        if cur is None or cur[0] not in seqs:
+            cur = (seqs[0], 0) if seqs else (1, 0)
+        # segments older than the cursor were delivered: remove leftovers
+        for s in seqs:
+            if s < cur[0]:
+                self._remove(s)
+        seqs = [s for s in seqs if s >= cur[0]]
+        self._cur = cur
+        tail_ok = True
+        for s in seqs:
+            start = cur[1] if s == cur[0] else 0
+            n, end, clean = self._scan(s, start)
+            self._counts[s] = n
+            self._sizes[s] = _size(self._seg(s))
+            tail_ok = clean and end == self._sizes[s]
+        if seqs and tail_ok and self._sizes[seqs[-1]] < self.segment_bytes:
+            self._wseq = seqs[-1]
+            self._wsize = self._sizes[seqs[-1]]
+        else:
+            # torn or full tail: never append after damage, start afresh
+            self._wseq = (seqs[-1] + 1) if seqs else cur[0]
+            self._wsize = 0
+            self._counts[self._wseq] = 0
+            self._sizes[self._wseq] = 0
+        if not seqs:
+            self._cur = (self._wseq, 0)
+
+    def _scan(self, seq, start):
+        """Count readable records from start; returns (count, end, clean)."""
+        n = 0
+        pos = start
+        clean = True
+        try:
+            f = open(self._seg(seq), "rb")
+        except OSError:
+            return 0, 0, True
+        try:
+            while True:
+                rec = self._read_at(f, pos)
+                if rec is None:
+                    break
+                if rec[0] is None:  # damaged: resync
+                    clean = False
+                    nxt = self._resync(f, pos + 1)
+                    if nxt < 0:
+                        break
+                    pos = nxt
+                    continue
+                n += 1
+                pos = rec[3]
+        finally:
+            f.close()
+        return n, pos, clean
+
+    def _read_at(self, f, pos, want_payload=True):
+        """Record at pos: None at clean EOF, (None,..) when damaged, else
+        (ts_us, payload_bytes, crc_ok, end)."""
+        f.seek(pos)
+        hdr = f.read(_HDR_LEN)
+        if not hdr:
+            return None
+        if len(hdr) < _HDR_LEN or hdr[0:2] != _MAGIC:
+            return (None, None, False, pos)
+        n, ts, crc = struct.unpack(_HDR, hdr[2:])
+        if n > _MAX_RECORD:
+            return (None, None, False, pos)
+        payload = f.read(n)
+        if len(payload) < n or _crc(hdr[6:14], payload) != crc:
+            return (None, None, False, pos)
+        return (ts, payload, True, pos + _HDR_LEN + n)
+
+    def _resync(self, f, pos):
+        """Offset of the next valid record at or after pos, -1 if none."""
+        while True:
+            f.seek(pos)
+            chunk = f.read(4096)
+            if not chunk:
+                return -1
+            i = 0
+            while True:
+                i = chunk.find(_MAGIC, i)
+                if i < 0:
+                    break
+                rec = self._read_at(f, pos + i)
+                if rec is not None and rec[0] is not None:
+                    return pos + i
+                i += 1
+            pos += max(1, len(chunk) - 1)
+
+    def _remove(self, seq):
+        try:
+            os.remove(self._seg(seq))
+        except OSError:
+            pass
+        self._counts.pop(seq, None)
+        self._sizes.pop(seq, None)
+
+    # -- interface
+    def __len__(self):
+        n = 0
+        for s in self._counts:
+            n += self._counts[s]
+        return n
+
+    def nbytes(self):
+        n = 0
+        for s in self._sizes:
+            n += self._sizes[s]
+        return n - self._cur[1]
+
+    def _drop_oldest_segment(self):
+        seqs = sorted(self._counts)
+        if not seqs:
+            return False
+        s = seqs[0]
+        if s == self._wseq:
+            self._rotate()
+        self.dropped += self._counts.get(s, 0)
+        self._remove(s)
+        rest = sorted(self._counts)
+        self._cur = (rest[0], 0) if rest else (self._wseq, 0)
+        self._write_cursor()
+        return True
+
+    def _rotate(self):
+        if self._w is not None:
+            self._w.close()
+            self._w = None
+        self._wseq += 1
+        self._wsize = 0
+        self._counts[self._wseq] = 0
+        self._sizes[self._wseq] = 0
+
+    def _full(self, extra):
+        if self.cap_items and len(self) + 1 > self.cap_items:
+            return True
+        if self.cap_bytes and self.nbytes() + extra > self.cap_bytes:
+            return True
+        return False
+
+    def put(self, ts_us, payload):
+        if isinstance(payload, str):
+            payload = payload.encode()
+        size = _HDR_LEN + len(payload)
+        if len(payload) > _MAX_RECORD or (self.cap_bytes and size > self.cap_bytes):
+            self.dropped += 1
+            self.last_error = "report of %d bytes exceeds the queue cap" % len(payload)
+            return False
+        if self._full(size):
+            if self.strategy == "latest":
+                self.dropped += 1
+                return False
+            while self._full(size):
+                if len(self) == 0 or not self._drop_oldest_segment():
+                    break
+        if self._wsize and self._wsize + size > self.segment_bytes:
+            self._rotate()
+        if self._w is None:
+            self._w = open(self._seg(self._wseq), "ab")
+        tsb = struct.pack("<q", ts_us)
+        self._w.write(_MAGIC + struct.pack(_HDR, len(payload), ts_us, _crc(tsb, payload)))
+        self._w.write(payload)
+        self._w.flush()
+        if self.sync and hasattr(os, "sync"):
+            os.sync()
+        self._wsize += size
+        self._sizes[self._wseq] = self._wsize
+        self._counts[self._wseq] = self._counts.get(self._wseq, 0) + 1
+        return True
+
+    def peek(self, max_items=100, max_bytes=0):
+        out = []
+        total = 0
+        seqs = sorted(s for s in self._counts if s >= self._cur[0])
+        for s in seqs:
+            pos = self._cur[1] if s == self._cur[0] else 0
+            try:
+                f = open(self._seg(s), "rb")
+            except OSError:
+                continue
+            try:
+                while len(out) < max_items:
+                    rec = self._read_at(f, pos)
+                    if rec is None:
+                        break
+                    if rec[0] is None:
+                        if out:  # deliver what precedes the damage first
+                            return out
+                        pos = self._skip_damage(f, s, pos)
+                        if pos < 0:
+                            break
+                        continue
+                    n = len(rec[1])
+                    if max_bytes and out and total + n > max_bytes:
+                        return out
+                    total += n
+                    out.append(((s, pos, rec[3]), rec[0], rec[1].decode()))
+                    pos = rec[3]
+            finally:
+                f.close()
+            if len(out) >= max_items:
+                break
+        return out
+
+    def _skip_damage(self, f, seq, pos):
+        """The oldest record is unreadable: count it, move the cursor past it."""
+        nxt = self._resync(f, pos + 1)
+        self.corrupted += 1
+        self.last_error = "queue record at %s offset %d is damaged; skipped" % (self._seg(seq), pos)
+        if nxt < 0:
+            # rest of this segment is unreadable
+            if seq != self._wseq:
+                self._counts[seq] = 0
+                self._remove(seq)
+                rest = sorted(self._counts)
+                self._cur = (rest[0], 0) if rest else (self._wseq, self._wsize)
+            else:
+                self._cur = (seq, self._wsize)
+                self._counts[seq] = 0
+            self._write_cursor()
+            return -1
+        self._cur = (seq, nxt)
+        # recount this segment from the new cursor (the damage hid an unknown
+        # number of records)
+        n, _end, _clean = self._scan(seq, nxt)
+        self._counts[seq] = n
+        self._write_cursor()
+        return nxt
+
+    def ack(self, keys):
+        if not keys:
+            return
+        last = None
+        for k in keys:
+            if last is None or (k[0], k[1]) > (last[0], last[1]):
+                last = k
+        if (last[0], last[2]) <= self._cur:
+            return  # already delivered (a duplicate ack)
+        for k in keys:
+            if (k[0], k[1]) >= self._cur and k[0] in self._counts:
+                self._counts[k[0]] = max(0, self._counts[k[0]] - 1)
+        # acks come in queue order: older segments are fully delivered
+        for s in sorted(self._counts):
+            if s < last[0]:
+                self._remove(s)
+        self._cur = (last[0], last[2])
+        if last[0] != self._wseq and self._counts.get(last[0], 0) == 0:
+            self._remove(last[0])
+            rest = sorted(self._counts)
+            self._cur = (rest[0], 0) if rest else (self._wseq, self._wsize)
+        self._write_cursor()
+
+    def close(self):
+        if self._w is not None:
+            self._w.close()
+            self._w = None
