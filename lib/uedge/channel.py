@@ -1,0 +1,327 @@
+"""The per-channel pipeline: convert a raw sample, fold it into the report
+window, and decide what (if anything) to report at the end of the window.
+
+Order of operations for numeric channels (documented in docs/core.md):
+  1. input_raw mapping: raw in [input_raw.min, input_raw.max] is mapped
+     linearly onto [properties.min, properties.max] (a decreasing mapping when
+     input_raw.min > input_raw.max is fine; values outside extrapolate);
+  2. value * multiplier + offset;
+  3. down_sample over the report window (MIN, MAX, AVG, ACT = last sample);
+  4. precision rounding (precision 0 reports integers);
+  5. report_on_change filter (first value after start always reported).
+
+The window keeps running min/max/sum/count and the last value, no lists, so a
+sample costs no allocation beyond the converted number itself.
+"""
+
+KIND_NUMBER = 0
+KIND_BOOLEAN = 1
+KIND_STRING = 2
+KIND_JSON = 3
+KIND_LOCATION = 4
+
+_TRUE = ("true", "on", "yes", "1", "high", "open")
+_FALSE = ("false", "off", "no", "0", "low", "closed")
+
+
+def kind_of(cfg):
+    """Value kind from primitive_type (if given) or data_type."""
+    pt = cfg.primitive_type
+    dt = cfg.data_type
+    if dt == "LOCATION":
+        return KIND_LOCATION
+    if pt == "BOOLEAN" or (pt is None and dt == "BOOLEAN"):
+        return KIND_BOOLEAN
+    if pt == "STRING" or (pt is None and dt == "STRING"):
+        return KIND_STRING
+    if pt == "JSON" or (pt is None and dt == "JSON"):
+        return KIND_JSON
+    return KIND_NUMBER
+
+
+def to_bool(v):
+    """Return True/False, or None when v has no boolean reading."""
+    if v is True or v is False:
+        return v
+    if isinstance(v, (int, float)):
+        if v != v:
+            return None
+        return v != 0
+    if isinstance(v, (bytes, bytearray)):
+        try:
+            v = v.decode()
+        except Exception:
+            return None
+    if isinstance(v, str):
+        s = v.strip().lower()
+        if s in _TRUE:
+            return True
+        if s in _FALSE:
+            return False
+    return None
+
+
+def to_number(v):
+    """Return an int/float, or None when v is not a finite number."""
+    if v is True:
+        return 1
+    if v is False:
+        return 0
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        if v - v != 0:  # nan or inf: JSON cannot carry them
+            return None
+        return v
+    if isinstance(v, (bytes, bytearray)):
+        try:
+            v = v.decode()
+        except Exception:
+            return None
+    if isinstance(v, str):
+        try:
+            if "." in v or "e" in v or "E" in v or "n" in v or "N" in v:
+                f = float(v)
+            else:
+                f = int(v)
+        except Exception:
+            return None
+        if f - f != 0:
+            return None
+        return f
+    return None
+
+
+def check_location(v):
+    """Return None when v is a valid {"lat":..,"lng":..} object, else a message."""
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        return None
+    if not isinstance(v, dict):
+        return "location must be an object with lat and lng"
+    lat = v.get("lat")
+    lng = v.get("lng")
+    if to_number(lat) is None or lat is True or lat is False or isinstance(lat, str):
+        return "location lat must be a number"
+    if to_number(lng) is None or lng is True or lng is False or isinstance(lng, str):
+        return "location lng must be a number"
+    if lat < -90 or lat > 90:
+        return "location lat must be -90..90, got %s" % lat
+    if lng < -180 or lng > 180:
+        return "location lng must be -180..180, got %s" % lng
+    return None
+
+
+class Channel:
+    """Runtime state of one channel: conversion, window, report decision."""
+
+    def __init__(self, cfg, now_ms=0):
+        self.cfg = cfg
+        self.id = cfg.id
+        self.kind = kind_of(cfg)
+        # Linear conversion folded into one scale and one bias:
+        # value = raw * scale + bias (input_raw mapping, then multiplier/offset).
+        scale = 1.0
+        bias = 0.0
+        converts = False
+        if cfg.input_raw_min is not None and cfg.min is not None and cfg.max is not None:
+            scale = (cfg.max - cfg.min) / (cfg.input_raw_max - cfg.input_raw_min)
+            bias = cfg.min - cfg.input_raw_min * scale
+            converts = True
+        if cfg.multiplier is not None:
+            scale = scale * cfg.multiplier
+            bias = bias * cfg.multiplier
+            converts = True
+        if cfg.offset is not None:
+            bias = bias + cfg.offset
+            converts = True
+        self.converts = converts
+        self.scale = scale
+        self.bias = bias
+        self.precision = cfg.precision
+        ds = cfg.down_sample
+        self.mode = 0 if ds == "ACT" else 1 if ds == "MIN" else 2 if ds == "MAX" else 3
+        self.on_change = cfg.report_on_change
+        self.tolerance = cfg.report_on_change_tolerance
+        self.timeout = cfg.timeout
+        self.last_ok_ms = now_ms  # timeout counts from start
+        # window
+        self.n = 0
+        self.wmin = 0
+        self.wmax = 0
+        self.wsum = 0
+        self.wlast = None
+        self.werr = None  # message of the last failed sample, cleared by a good one
+        # reporting
+        self.reported = False
+        self.last_reported = None
+        # state() bookkeeping
+        self.last_value = None
+        self.last_ts_us = None
+        self.last_error = None
+        # schedule (owned by the scheduler)
+        self.next_sample = now_ms
+        self.next_report = now_ms
+        self.due = False
+
+    # -- sampling --------------------------------------------------------
+
+    def convert(self, raw):
+        """Return (value, None) or (None, message). Used for samples and echoes."""
+        k = self.kind
+        if k == KIND_NUMBER:
+            v = to_number(raw)
+            if v is None:
+                return None, "not a number: %s" % _short(raw)
+            if self.converts:
+                v = v * self.scale + self.bias
+            return v, None
+        if k == KIND_BOOLEAN:
+            v = to_bool(raw)
+            if v is None:
+                return None, "not a boolean: %s" % _short(raw)
+            return v, None
+        if k == KIND_STRING:
+            if isinstance(raw, str):
+                return raw, None
+            if isinstance(raw, (bytes, bytearray)):
+                try:
+                    return raw.decode(), None
+                except Exception:
+                    return None, "not UTF-8 text"
+            if raw is None or isinstance(raw, (dict, list)):
+                return None, "not a string: %s" % _short(raw)
+            return str(raw), None
+        if k == KIND_LOCATION:
+            msg = check_location(raw)
+            if msg:
+                return None, msg
+            if isinstance(raw, (list, tuple)):
+                raw = {"lat": raw[0], "lng": raw[1]}
+                msg = check_location(raw)
+                if msg:
+                    return None, msg
+            return raw, None
+        return raw, None  # JSON: passes through
+
+    def sample(self, raw, now_ms):
+        """Fold one raw sample into the window; return an error message or None."""
+        v, err = self.convert(raw)
+        if err is not None:
+            self.werr = err
+            return err
+        self.werr = None
+        self.last_ok_ms = now_ms
+        if self.kind == KIND_NUMBER or self.kind == KIND_BOOLEAN:
+            x = v
+            if self.n == 0:
+                self.wmin = self.wmax = self.wsum = x
+            else:
+                if x < self.wmin:
+                    self.wmin = x
+                if x > self.wmax:
+                    self.wmax = x
+                self.wsum += x
+        self.n += 1
+        self.wlast = v
+        return None
+
+    def fail(self, message, now_ms):
+        self.werr = message
+
+    # -- reporting -------------------------------------------------------
+
+    def window_value(self):
+        """Down-sampled value of the current window (call only when n > 0)."""
+        m = self.mode
+        if m == 0 or self.n == 1:
+            v = self.wlast
+        elif self.kind == KIND_NUMBER:
+            if m == 1:
+                v = self.wmin
+            elif m == 2:
+                v = self.wmax
+            else:
+                v = self.wsum / self.n
+        elif self.kind == KIND_BOOLEAN:
+            if m == 1:
+                v = bool(self.wmin)
+            elif m == 2:
+                v = bool(self.wmax)
+            else:
+                v = self.wsum * 2 >= self.n  # majority, ties count as true
+        else:
+            v = self.wlast
+        if self.kind == KIND_NUMBER:
+            p = self.precision
+            if p is not None:
+                if p == 0:
+                    v = int(round(v))
+                else:
+                    v = round(v, p)
+        return v
+
+    def report(self, now_ms, ts_us, values, errors):
+        """End the window: put the value and/or error into values/errors."""
+        wrote = False
+        if self.n > 0:
+            v = self.window_value()
+            send = True
+            if self.on_change and self.reported:
+                last = self.last_reported
+                if self.kind == KIND_NUMBER and last is not None:
+                    d = v - last
+                    if d < 0:
+                        d = -d
+                    send = d > self.tolerance if self.tolerance else v != last
+                else:
+                    send = v != last
+            if send:
+                values[self.id] = v
+                self.reported = True
+                self.last_reported = v
+                wrote = True
+            self.last_value = v
+            self.last_ts_us = ts_us
+            self.n = 0
+        err = self.werr
+        if err is None and self.timeout is not None and now_ms - self.last_ok_ms >= self.timeout:
+            err = "timeout: no value for %d ms" % (now_ms - self.last_ok_ms)
+        if err is not None:
+            errors[self.id] = err
+            wrote = True
+        self.last_error = err
+        self.werr = None
+        return wrote
+
+    def set_state(self, value, ts_us, now_ms):
+        """Record an actuated state as reported (the scheduler echoes it)."""
+        self.last_value = value
+        self.last_ts_us = ts_us
+        self.last_reported = value
+        self.reported = True
+        self.last_ok_ms = now_ms
+        self.last_error = None
+        self.werr = None
+        self.n = 0
+
+    def to_raw(self, value):
+        """Inverse of the numeric conversion, for writing a control value."""
+        if self.kind == KIND_NUMBER and self.converts and is_num(value):
+            if self.scale == 0:
+                return value
+            raw = (value - self.bias) / self.scale
+            if isinstance(value, int) and raw == int(raw):
+                return int(raw)
+            return raw
+        return value
+
+
+def is_num(v):
+    return v is not True and v is not False and isinstance(v, (int, float))
+
+
+def _short(v):
+    s = repr(v)
+    if len(s) > 40:
+        s = s[:37] + "..."
+    return s

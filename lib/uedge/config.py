@@ -1,0 +1,667 @@
+"""config_io and config_applications: parsing and validation.
+
+The ExoSense Data IO Schema is the specification. Validation is written by
+hand (no jsonschema on a board) and every message names the channel and the
+field, e.g. ``channel 002: protocol_config.down_sample must be one of MIN,
+MAX, AVG, ACT, got "MEAN"``.
+
+JSON text is read by a small parser of our own rather than json.loads because
+(a) the seed's own examples carry trailing commas, (b) json.loads silently
+keeps the last of two equal keys (a duplicated channel id would vanish) and
+MicroPython's json has no object_pairs_hook to catch that, and (c) errors
+must name a position on both runtimes.
+"""
+
+import json
+
+DOWN_SAMPLE = ("MIN", "MAX", "AVG", "ACT")
+PRIMITIVE_TYPES = ("BOOLEAN", "NUMERIC", "STRING", "JSON")
+DEFAULT_REPORT_RATE = 60000
+MAX_DEPTH = 32
+
+# Characters allowed in a channel id: the schema's ^[-+#%()\t \/0-9:A-Z_a-z]+$
+_ID_EXTRA = "-+#%()\t /:_"
+
+# Enumerations the seed gives for standard application interfaces.
+MODBUS_RTU_ENUMS = (
+    ("baud_rate", (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)),
+    ("stop_bits", (1, 0, 2)),
+    ("parity", ("even", "odd", "none")),
+    ("data_bits", (8, 7)),
+)
+CANOPEN_ENUMS = (("bitrate", (10000, 20000, 50000, 125000, 250000, 500000, 800000, 1000000)),)
+INTERFACE_ENUMS = {"Modbus_RTU": MODBUS_RTU_ENUMS, "CANopen": CANOPEN_ENUMS}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+# ---------------------------------------------------------------- JSON text
+
+
+def _where(text, pos):
+    line = text.count("\n", 0, pos) + 1
+    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return "at line %d column %d (char %d)" % (line, col, pos)
+
+
+class _Parser:
+    def __init__(self, text):
+        self.s = text
+        self.n = len(text)
+        self.path = []
+
+    def fail(self, msg, pos):
+        raise ConfigError("invalid JSON: %s %s" % (msg, _where(self.s, pos)))
+
+    def ws(self, i):
+        s = self.s
+        n = self.n
+        while i < n and s[i] in " \t\r\n":
+            i += 1
+        return i
+
+    def value(self, i, depth):
+        i = self.ws(i)
+        if i >= self.n:
+            self.fail("unexpected end of text", i)
+        c = self.s[i]
+        if c == "{":
+            return self.obj(i + 1, depth + 1)
+        if c == "[":
+            return self.arr(i + 1, depth + 1)
+        if c == '"':
+            return self.string(i + 1)
+        if c == "t" and self.s.startswith("true", i):
+            return True, i + 4
+        if c == "f" and self.s.startswith("false", i):
+            return False, i + 5
+        if c == "n" and self.s.startswith("null", i):
+            return None, i + 4
+        if c == "-" or "0" <= c <= "9":
+            return self.number(i)
+        self.fail("unexpected character %s" % json.dumps(c), i)
+
+    def obj(self, i, depth):
+        if depth > MAX_DEPTH:
+            self.fail("nesting deeper than %d" % MAX_DEPTH, i)
+        out = {}
+        s = self.s
+        i = self.ws(i)
+        if i < self.n and s[i] == "}":
+            return out, i + 1
+        while True:
+            i = self.ws(i)
+            if i >= self.n or s[i] != '"':
+                self.fail("expected a string key", i)
+            kpos = i
+            key, i = self.string(i + 1)
+            if key in out:
+                if self.path == ["channels"]:
+                    raise ConfigError("duplicate channel id %s %s" % (json.dumps(key), _where(s, kpos)))
+                where = ".".join(self.path)
+                raise ConfigError(
+                    "duplicate key %s%s %s"
+                    % (json.dumps(key), (" in " + where) if where else "", _where(s, kpos))
+                )
+            i = self.ws(i)
+            if i >= self.n or s[i] != ":":
+                self.fail("expected ':'", i)
+            self.path.append(key)
+            v, i = self.value(i + 1, depth)
+            self.path.pop()
+            out[key] = v
+            i = self.ws(i)
+            if i >= self.n:
+                self.fail("unexpected end of text", i)
+            c = s[i]
+            if c == "}":
+                return out, i + 1
+            if c != ",":
+                self.fail("expected ',' or '}'", i)
+            i = self.ws(i + 1)
+            if i < self.n and s[i] == "}":  # trailing comma
+                return out, i + 1
+
+    def arr(self, i, depth):
+        if depth > MAX_DEPTH:
+            self.fail("nesting deeper than %d" % MAX_DEPTH, i)
+        out = []
+        s = self.s
+        i = self.ws(i)
+        if i < self.n and s[i] == "]":
+            return out, i + 1
+        self.path.append("[]")
+        while True:
+            v, i = self.value(i, depth)
+            out.append(v)
+            i = self.ws(i)
+            if i >= self.n:
+                self.fail("unexpected end of text", i)
+            c = s[i]
+            if c == "]":
+                self.path.pop()
+                return out, i + 1
+            if c != ",":
+                self.fail("expected ',' or ']'", i)
+            i = self.ws(i + 1)
+            if i < self.n and s[i] == "]":  # trailing comma
+                self.path.pop()
+                return out, i + 1
+
+    def string(self, i):
+        s = self.s
+        n = self.n
+        start = i
+        parts = None
+        while True:
+            j = i
+            while j < n:
+                c = s[j]
+                if c == '"' or c == "\\" or c < " ":
+                    break
+                j += 1
+            if j >= n:
+                self.fail("unterminated string", start - 1)
+            c = s[j]
+            if c == '"':
+                if parts is None:
+                    return s[start:j], j + 1
+                parts.append(s[i:j])
+                return "".join(parts), j + 1
+            if c != "\\":
+                self.fail("control character in string", j)
+            if parts is None:
+                parts = []
+            parts.append(s[i:j])
+            if j + 1 >= n:
+                self.fail("unterminated string", start - 1)
+            e = s[j + 1]
+            i = j + 2
+            if e == "u":
+                cp = self.hex4(i)
+                i += 4
+                if 0xD800 <= cp < 0xDC00 and s.startswith("\\u", i):
+                    lo = self.hex4(i + 2)
+                    if 0xDC00 <= lo < 0xE000:
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
+                        i += 6
+                if 0xD800 <= cp < 0xE000:
+                    cp = 0xFFFD  # lone surrogate: not representable on MicroPython
+                parts.append(chr(cp))
+            else:
+                k = '"\\/bfnrt'.find(e)
+                if k < 0:
+                    self.fail("invalid escape", j)
+                parts.append('"\\/\b\f\n\r\t'[k])
+
+    def hex4(self, i):
+        h = self.s[i : i + 4]
+        if len(h) != 4:
+            self.fail("invalid \\u escape", i)
+        v = 0
+        for c in h:
+            d = "0123456789abcdef".find(c.lower())
+            if d < 0:
+                self.fail("invalid \\u escape", i)
+            v = v * 16 + d
+        return v
+
+    def number(self, i):
+        s = self.s
+        n = self.n
+        j = i
+        if s[j] == "-":
+            j += 1
+        k = j
+        while j < n and "0" <= s[j] <= "9":
+            j += 1
+        if j == k or (s[k] == "0" and j - k > 1):
+            self.fail("invalid number", i)
+        is_float = False
+        if j < n and s[j] == ".":
+            j += 1
+            k = j
+            while j < n and "0" <= s[j] <= "9":
+                j += 1
+            if j == k:
+                self.fail("invalid number", i)
+            is_float = True
+        if j < n and s[j] in "eE":
+            j += 1
+            if j < n and s[j] in "+-":
+                j += 1
+            k = j
+            while j < n and "0" <= s[j] <= "9":
+                j += 1
+            if j == k:
+                self.fail("invalid number", i)
+            is_float = True
+        txt = s[i:j]
+        if is_float:
+            v = float(txt)
+            if v - v != 0:  # inf: JSON cannot carry it back out
+                self.fail("number out of range", i)
+            return v, j
+        return int(txt), j
+
+
+def loads(text):
+    """Parse JSON text, tolerating trailing commas, rejecting duplicate keys."""
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = text.decode("utf-8")
+        except Exception:
+            raise ConfigError("invalid JSON: not UTF-8 text") from None
+    if not isinstance(text, str):
+        raise ConfigError("invalid JSON: expected text, got %s" % _tname(text))
+    p = _Parser(text)
+    v, i = p.value(0, 0)
+    i = p.ws(i)
+    if i != p.n:
+        p.fail("extra data after the value", i)
+    return v
+
+
+# ---------------------------------------------------------------- type helpers
+
+
+def _tname(v):
+    if v is None:
+        return "null"
+    if v is True or v is False:
+        return "boolean"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, dict):
+        return "object"
+    if isinstance(v, (list, tuple)):
+        return "array"
+    return type(v).__name__
+
+
+def is_number(v):
+    # bool is an int subclass on CPython but not on MicroPython: test it first.
+    if v is True or v is False:
+        return False
+    return isinstance(v, (int, float))
+
+
+def is_int(v):
+    if v is True or v is False:
+        return False
+    return isinstance(v, int)
+
+
+def _q(v):
+    try:
+        return json.dumps(v)
+    except Exception:
+        return repr(v)
+
+
+def valid_channel_id(cid):
+    if not isinstance(cid, str) or not cid:
+        return False
+    for c in cid:
+        if not ("0" <= c <= "9" or "A" <= c <= "Z" or "a" <= c <= "z" or c in _ID_EXTRA):
+            return False
+    return True
+
+
+def _upper_ident(v):
+    # ^[A-Z_]+$
+    if not v:
+        return False
+    for c in v:
+        if not ("A" <= c <= "Z" or c == "_"):
+            return False
+    return True
+
+
+class _Ctx:
+    """Builds error messages with the channel prefix; raises ConfigError."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+
+    def fail(self, field, msg):
+        raise ConfigError("%s%s %s" % (self.prefix, field, msg))
+
+    def obj(self, d, key, field, required=False):
+        v = d.get(key)
+        if v is None:
+            if required:
+                self.fail(field, "is required")
+            return None
+        if not isinstance(v, dict):
+            self.fail(field, "must be an object, got %s" % _tname(v))
+        return v
+
+    def string(self, d, key, field, required=False, nullable=False):
+        if key not in d:
+            if required:
+                self.fail(field, "is required")
+            return None
+        v = d[key]
+        if v is None and nullable:
+            return None
+        if not isinstance(v, str):
+            self.fail(field, "must be a string, got %s" % _tname(v))
+        return v
+
+    def boolean(self, d, key, field, default=False):
+        if key not in d:
+            return default
+        v = d[key]
+        if v is not True and v is not False:
+            self.fail(field, "must be true or false, got %s" % _q(v))
+        return v
+
+    def number(self, d, key, field, nullable=True):
+        if key not in d:
+            return None
+        v = d[key]
+        if v is None and nullable:
+            return None
+        if not is_number(v):
+            self.fail(field, "must be a number, got %s" % _q(v))
+        return v
+
+    def rate(self, d, key, field, nullable=False):
+        if key not in d:
+            return None
+        v = d[key]
+        if v is None and nullable:
+            return None
+        if not is_int(v):
+            self.fail(field, "must be an integer number of milliseconds, got %s" % _q(v))
+        if v <= 0:
+            self.fail(field, "must be a positive number of milliseconds, got %d" % v)
+        return v
+
+
+# ---------------------------------------------------------------- config_io
+
+
+class ChannelConfig:
+    """One validated channel of config_io, with defaults filled in."""
+
+    def __init__(self, cid, raw):
+        self.id = cid
+        self.raw = raw
+        self.source_state = None
+
+    def __repr__(self):
+        return "<ChannelConfig %s %s>" % (self.id, self.data_type)
+
+
+class ConfigIO:
+    def __init__(self, raw):
+        self.raw = raw
+        self.channels = {}
+        self.order = []  # channel ids in document order (MicroPython dicts are unordered)
+        self.last_edited = None
+        self.last_editor = None
+        self.locked = False
+        self.meta = None
+
+    def __iter__(self):
+        for cid in self.order:
+            yield self.channels[cid]
+
+
+def _parse_channel(cid, ch, check_channel):
+    c = _Ctx("channel %s: " % cid)
+    if not isinstance(ch, dict):
+        raise ConfigError("channel %s: must be an object, got %s" % (cid, _tname(ch)))
+    cfg = ChannelConfig(cid, ch)
+    cfg.display_name = c.string(ch, "display_name", "display_name", required=True)
+    cfg.description = c.string(ch, "description", "description")
+
+    props = c.obj(ch, "properties", "properties", required=True)
+    dt = c.string(props, "data_type", "properties.data_type", required=True)
+    if not _upper_ident(dt):
+        c.fail("properties.data_type", "must be upper-case letters and _, got %s" % _q(dt))
+    cfg.data_type = dt
+    unit = c.string(props, "data_unit", "properties.data_unit", nullable=True)
+    if unit is not None and not _upper_ident(unit):
+        c.fail("properties.data_unit", "must be upper-case letters and _, got %s" % _q(unit))
+    cfg.data_unit = unit
+    pt = c.string(props, "primitive_type", "properties.primitive_type")
+    if pt is not None and pt not in PRIMITIVE_TYPES:
+        c.fail("properties.primitive_type", "must be one of %s, got %s" % (", ".join(PRIMITIVE_TYPES), _q(pt)))
+    cfg.primitive_type = pt
+    prec = props.get("precision")
+    if prec is not None:
+        if not is_int(prec):
+            c.fail("properties.precision", "must be an integer, got %s" % _q(prec))
+        if prec < 0 or prec > 15:
+            c.fail("properties.precision", "must be 0..15, got %d" % prec)
+    cfg.precision = prec
+    cfg.locked = c.boolean(props, "locked", "properties.locked")
+    cfg.control = c.boolean(props, "control", "properties.control")
+    cfg.device_diagnostic = c.boolean(props, "device_diagnostic", "properties.device_diagnostic")
+    cfg.min = c.number(props, "min", "properties.min")
+    cfg.max = c.number(props, "max", "properties.max")
+
+    pc = c.obj(ch, "protocol_config", "protocol_config")
+    if pc is None:
+        pc = {}
+    sr = c.rate(pc, "sample_rate", "protocol_config.sample_rate")
+    rr = c.rate(pc, "report_rate", "protocol_config.report_rate")
+    if rr is None:
+        rr = sr if sr is not None else DEFAULT_REPORT_RATE
+    if sr is None:
+        sr = rr
+    cfg.sample_rate = sr
+    cfg.report_rate = rr
+    cfg.timeout = c.rate(pc, "timeout", "protocol_config.timeout", nullable=True)
+    cfg.report_on_change = c.boolean(pc, "report_on_change", "protocol_config.report_on_change")
+    tol = c.number(pc, "report_on_change_tolerance", "protocol_config.report_on_change_tolerance")
+    if tol is not None and tol < 0:
+        c.fail("protocol_config.report_on_change_tolerance", "must be >= 0, got %s" % _q(tol))
+    cfg.report_on_change_tolerance = tol or 0
+    ds = c.string(pc, "down_sample", "protocol_config.down_sample")
+    if ds is not None and ds not in DOWN_SAMPLE:
+        c.fail("protocol_config.down_sample", "must be one of %s, got %s" % (", ".join(DOWN_SAMPLE), _q(ds)))
+    cfg.down_sample = ds or "ACT"
+    app = c.string(pc, "application", "protocol_config.application")
+    if app == "":
+        c.fail("protocol_config.application", "must not be empty")
+    cfg.application = app
+    cfg.interface = c.string(pc, "interface", "protocol_config.interface", nullable=True)
+    asc = c.obj(pc, "app_specific_config", "protocol_config.app_specific_config")
+    cfg.app_specific_config = asc if asc is not None else {}
+
+    ir = c.obj(pc, "input_raw", "protocol_config.input_raw")
+    cfg.input_raw_min = cfg.input_raw_max = cfg.input_raw_unit = None
+    if ir is not None:
+        cfg.input_raw_min = c.number(ir, "min", "protocol_config.input_raw.min", nullable=False)
+        cfg.input_raw_max = c.number(ir, "max", "protocol_config.input_raw.max", nullable=False)
+        u = ir.get("unit")
+        if u is not None and not isinstance(u, str) and not is_number(u):
+            c.fail("protocol_config.input_raw.unit", "must be a string, got %s" % _tname(u))
+        cfg.input_raw_unit = u
+        rmin, rmax = cfg.input_raw_min, cfg.input_raw_max
+        if (rmin is None) != (rmax is None):
+            c.fail("protocol_config.input_raw", "needs both min and max")
+        if rmin is not None:
+            if rmin == rmax:
+                c.fail("protocol_config.input_raw", "min and max must differ, both are %s" % _q(rmin))
+            if cfg.min is None or cfg.max is None:
+                c.fail("protocol_config.input_raw", "mapping needs properties.min and properties.max")
+    cfg.multiplier = c.number(pc, "multiplier", "protocol_config.multiplier", nullable=False)
+    cfg.offset = c.number(pc, "offset", "protocol_config.offset", nullable=False)
+
+    cp = c.obj(ch, "control_properties", "control_properties")
+    cfg.control_min = cfg.control_max = cfg.control_enum = None
+    if cp is not None:
+        rng = c.obj(cp, "range", "control_properties.range")
+        if rng is not None:
+            cfg.control_min = c.number(rng, "min", "control_properties.range.min")
+            cfg.control_max = c.number(rng, "max", "control_properties.range.max")
+            if cfg.control_min is not None and cfg.control_max is not None and cfg.control_min > cfg.control_max:
+                c.fail(
+                    "control_properties.range",
+                    "min %s is greater than max %s" % (_q(cfg.control_min), _q(cfg.control_max)),
+                )
+        if "enum" in cp and cp["enum"] is not None:
+            en = cp["enum"]
+            if not isinstance(en, list):
+                c.fail("control_properties.enum", "must be an array, got %s" % _tname(en))
+            for k in range(len(en)):
+                if not isinstance(en[k], str):
+                    c.fail("control_properties.enum[%d]" % k, "must be a string, got %s" % _q(en[k]))
+            cfg.control_enum = en
+
+    if app is not None and check_channel is not None:
+        msg = check_channel(app, cid, cfg.app_specific_config)
+        if msg:
+            raise ConfigError("channel %s: %s" % (cid, msg))
+    return cfg
+
+
+def parse_config_io(obj_or_text, check_channel=None):
+    """Validate a config_io document (dict or JSON text) and return a ConfigIO."""
+    doc = obj_or_text
+    if isinstance(doc, (str, bytes, bytearray)):
+        doc = loads(doc)
+    if not isinstance(doc, dict):
+        raise ConfigError("config_io must be a JSON object, got %s" % _tname(doc))
+    c = _Ctx("")
+    cio = ConfigIO(doc)
+    if "last_edited" not in doc or doc["last_edited"] is None:
+        raise ConfigError("last_edited is required")
+    le = doc["last_edited"]
+    # The schema says string; its own description shows epoch ms (1638311186313) too.
+    if not isinstance(le, str) and not is_number(le):
+        c.fail("last_edited", "must be a string, got %s" % _tname(le))
+    cio.last_edited = le
+    cio.last_editor = c.string(doc, "last_editor", "last_editor")
+    meta = doc.get("meta")
+    if meta is not None and not isinstance(meta, (str, dict)):
+        c.fail("meta", "must be a string or an object, got %s" % _tname(meta))
+    cio.meta = meta
+    cio.locked = c.boolean(doc, "locked", "locked")
+    chans = c.obj(doc, "channels", "channels", required=True)
+    ids = list(chans)
+    if isinstance(obj_or_text, (str, bytes, bytearray)):
+        ids = _document_order(obj_or_text, ids)
+    for cid in ids:
+        if not valid_channel_id(cid):
+            raise ConfigError(
+                "channel %s: invalid channel id (allowed: letters, digits, space, tab and -+#%%()/:_)" % _q(cid)
+            )
+        if cid == "__error":
+            raise ConfigError('channel "__error": reserved name (data_in error object)')
+        cfg = _parse_channel(cid, chans[cid], check_channel)
+        cio.channels[cid] = cfg
+        cio.order.append(cid)
+    return cio
+
+
+def _document_order(text, ids):
+    # MicroPython dicts do not keep insertion order; recover it from the text
+    # (first occurrence of the quoted key) so both runtimes agree.
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = text.decode("utf-8")
+        except Exception:
+            return ids
+    if len(ids) < 2:
+        return ids
+    pos = []
+    for cid in ids:
+        p = text.find(json.dumps(cid))
+        pos.append((p if p >= 0 else len(text), cid))
+    pos.sort()
+    return [cid for _, cid in pos]
+
+
+# ---------------------------------------------------------------- config_applications
+
+
+class ConfigApplications:
+    def __init__(self, raw):
+        self.raw = raw
+        self.applications = {}
+        self.last_edited = None
+        self.last_editor = None
+
+    def interface_config(self, application, interface):
+        """That interface's entry merged over the app's options; {} when none."""
+        app = self.applications.get(application)
+        if app is None:
+            return {}
+        out = {}
+        for k in app["options"]:
+            out[k] = app["options"][k]
+        for itf in app["interfaces"]:
+            if itf.get("interface") == interface:
+                for k in itf:
+                    out[k] = itf[k]
+                break
+        return out
+
+
+def parse_config_applications(obj_or_text):
+    doc = obj_or_text
+    if isinstance(doc, (str, bytes, bytearray)):
+        doc = loads(doc)
+    if not isinstance(doc, dict):
+        raise ConfigError("config_applications must be a JSON object, got %s" % _tname(doc))
+    c = _Ctx("")
+    ca = ConfigApplications(doc)
+    le = doc.get("last_edited")
+    if le is not None and not isinstance(le, str) and not is_number(le):
+        c.fail("last_edited", "must be a string, got %s" % _tname(le))
+    ca.last_edited = le
+    ca.last_editor = c.string(doc, "last_editor", "last_editor")
+    apps = c.obj(doc, "applications", "applications")
+    if apps is None:
+        return ca
+    for name in apps:
+        a = apps[name]
+        ac = _Ctx("application %s: " % name)
+        if not isinstance(a, dict):
+            raise ConfigError("application %s: must be an object, got %s" % (name, _tname(a)))
+        dn = ac.string(a, "application_display_name", "application_display_name")
+        if dn is None:
+            dn = ac.string(a, "display_name", "display_name")
+        opts = ac.obj(a, "app_specific_config_options", "app_specific_config_options") or {}
+        itfs = a.get("interfaces")
+        if itfs is None:
+            itfs = []
+        if not isinstance(itfs, list):
+            ac.fail("interfaces", "must be an array, got %s" % _tname(itfs))
+        enums = INTERFACE_ENUMS.get(name, ())
+        seen = []
+        for k in range(len(itfs)):
+            itf = itfs[k]
+            f = "interfaces[%d]" % k
+            if not isinstance(itf, dict):
+                ac.fail(f, "must be an object, got %s" % _tname(itf))
+            name_itf = ac.string(itf, "interface", f + ".interface")
+            if name_itf is not None:
+                if name_itf in seen:
+                    ac.fail(f + ".interface", "duplicates %s" % _q(name_itf))
+                seen.append(name_itf)
+            for key, allowed in enums:
+                if key in itf:
+                    v = itf[key]
+                    ok = False
+                    for a_ in allowed:
+                        if v == a_ and (v is not True and v is not False):
+                            ok = True
+                            break
+                    if not ok:
+                        ac.fail(
+                            "%s.%s" % (f, key),
+                            "must be one of %s, got %s" % (", ".join([_q(x) for x in allowed]), _q(v)),
+                        )
+        ca.applications[name] = {"display_name": dn, "interfaces": itfs, "options": opts}
+    return ca

@@ -1,0 +1,90 @@
+"""data_out validation: is this control request acceptable for the channel?
+
+check_request(channel_cfg, value) -> (value, None) | (None, "message")
+
+The value is coerced to the channel's type (data_out carries JSON, often as
+strings: "true", "25.5"). Enforced: properties.control must be true, the
+type, control_properties.range (numeric) and control_properties.enum.
+properties.min/max describe the expected range of readings and are not
+enforced for writes.
+"""
+
+from uedge.channel import (
+    KIND_BOOLEAN,
+    KIND_JSON,
+    KIND_LOCATION,
+    KIND_NUMBER,
+    KIND_STRING,
+    check_location,
+    kind_of,
+    to_bool,
+    to_number,
+)
+
+
+def _fmt(v):
+    if isinstance(v, float) and v == int(v) and -1e15 < v < 1e15:
+        return str(int(v))
+    return str(v)
+
+
+def check_request(cfg, value):
+    cid = cfg.id
+    if not cfg.control:
+        return None, "channel %s is not a control channel" % cid
+    kind = kind_of(cfg)
+    if kind == KIND_BOOLEAN:
+        v = to_bool(value)
+        if v is None:
+            return None, "channel %s: expected a boolean (true/false, 1/0, on/off), got %r" % (cid, value)
+    elif kind == KIND_NUMBER:
+        if isinstance(value, (dict, list, tuple)) or value is None:
+            return None, "channel %s: expected a number, got %r" % (cid, value)
+        v = to_number(value)
+        if v is None or value is True or value is False:
+            return None, "channel %s: expected a number, got %r" % (cid, value)
+        lo = cfg.control_min
+        hi = cfg.control_max
+        if lo is not None and v < lo:
+            return None, "channel %s: %s is below control_properties.range.min %s" % (cid, _fmt(v), _fmt(lo))
+        if hi is not None and v > hi:
+            return None, "channel %s: %s is above control_properties.range.max %s" % (cid, _fmt(v), _fmt(hi))
+    elif kind == KIND_STRING:
+        if isinstance(value, str):
+            v = value
+        elif value is None or value is True or value is False or isinstance(value, (dict, list, tuple)):
+            return None, "channel %s: expected a string, got %r" % (cid, value)
+        else:
+            v = str(value)
+    elif kind == KIND_LOCATION:
+        msg = check_location(value)
+        if msg is not None:
+            return None, "channel %s: %s" % (cid, msg)
+        v = value
+        if isinstance(v, (list, tuple)):
+            v = {"lat": v[0], "lng": v[1]}
+            msg = check_location(v)
+            if msg is not None:
+                return None, "channel %s: %s" % (cid, msg)
+    else:  # KIND_JSON: any JSON value
+        v = value
+    en = cfg.control_enum
+    if en is not None and kind != KIND_JSON:
+        ok = False
+        for item in en:
+            if kind == KIND_NUMBER:
+                n = to_number(item)
+                if n is not None and n == v:
+                    ok = True
+                    break
+            elif kind == KIND_BOOLEAN:
+                if to_bool(item) is v:
+                    ok = True
+                    break
+            elif item == v:
+                ok = True
+                break
+        if not ok:
+            return None, "channel %s: %s is not one of %s" % (cid, _fmt(v), ", ".join(en))
+    return v, None
+

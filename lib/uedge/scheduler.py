@@ -1,0 +1,399 @@
+"""The cooperative sampling/reporting loop of the edge client.
+
+One Scheduler owns every channel of the current config_io. poll(now_ms)
+samples the channels whose sample instant has come (grouped per source, one
+read_many per source so fieldbus sources can coalesce requests), ends the
+report windows that are due, and returns ONE merged Report for that instant.
+
+Time only comes from the clock passed in (or the now_ms given to poll), so a
+FakeClock drives an hour of schedule in milliseconds.
+"""
+
+from uedge.channel import Channel
+from uedge.config import ConfigApplications, ConfigIO, parse_config_applications, parse_config_io
+from uedge.control import check_request
+from uedge.sources import SourceError, lookup
+
+BACKOFF_MIN_MS = 1000
+BACKOFF_MAX_MS = 60000
+
+
+class Report:
+    """One data_in worth of values and __error entries for one instant."""
+
+    def __init__(self):
+        self.ts_us = 0
+        self.now_ms = 0
+        self.values = {}
+        self.errors = {}
+
+    def __repr__(self):
+        return "<Report %d values=%r errors=%r>" % (self.ts_us, self.values, self.errors)
+
+
+def default_open_source(application, interface, app_config):
+    factory = lookup(application)
+    if factory is None:
+        raise SourceError("unknown application %s" % application)
+    return factory(application, interface, app_config)
+
+
+def registry_check(application, channel_id, app_specific_config):
+    """check_channel for parse_config_io backed by the source registry."""
+    factory = lookup(application)
+    if factory is None or not hasattr(factory, "check_channel"):
+        return None
+    try:
+        return factory.check_channel(channel_id, app_specific_config)
+    except Exception as e:
+        return "app_specific_config rejected: %s" % e
+
+
+class _Virtual:
+    """Source for channels without an application: holds actuated states."""
+
+    writable = True
+    application = None
+    interface = None
+
+    def __init__(self):
+        self.states = {}
+
+    def open(self):
+        pass
+
+    def read_many(self, channels, values, errors):
+        st = self.states
+        for cfg in channels:
+            if cfg.id in st:
+                values[cfg.id] = st[cfg.id]
+
+    def write(self, cfg, value):
+        if not cfg.control:
+            raise SourceError("not a control channel")
+        self.states[cfg.id] = value
+
+    def close(self):
+        self.states = {}
+
+
+class _Slot:
+    """One (application, interface, app_config) and the channels it serves."""
+
+    def __init__(self, application, interface, app_config):
+        self.application = application
+        self.interface = interface
+        self.app_config = app_config
+        self.source = None
+        self.error = None
+        self.retry_at = 0
+        self.backoff = 0
+        self.channels = []
+        self.due = []
+        self.vals = {}
+        self.errs = {}
+
+    def same(self, application, interface, app_config):
+        return (
+            self.application == application
+            and self.interface == interface
+            and self.app_config == app_config
+        )
+
+    def label(self):
+        if self.interface:
+            return "%s %s" % (self.application, self.interface)
+        return str(self.application)
+
+    def close(self):
+        src = self.source
+        self.source = None
+        if src is not None:
+            try:
+                src.close()
+            except Exception:
+                pass
+
+
+def _advance(due, rate, now):
+    # Stay on the grid started at apply(); skip instants missed by a late poll.
+    due += rate
+    if due <= now:
+        due += ((now - due) // rate + 1) * rate
+    return due
+
+
+class Scheduler:
+    def __init__(self, clock, open_source=None, reuse_report=False):
+        self.clock = clock
+        self._open_source = open_source or default_open_source
+        self.config_io = None
+        self.config_applications = None
+        self.channels = {}  # id -> Channel
+        self._order = []  # Channel objects in config order
+        self._slots = []
+        self._pending = {}  # actuated states to report on the next poll
+        self._next_due = None
+        self._reuse = reuse_report
+        self._report = Report()
+
+    # -- configuration ---------------------------------------------------
+
+    def apply(self, config_io, config_applications=None):
+        """Switch to a new config_io live. Returns the ConfigIO in use.
+
+        Unchanged channels keep their schedule and window; changed or new
+        channels start now (sample and report at once). A source is reopened
+        only when its (application, interface, app_config) changed, and is
+        closed when no channel uses it any more. config_applications=None
+        keeps the previous one. Raises ConfigError for an invalid document
+        (and then changes nothing).
+        """
+        if config_applications is not None:
+            if not isinstance(config_applications, ConfigApplications):
+                config_applications = parse_config_applications(config_applications)
+            self.config_applications = config_applications
+        if not isinstance(config_io, ConfigIO):
+            config_io = parse_config_io(config_io, check_channel=registry_check)
+        apps = self.config_applications
+        now = self.clock.now_ms()
+        old_slots = self._slots
+        used = []
+        new_slots = []
+        channels = {}
+        order = []
+        for cfg in config_io:
+            app = cfg.application
+            itf = cfg.interface if app is not None else None
+            acfg = apps.interface_config(app, itf) if (apps is not None and app is not None) else {}
+            slot = None
+            for s in new_slots:
+                if s.same(app, itf, acfg):
+                    slot = s
+                    break
+            if slot is None:
+                for s in old_slots:
+                    if s not in used and s.same(app, itf, acfg):
+                        slot = s
+                        used.append(s)
+                        break
+                if slot is None:
+                    slot = _Slot(app, itf, acfg)
+                slot.channels = []
+                new_slots.append(slot)
+            old = self.channels.get(cfg.id)
+            if old is not None and old.slot is slot and old.cfg.raw == cfg.raw:
+                ch = old
+            else:
+                ch = Channel(cfg, now)
+                if app is None:
+                    ch.timeout = None  # virtual channels have no reads to time out
+                if old is not None:
+                    ch.last_value = old.last_value
+                    ch.last_ts_us = old.last_ts_us
+                    ch.last_error = old.last_error
+            ch.slot = slot
+            slot.channels.append(ch)
+            channels[cfg.id] = ch
+            order.append(ch)
+        for s in old_slots:
+            if s not in used and s not in new_slots:
+                s.close()
+        for cid in list(self._pending):
+            if cid not in channels:
+                del self._pending[cid]
+        self._slots = new_slots
+        self.channels = channels
+        self._order = order
+        self.config_io = config_io
+        self._recompute()
+        return config_io
+
+    def close(self):
+        for s in self._slots:
+            s.close()
+
+    # -- loop ------------------------------------------------------------
+
+    def next_due_ms(self):
+        """Monotonic ms of the next instant poll() has work, or None."""
+        if self._pending:
+            return self.clock.now_ms()
+        return self._next_due
+
+    def _recompute(self):
+        nd = None
+        for ch in self._order:
+            t = ch.next_sample if ch.next_sample < ch.next_report else ch.next_report
+            if nd is None or t < nd:
+                nd = t
+        self._next_due = nd
+
+    def poll(self, now_ms=None):
+        """Run what is due at now_ms; return a Report or None.
+
+        With reuse_report=True the same Report (and dicts) come back every
+        time: encode it before polling again.
+        """
+        now = self.clock.now_ms() if now_ms is None else now_ms
+        nd = self._next_due
+        if not self._pending and (nd is None or now < nd):
+            return None
+        if self._reuse:
+            rep = self._report
+            rep.values.clear()
+            rep.errors.clear()
+        else:
+            rep = Report()
+        ts = self.clock.epoch_us()
+        rep.ts_us = ts
+        rep.now_ms = now
+        if nd is not None and now >= nd:
+            for slot in self._slots:
+                self._sample_slot(slot, now)
+            values = rep.values
+            errors = rep.errors
+            for ch in self._order:
+                if ch.next_report <= now:
+                    ch.report(now, ts, values, errors)
+                    ch.next_report = _advance(ch.next_report, ch.cfg.report_rate, now)
+            self._recompute()
+        if self._pending:
+            for cid in self._pending:
+                rep.values[cid] = self._pending[cid]
+                if cid in rep.errors:
+                    del rep.errors[cid]
+            self._pending.clear()
+        if not rep.values and not rep.errors:
+            return None
+        return rep
+
+    def _sample_slot(self, slot, now):
+        due = slot.due
+        n = 0
+        for ch in slot.channels:
+            if ch.next_sample <= now:
+                ch.due = True
+                n += 1
+        if n == 0:
+            return
+        del due[:]
+        for ch in slot.channels:
+            if ch.due:
+                due.append(ch.cfg)
+        src = self._ensure_open(slot, now)
+        vals = slot.vals
+        errs = slot.errs
+        vals.clear()
+        errs.clear()
+        failed = None
+        if src is None:
+            failed = slot.error
+        else:
+            src.now_ms = now
+            try:
+                src.read_many(due, vals, errs)
+            except Exception as e:
+                failed = "%s read failed: %s" % (slot.label(), _msg(e))
+                slot.error = failed
+                slot.close()  # reopen (with backoff) on the next due instant
+                self._backoff(slot, now)
+        for ch in slot.channels:
+            if not ch.due:
+                continue
+            ch.due = False
+            cid = ch.id
+            if failed is not None:
+                ch.fail(failed, now)
+            elif cid in vals:
+                ch.sample(vals[cid], now)
+            elif cid in errs:
+                ch.fail(str(errs[cid]), now)
+            ch.next_sample = _advance(ch.next_sample, ch.cfg.sample_rate, now)
+        del due[:]
+
+    def _backoff(self, slot, now):
+        b = slot.backoff * 2 if slot.backoff else BACKOFF_MIN_MS
+        if b > BACKOFF_MAX_MS:
+            b = BACKOFF_MAX_MS
+        slot.backoff = b
+        slot.retry_at = now + b
+
+    def _ensure_open(self, slot, now):
+        if slot.source is not None:
+            return slot.source
+        if now < slot.retry_at:
+            return None
+        src = None
+        try:
+            if slot.application is None:
+                src = _Virtual()
+            else:
+                src = self._open_source(slot.application, slot.interface, slot.app_config)
+            src.now_ms = now
+            src.open()
+        except Exception as e:
+            slot.error = "%s open failed: %s" % (slot.label(), _msg(e))
+            if src is not None:
+                try:
+                    src.close()
+                except Exception:
+                    pass
+            self._backoff(slot, now)
+            return None
+        slot.source = src
+        slot.error = None
+        slot.backoff = 0
+        return src
+
+    # -- control ---------------------------------------------------------
+
+    def actuate(self, channel_id, value):
+        """Write a data_out request through the channel's source.
+
+        Returns None on success (the new state is reported by the next poll)
+        or an error message.
+        """
+        ch = self.channels.get(channel_id)
+        if ch is None:
+            return "unknown channel %s" % channel_id
+        v, err = check_request(ch.cfg, value)
+        if err is not None:
+            return err
+        now = self.clock.now_ms()
+        slot = ch.slot
+        src = slot.source
+        if src is None:
+            slot.retry_at = 0  # a control request is worth an immediate attempt
+            src = self._ensure_open(slot, now)
+            if src is None:
+                return "channel %s: %s" % (channel_id, slot.error)
+        src.now_ms = now
+        try:
+            src.write(ch.cfg, ch.to_raw(v))
+        except Exception as e:
+            return "channel %s: write failed: %s" % (channel_id, _msg(e))
+        ch.set_state(v, self.clock.epoch_us(), now)
+        self._pending[channel_id] = v
+        return None
+
+    def push(self, channel_id, raw, now_ms=None):
+        """Feed a sample from outside the sources (e.g. device diagnostics)."""
+        ch = self.channels.get(channel_id)
+        if ch is None:
+            return "unknown channel %s" % channel_id
+        return ch.sample(raw, self.clock.now_ms() if now_ms is None else now_ms)
+
+    def state(self, channel_id):
+        """(last_value, last_ts_us, last_error) of a channel."""
+        ch = self.channels.get(channel_id)
+        if ch is None:
+            return (None, None, "unknown channel %s" % channel_id)
+        return (ch.last_value, ch.last_ts_us, ch.last_error)
+
+
+def _msg(e):
+    s = str(e)
+    if isinstance(e, SourceError):
+        return s
+    return "%s: %s" % (type(e).__name__, s) if s else type(e).__name__
