@@ -1,0 +1,502 @@
+"""Murano IoT Connector device API over MQTT (the topics of the Device MQTT API).
+
+    m = MuranoMQTT("x2lmj5npsktbuik9.m2.exosite.io", 8883, "0001", auth="token",
+                   credentials_path="/flash/murano.token", ca="/flash/ca.pem")
+    m.on_update = lambda alias, value, ts_us: ...
+    m.on_ack = lambda msg_id: ...
+    while True:
+        m.poll(clock.now_ms())          # never blocks once connected
+        m.write("data_in", '{"001":73.1}')
+
+Auth table (from the API):         ClientID   Username   Password
+    token                          empty      empty      token from $provision/<id>
+    password                       empty      device id  the >= 20 char password
+    cert (TLS client certificate)  empty      -          -
+"""
+
+import json
+
+from uedge.compat import Clock, write_secret
+from uedge.mqtt import MQTTAuthError, MQTTClient, MQTTException
+
+try:
+    import random
+except ImportError:  # pragma: no cover
+    import urandom as random
+
+
+class MuranoError(Exception):
+    pass
+
+
+class AuthError(MuranoError):
+    """The connector refused the credentials ("not authorized")."""
+
+
+RESOURCE_PREFIX = b"$resource/"
+WATCHED = ("config_io", "data_out", "config_applications")
+
+
+class Backoff:
+    """Exponential backoff with jitter, capped: base, 2*base, 4*base ... cap.
+
+    Each delay is drawn from [d/2, d] so a fleet restarted together spreads out.
+    """
+
+    def __init__(self, base_ms=1000, cap_ms=300000, rand=None):
+        self.base_ms = base_ms
+        self.cap_ms = cap_ms
+        self.failures = 0
+        self.next_ms = 0
+        self._rand = rand or random.random
+
+    def ready(self, now_ms):
+        return now_ms >= self.next_ms
+
+    def failed(self, now_ms, floor_ms=0):
+        """Record a failure at now_ms; returns the delay until the next attempt."""
+        d = self.base_ms
+        for _ in range(self.failures):
+            d *= 2
+            if d >= self.cap_ms:
+                d = self.cap_ms
+                break
+        self.failures += 1
+        d = d // 2 + int(self._rand() * (d - d // 2))
+        if d < floor_ms:
+            d = floor_ms
+        self.next_ms = now_ms + d
+        return d
+
+    def reset(self):
+        self.failures = 0
+        self.next_ms = 0
+
+
+def _read_text(path):
+    try:
+        with open(path) as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
+def _random_password(n=32):
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+    try:
+        import os
+
+        raw = os.urandom(n)
+    except (ImportError, AttributeError):
+        raw = bytes(random.getrandbits(8) for _ in range(n))
+    return "".join(alphabet[b % len(alphabet)] for b in raw)
+
+
+def parse_update_topic(topic):
+    """b"$resource/<alias>/<timestamp>" -> (alias, ts_us), else None.
+
+    A bare "$resource/<alias>" (no timestamp) is not an update from Murano: a
+    plain broker echoes our own publishes that way, so it is ignored.
+    """
+    if not topic.startswith(RESOURCE_PREFIX):
+        return None
+    rest = topic[len(RESOURCE_PREFIX) :]
+    i = rest.find(b"/")
+    if i <= 0:
+        return None
+    ts = rest[i + 1 :]
+    if not ts or not ts.isdigit():
+        return None
+    return rest[:i].decode(), int(ts)
+
+
+def batch_payload(entries):
+    """[(ts_us, {alias: value_str}), ...] -> the $resource.batch JSON array."""
+    out = []
+    for ts_us, values in entries:
+        if not isinstance(values, dict):
+            raise MuranoError("record entry values must be a dict of alias -> string")
+        out.append({"timestamp": int(ts_us), "values": values})
+    return json.dumps(out)
+
+
+class MuranoMQTT:
+    def __init__(
+        self,
+        host,
+        port=None,
+        device_id=None,
+        auth="token",
+        credentials_path=None,
+        ca=None,
+        cert=None,
+        key=None,
+        tls=True,
+        keepalive=60,
+        password=None,
+        server_hostname=None,
+        clock=None,
+        backoff_base_ms=1000,
+        backoff_cap_ms=300000,
+        auth_backoff_ms=30000,
+        timeout_ms=10000,
+        max_packet=65536,
+        subscribe=("$resource/#",),
+        log=None,
+    ):
+        if auth not in ("token", "password", "cert"):
+            raise MuranoError('auth must be "token", "password" or "cert", got %r' % (auth,))
+        if auth == "cert" and not (cert and key):
+            raise MuranoError("auth \"cert\" needs cert= and key= (client certificate and key)")
+        if not device_id and auth != "cert":
+            raise MuranoError("device_id is required for %s auth" % auth)
+        self.host = host
+        self.port = port or (8883 if tls else 1883)
+        self.device_id = device_id
+        self.auth = auth
+        self.credentials_path = credentials_path
+        self.tls = tls
+        self.keepalive = keepalive
+        self.timeout_ms = timeout_ms
+        self.max_packet = max_packet
+        self.subscriptions = subscribe
+        self.auth_backoff_ms = auth_backoff_ms
+        self._ssl_params = {}
+        if ca:
+            self._ssl_params["ca"] = ca
+        if server_hostname:
+            self._ssl_params["server_hostname"] = server_hostname
+        if cert:
+            self._ssl_params["cert"] = cert
+            self._ssl_params["key"] = key
+        self.ca = ca
+        self._secret = None
+        if credentials_path:
+            self._secret = _read_text(credentials_path)
+        if auth == "password" and password:
+            if len(password) < 20:
+                raise MuranoError("password auth needs a password of at least 20 characters")
+            self._password_wanted = password
+        else:
+            self._password_wanted = None
+        self.clock = clock or Clock()
+        self.backoff = Backoff(backoff_base_ms, backoff_cap_ms)
+        self.on_update = None
+        self.on_ack = None
+        self.on_state = None
+        self.on_content = None
+        self.attempts = 0
+        self.last_error = None
+        self._log = log
+        self._client = None
+        self._want = True
+        self._topics = {}
+        self._content = None
+        self._content_subscribed = False
+        self._provision_reply = None
+
+    def __repr__(self):
+        return "<MuranoMQTT %s:%d id=%s auth=%s connected=%s>" % (
+            self.host, self.port, self.device_id, self.auth, self.connected)
+
+    # -- state
+
+    @property
+    def connected(self):
+        return self._client is not None and self._client.connected
+
+    @property
+    def provisioned(self):
+        return self.auth == "cert" or bool(self._secret)
+
+    def _note(self, msg):
+        if self._log:
+            self._log(msg)
+
+    def _state(self, up, reason):
+        if self.on_state:
+            self.on_state(up, reason)
+
+    def _new_client(self, user=None, password=None, keepalive=None):
+        c = MQTTClient(
+            "",
+            self.host,
+            self.port,
+            user=user,
+            password=password,
+            keepalive=self.keepalive if keepalive is None else keepalive,
+            ssl=self.tls,
+            ssl_params=self._ssl_params,
+            max_packet=self.max_packet,
+            timeout_ms=self.timeout_ms,
+            clock=self.clock,
+        )
+        return c
+
+    def forget_credentials(self):
+        """Drop the stored token/password (the next connect provisions again)."""
+        self._secret = None
+        if self.credentials_path:
+            try:
+                import os
+
+                os.remove(self.credentials_path)
+            except OSError:
+                pass
+
+    # -- provisioning
+
+    def provision(self, timeout_ms=None):
+        """Provision this device id on the connector (token/password auth).
+
+        token: anonymous connect, empty publish to $provision/<id>, the token
+        arrives on $provision/<id> and is saved (0600) to credentials_path.
+        password: the password is the payload; nothing comes back.
+        cert: nothing to do; the first TLS connection provisions.
+        Blocks up to timeout_ms. Raises MuranoError on failure.
+        """
+        if self.auth == "cert" or self._secret:
+            return True
+        tmo = self.timeout_ms if timeout_ms is None else timeout_ms
+        topic = "$provision/" + self.device_id
+        c = self._new_client(keepalive=0)
+        try:
+            c.connect()
+        except MQTTAuthError:
+            raise AuthError("not authorized: anonymous provisioning refused") from None
+        except (MQTTException, OSError) as e:
+            raise MuranoError("provisioning connect failed: %s" % _reason(e)) from None
+        try:
+            if self.auth == "token":
+                self._provision_reply = None
+                c.set_callback(self._on_provision_msg)
+                try:
+                    c.subscribe(topic)
+                except MQTTException as e:
+                    raise MuranoError("cannot subscribe to %s: %s" % (topic, e)) from None
+                c.publish(topic, b"")
+                deadline = self.clock.now_ms() + tmo
+                while self._provision_reply is None:
+                    left = deadline - self.clock.now_ms()
+                    if left <= 0:
+                        raise MuranoError(
+                            "no token on %s within %d ms (id already provisioned, "
+                            "not whitelisted, or wrong auth type?)" % (topic, tmo)
+                        )
+                    c.wait_msg(min(left, 200))
+                secret = self._provision_reply
+                self._provision_reply = None
+            else:
+                secret = self._password_wanted or _random_password()
+                c.publish(topic, secret)
+                # a round trip proves the request was read and the link survived it
+                c.ping()
+                deadline = self.clock.now_ms() + tmo
+                while c._ping_out:
+                    if self.clock.now_ms() >= deadline:
+                        raise MuranoError("no answer from the connector after provisioning")
+                    c.wait_msg(200)
+        except (MQTTException, OSError) as e:
+            raise MuranoError("provisioning failed: %s" % _reason(e)) from None
+        finally:
+            c.disconnect()
+        self._secret = secret
+        if self.credentials_path:
+            write_secret(self.credentials_path, secret)
+        self._note("provisioned %s (%s auth)" % (self.device_id, self.auth))
+        return True
+
+    def _on_provision_msg(self, topic, msg):
+        if topic.startswith(b"$provision/") and msg:
+            self._provision_reply = msg.decode().strip()
+
+    # -- connection
+
+    def _credentials(self):
+        if self.auth == "token":
+            return "", self._secret
+        if self.auth == "password":
+            return self.device_id, self._secret
+        return None, None
+
+    def connect(self):
+        """Connect now (provisioning first if needed). Raises AuthError/MuranoError."""
+        self._want = True
+        if not self.provisioned:
+            self.provision()
+        if self._client is not None:
+            self._client.close()
+        user, pw = self._credentials()
+        old = self._client
+        c = self._new_client(user, pw)
+        if old is not None and old.pending():
+            # keep unacknowledged QoS 1 messages: they are re-sent after CONNACK
+            c._if_pid, c._if_topic, c._if_msg = old._if_pid, old._if_topic, old._if_msg
+            c._if_retain, c._if_time, c._inflight = old._if_retain, old._if_time, old._inflight
+            c._pid = old._pid
+        c.set_callback(self._on_msg)
+        c.on_puback = self._on_puback
+        self.attempts += 1
+        try:
+            c.connect(clean_session=True)
+            for t in self.subscriptions:
+                try:
+                    c.subscribe(t)
+                except MQTTException as e:
+                    if not c.connected:
+                        raise
+                    self._note("subscription %s refused: %s" % (t, e))
+        except MQTTAuthError:
+            self._client = c
+            c.close()
+            self.last_error = "not authorized"
+            raise AuthError("not authorized (%s auth, device %s)" % (self.auth, self.device_id)) from None
+        except (MQTTException, OSError) as e:
+            self._client = c
+            c.close()
+            self.last_error = _reason(e)
+            raise MuranoError("connect to %s:%d failed: %s" % (self.host, self.port, self.last_error)) from None
+        self._client = c
+        self._content_subscribed = False
+        self.backoff.reset()
+        self.last_error = None
+        self._state(True, "connected")
+        return True
+
+    def close(self):
+        self._want = False
+        if self._client is not None:
+            was = self._client.connected
+            self._client.disconnect()
+            if was:
+                self._state(False, "closed")
+
+    def poll(self, now_ms=None):
+        """Keepalive, incoming updates, acks, reconnect with backoff. Never blocks
+        while connected; a reconnect attempt blocks for at most timeout_ms."""
+        now = self.clock.now_ms() if now_ms is None else now_ms
+        c = self._client
+        if c is not None and c.connected:
+            try:
+                c.poll(now)
+            except (MQTTException, OSError) as e:
+                c.close()
+                self.last_error = _reason(e)
+                self.backoff.failed(now)
+                self._note("connection lost: %s" % self.last_error)
+                self._state(False, self.last_error)
+            return
+        if not self._want or not self.backoff.ready(now):
+            return
+        try:
+            self.connect()
+        except AuthError as e:
+            d = self.backoff.failed(now, self.auth_backoff_ms)
+            self._note("%s; retry in %d ms" % (e, d))
+            self._state(False, "not authorized")
+        except MuranoError as e:
+            d = self.backoff.failed(now)
+            self.last_error = str(e)
+            self._note("%s; retry in %d ms" % (e, d))
+            self._state(False, str(e))
+
+    # -- data
+
+    def _topic(self, alias):
+        t = self._topics.get(alias)
+        if t is None:
+            t = ("$resource/" + alias).encode()
+            self._topics[alias] = t
+        return t
+
+    def _publish(self, topic, payload, qos=1):
+        c = self._client
+        if c is None or not c.connected:
+            raise MuranoError("not connected")
+        try:
+            return c.publish(topic, payload, qos=qos)
+        except (MQTTException, OSError) as e:
+            if not c.connected:
+                self._state(False, _reason(e))
+            raise MuranoError("publish failed: %s" % _reason(e)) from None
+
+    def write(self, alias, value_str):
+        """Set one resource ($resource/<alias>, QoS 1). Returns the msg id for on_ack."""
+        return self._publish(self._topic(alias), value_str)
+
+    def write_many(self, values):
+        """Set several resources at once ($resource/ with a JSON object)."""
+        return self._publish(b"$resource/", json.dumps(values))
+
+    def record(self, entries):
+        """Historical values: [(ts_us, {alias: value_str}), ...] on $resource.batch."""
+        return self._publish(b"$resource.batch", batch_payload(entries))
+
+    def pending(self):
+        return self._client.pending() if self._client is not None else 0
+
+    def _on_puback(self, pid):
+        if self.on_ack:
+            self.on_ack(pid)
+
+    def _on_msg(self, topic, msg):
+        u = parse_update_topic(topic)
+        if u is not None:
+            if self.on_update:
+                self.on_update(u[0], msg.decode(), u[1])
+            return
+        if topic == b"$content":
+            if not msg:
+                return  # our own request echoed by a plain broker
+            try:
+                self._content = json.loads(msg)
+            except ValueError:
+                self._note("bad $content reply ignored")
+                return
+            if self.on_content:
+                self.on_content(self._content)
+
+    # -- content
+
+    def content_list(self, timeout_ms=None):
+        """Ask $content for the list of downloadable items -> [{name,length,mime,url}]."""
+        c = self._client
+        if c is None or not c.connected:
+            raise MuranoError("not connected")
+        tmo = self.timeout_ms if timeout_ms is None else timeout_ms
+        try:
+            if not self._content_subscribed:
+                try:
+                    c.subscribe("$content")
+                except MQTTException:
+                    if not c.connected:
+                        raise
+                self._content_subscribed = True
+            self._content = None
+            c.publish(b"$content", b"")
+            deadline = self.clock.now_ms() + tmo
+            while self._content is None:
+                left = deadline - self.clock.now_ms()
+                if left <= 0:
+                    raise MuranoError("no $content reply within %d ms" % tmo)
+                c.wait_msg(min(left, 200))
+        except (MQTTException, OSError) as e:
+            raise MuranoError("content list failed: %s" % _reason(e)) from None
+        return self._content
+
+    def content_get(self, name, sink_write, timeout_ms=None):
+        """Download a content item (by its listed url) into sink_write(bytes)."""
+        items = self._content or self.content_list(timeout_ms)
+        for it in items:
+            if it.get("name") == name:
+                from uedge.murano_http import http_get
+
+                return http_get(it["url"], sink_write, ca=self.ca, timeout_ms=timeout_ms or self.timeout_ms)
+        raise MuranoError("no content named %r" % (name,))
+
+
+def _reason(e):
+    s = str(e)
+    if not s and e.args:
+        s = repr(e.args[0])
+    return "%s: %s" % (e.__class__.__name__, s) if s else e.__class__.__name__

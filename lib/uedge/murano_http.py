@@ -1,0 +1,844 @@
+"""Murano IoT Connector device API over HTTP(S) (ExoEdge's default transport).
+
+Endpoints (as the official murano-client sends them):
+    POST /provision/activate          id=<device id>            -> 200 token | 409 | 404
+    POST /onep:v1/stack/alias         <alias>=<value>&...       X-Exosite-CIK -> 204
+    POST /onep:v1/stack/record        alias=<a>&<ts>=<v>&...    X-Exosite-CIK -> 204 (409 conflict)
+    GET  /onep:v1/stack/alias?<a>&<b> Request-Timeout, If-Modified-Since -> 200 a=v&b=v | 304
+    GET  /timestamp                   -> server epoch seconds
+    GET  /provision/download          -> content names, ?id=<n>&info=true, ?id=<n>
+
+Hand-rolled HTTP/1.1 over socket (+TLS) so it runs on MicroPython too. poll()
+is non-blocking: writes and the long-poll each own a keep-alive connection with
+a response state machine fed by non-blocking reads, so a 30 s long poll never
+stalls the edge loop. (A blocking read with a short Request-Timeout would
+either stall the loop or hammer the server; the state machine does neither.)
+"""
+
+from uedge.compat import Clock, write_secret
+from uedge.mqtt import _is_wouldblock, open_connection
+from uedge.murano import WATCHED, AuthError, Backoff, MuranoError, _read_text, _reason
+
+try:
+    import select
+except ImportError:  # pragma: no cover
+    import uselect as select
+
+from uedge.compat import MICROPYTHON
+
+FORM = "application/x-www-form-urlencoded; charset=utf-8"
+_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+_HEX = "0123456789ABCDEF"
+
+
+class HTTPError(MuranoError):
+    pass
+
+
+def quote_plus(s):
+    """Form-encode s (str) the way urllib.parse.quote_plus does."""
+    b = s.encode() if isinstance(s, str) else s
+    out = []
+    for c in b:
+        if c in _SAFE:
+            out.append(chr(c))
+        elif c == 32:
+            out.append("+")
+        else:
+            out.append("%" + _HEX[c >> 4] + _HEX[c & 15])
+    return "".join(out)
+
+
+def unquote_plus(s):
+    b = s.encode() if isinstance(s, str) else bytes(s)
+    out = bytearray()
+    i = 0
+    n = len(b)
+    while i < n:
+        c = b[i]
+        if c == 43:  # +
+            out.append(32)
+        elif c == 37 and i + 2 < n:  # %XX
+            try:
+                out.append(int(b[i + 1 : i + 3].decode(), 16))
+                i += 2
+            except ValueError:
+                out.append(c)
+        else:
+            out.append(c)
+        i += 1
+    return out.decode()
+
+
+def urlencode(pairs):
+    """[(k, v), ...] or {k: v} -> k=v&k2=v2 (form encoding)."""
+    if isinstance(pairs, dict):
+        pairs = pairs.items()
+    return "&".join(quote_plus(k) + "=" + quote_plus(v) for k, v in pairs)
+
+
+def parse_form(body):
+    """a=1&b=2 -> [(a, 1), (b, 2)] decoded; keys without '=' get ''."""
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        body = bytes(body).decode()
+    out = []
+    for part in body.split("&"):
+        if not part:
+            continue
+        i = part.find("=")
+        if i < 0:
+            out.append((unquote_plus(part), ""))
+        else:
+            out.append((unquote_plus(part[:i]), unquote_plus(part[i + 1 :])))
+    return out
+
+
+def record_body(entries, ts_divisor=1000000):
+    """[(ts_us, {alias: value}), ...] -> alias=<a>&<ts>=<v>&...&alias=<b>&... grouped by alias."""
+    by_alias = {}
+    order = []
+    for ts_us, values in entries:
+        for alias, value in values.items():
+            if alias not in by_alias:
+                by_alias[alias] = []
+                order.append(alias)
+            by_alias[alias].append((int(ts_us) // ts_divisor, value))
+    parts = []
+    for alias in order:
+        parts.append("alias=" + quote_plus(alias))
+        for ts, value in by_alias[alias]:
+            parts.append("%d=%s" % (ts, quote_plus(value)))
+    return "&".join(parts)
+
+
+def parse_url(url):
+    """https://host:port/path?q -> (tls, host, port, path)."""
+    if url.startswith("https://"):
+        tls, rest, port = True, url[8:], 443
+    elif url.startswith("http://"):
+        tls, rest, port = False, url[7:], 80
+    else:
+        raise HTTPError("unsupported URL %r (http:// or https:// only)" % (url,))
+    i = rest.find("/")
+    hostport, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
+    if hostport.startswith("["):
+        j = hostport.find("]")
+        host = hostport[1:j]
+        if hostport[j + 1 : j + 2] == ":":
+            port = int(hostport[j + 2 :])
+    elif ":" in hostport:
+        host, p = hostport.rsplit(":", 1)
+        port = int(p)
+    else:
+        host = hostport
+    return tls, host, port, path
+
+
+def build_request(method, host, port, path, headers=(), body=None, default_port=443):
+    lines = [
+        "%s %s HTTP/1.1" % (method, path),
+        "Host: " + (host if port == default_port else "%s:%d" % (host, port)),
+        "User-Agent: uedge/0.1",
+    ]
+    for k, v in headers:
+        lines.append("%s: %s" % (k, v))
+    if body is not None:
+        if isinstance(body, str):
+            body = body.encode()
+        lines.append("Content-Length: %d" % len(body))
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    return head + body if body else head
+
+
+def _chunked(buf, start, end):
+    """Decode a complete chunked body in buf[start:end] -> bytes, or None if incomplete."""
+    out = bytearray()
+    i = start
+    while True:
+        j = buf.find(b"\r\n", i, end)
+        if j < 0:
+            return None
+        line = bytes(buf[i:j]).split(b";")[0].strip()
+        try:
+            size = int(line, 16)
+        except ValueError:
+            raise HTTPError("malformed chunk size %r" % (line,)) from None
+        i = j + 2
+        if size == 0:
+            # trailers end with an empty line
+            k = buf.find(b"\r\n\r\n", j, end)
+            if k >= 0 or (end - i >= 2 and bytes(buf[i : i + 2]) == b"\r\n"):
+                return bytes(out)
+            return None
+        if i + size + 2 > end:
+            return None
+        out += buf[i : i + size]
+        i += size + 2
+
+
+class HTTPConn:
+    """One keep-alive HTTP/1.1 connection; responses are read without blocking."""
+
+    def __init__(self, host, port, tls=True, ssl_params=None, timeout_ms=10000, clock=None, max_response=65536):
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.ssl_params = ssl_params or {}
+        self.timeout_ms = timeout_ms
+        self.clock = clock or Clock()
+        self.sock = None
+        self._rx = bytearray(max_response + 4096)
+        self._rxv = memoryview(self._rx)
+        self._n = 0
+        self._req = None
+        self._reused = False
+        self._sent_ms = 0
+        self._deadline_ms = 0
+        self.requests = 0  # on this socket
+
+    def open(self):
+        self.close()
+        self.sock = open_connection(self.host, self.port, self.tls, self.ssl_params, self.timeout_ms / 1000)
+        if MICROPYTHON:
+            self.sock.setblocking(False)
+            self._read, self._write_fn = self.sock.readinto, self.sock.write
+        else:
+            self.sock.settimeout(0)
+            self._read, self._write_fn = self.sock.recv_into, self.sock.send
+        self.requests = 0
+
+    def close(self):
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except Exception:
+                pass
+        self.sock = None
+
+    @property
+    def busy(self):
+        return self._req is not None
+
+    def request(self, data, wait_ms=None):
+        """Send one request (bytes). The response comes from poll()."""
+        if self._req is not None:
+            raise HTTPError("request already in flight")
+        self._reused = self.sock is not None and self.requests > 0
+        if self.sock is None:
+            self.open()
+        self._req = data
+        self._n = 0
+        try:
+            self._send(data)
+        except OSError:
+            if not self._reused:
+                self._req = None
+                raise
+            self.open()  # the server closed the idle keep-alive connection
+            self._reused = False
+            self._send(data)
+        self.requests += 1
+        now = self.clock.now_ms()
+        self._deadline_ms = now + (self.timeout_ms if wait_ms is None else wait_ms)
+
+    def _send(self, data):
+        mv = memoryview(data)
+        off = 0
+        deadline = self.clock.now_ms() + self.timeout_ms
+        while off < len(mv):
+            try:
+                n = self._write_fn(mv[off:])
+            except OSError as e:
+                if not _is_wouldblock(e):
+                    self.close()
+                    raise
+                n = None
+            if n:
+                off += n
+                continue
+            if self.clock.now_ms() >= deadline:
+                self.close()
+                raise OSError("send timed out")
+            p = select.poll()
+            p.register(self.sock, select.POLLOUT)
+            p.poll(20)
+
+    def poll(self):
+        """-> None while waiting, else (status, headers{lower: value}, body bytes)."""
+        if self._req is None:
+            return None
+        while True:
+            if self._n >= len(self._rx):
+                self._fail()
+                raise HTTPError("response larger than %d bytes" % len(self._rx))
+            try:
+                n = self._read(self._rxv[self._n :])
+            except OSError as e:
+                if _is_wouldblock(e):
+                    n = None
+                else:
+                    return self._broken(e)
+            if n is None:
+                break
+            if n == 0:
+                r = self._parse(eof=True)
+                if r is not None:
+                    self.close()
+                    return r
+                return self._broken(OSError("connection closed by server"))
+            self._n += n
+        r = self._parse(eof=False)
+        if r is not None:
+            return r
+        if self.clock.now_ms() > self._deadline_ms:
+            self._fail()
+            raise HTTPError("no complete response within the request timeout")
+        return None
+
+    def _broken(self, e):
+        if self._reused and self._n == 0:
+            # stale keep-alive: resend once on a fresh connection
+            data = self._req
+            self._req = None
+            self.close()
+            self.request(data, self._deadline_ms - self.clock.now_ms())
+            self._reused = False
+            return None
+        self._fail()
+        raise HTTPError("connection failed: %s" % _reason(e))
+
+    def _fail(self):
+        self._req = None
+        self.close()
+
+    def _parse(self, eof):
+        buf = self._rx
+        end = self._n
+        h = buf.find(b"\r\n\r\n", 0, end)
+        if h < 0:
+            if eof and end:
+                self._fail()
+                raise HTTPError("truncated response headers")
+            return None
+        head = bytes(buf[:h]).decode()
+        lines = head.split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+            self._fail()
+            raise HTTPError("not an HTTP response: %r" % (lines[0][:60],))
+        try:
+            status = int(parts[1])
+        except ValueError:
+            self._fail()
+            raise HTTPError("bad status line %r" % (lines[0][:60],)) from None
+        headers = {}
+        for line in lines[1:]:
+            i = line.find(":")
+            if i > 0:
+                headers[line[:i].strip().lower()] = line[i + 1 :].strip()
+        start = h + 4
+        if 100 <= status < 200:  # interim response: drop it, keep reading
+            left = end - start
+            self._rxv[:left] = self._rxv[start:end]
+            self._n = left
+            return self._parse(eof)
+        keep = headers.get("connection", "").lower() != "close"
+        if status in (204, 304) or self._req[:5] == b"HEAD ":
+            body = b""
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            body = _chunked(buf, start, end)
+            if body is None:
+                if eof:
+                    self._fail()
+                    raise HTTPError("truncated chunked body")
+                return None
+        elif "content-length" in headers:
+            clen = int(headers["content-length"])
+            if start + clen > len(buf):
+                self._fail()
+                raise HTTPError("response body of %d bytes too large" % clen)
+            if end - start < clen:
+                if eof:
+                    self._fail()
+                    raise HTTPError("truncated body")
+                return None
+            body = bytes(buf[start : start + clen])
+        else:
+            if not eof:
+                return None
+            body = bytes(buf[start:end])
+            keep = False
+        self._req = None
+        self._n = 0
+        if not keep:
+            self.close()
+        return status, headers, body
+
+    def roundtrip(self, data, timeout_ms=None):
+        """Blocking request -> (status, headers, body)."""
+        self.request(data, timeout_ms)
+        while True:
+            r = self.poll()
+            if r is not None:
+                return r
+            if self.sock is not None:
+                p = select.poll()
+                p.register(self.sock, select.POLLIN)
+                p.poll(50)
+
+
+def http_get(url, sink_write, ca=None, timeout_ms=10000, headers=(), ssl_params=None, clock=None):
+    """Stream a GET of url into sink_write(bytes). Returns the byte count."""
+    tls, host, port, path = parse_url(url)
+    params = dict(ssl_params or {})
+    if ca and "ca" not in params:
+        params["ca"] = ca
+    sock = open_connection(host, port, tls, params, timeout_ms / 1000)
+    try:
+        req = build_request("GET", host, port, path, list(headers) + [("Connection", "close")],
+                            default_port=443 if tls else 80)
+        sock.write(req) if MICROPYTHON else sock.sendall(req)
+        read = sock.read if MICROPYTHON else sock.recv
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = read(1024)
+            if not chunk:
+                raise HTTPError("connection closed before response headers")
+            buf += chunk
+            if len(buf) > 16384:
+                raise HTTPError("response headers too large")
+        h = buf.find(b"\r\n\r\n")
+        lines = buf[:h].decode().split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        hdrs = {}
+        for line in lines[1:]:
+            i = line.find(":")
+            if i > 0:
+                hdrs[line[:i].strip().lower()] = line[i + 1 :].strip()
+        if status != 200:
+            raise HTTPError("GET %s -> HTTP %d" % (path.split("?")[0], status))
+        rest = buf[h + 4 :]
+        if "chunked" in hdrs.get("transfer-encoding", "").lower():
+            return _stream_chunked(rest, read, sink_write)
+        left = int(hdrs["content-length"]) if "content-length" in hdrs else -1
+        total = 0
+        while True:
+            if rest:
+                if left >= 0 and len(rest) > left - total:
+                    rest = rest[: left - total]
+                sink_write(rest)
+                total += len(rest)
+            if left >= 0 and total >= left:
+                return total
+            rest = read(4096)
+            if not rest:
+                if left >= 0:
+                    raise HTTPError("download truncated at %d of %d bytes" % (total, left))
+                return total
+    finally:
+        sock.close()
+
+
+def _stream_chunked(rest, read, sink_write):
+    total = 0
+    buf = rest
+    while True:
+        while b"\r\n" not in buf:
+            more = read(1024)
+            if not more:
+                raise HTTPError("truncated chunked download")
+            buf += more
+        i = buf.find(b"\r\n")
+        size = int(buf[:i].split(b";")[0].strip(), 16)
+        buf = buf[i + 2 :]
+        if size == 0:
+            return total
+        while len(buf) < size + 2:
+            more = read(4096)
+            if not more:
+                raise HTTPError("truncated chunked download")
+            buf += more
+        sink_write(buf[:size])
+        total += size
+        buf = buf[size + 2 :]
+
+
+class MuranoHTTP:
+    """Same device-side shape as uedge.murano.MuranoMQTT, over the HTTP device API."""
+
+    def __init__(
+        self,
+        host,
+        port=None,
+        device_id=None,
+        auth="token",
+        credentials_path=None,
+        ca=None,
+        cert=None,
+        key=None,
+        tls=True,
+        server_hostname=None,
+        clock=None,
+        watch=WATCHED,
+        long_poll_ms=30000,
+        timeout_ms=10000,
+        backoff_base_ms=1000,
+        backoff_cap_ms=300000,
+        auth_backoff_ms=30000,
+        max_queue=32,
+        max_response=65536,
+        record_ts_divisor=1000000,
+        log=None,
+    ):
+        if auth not in ("token", "cert"):
+            raise MuranoError('HTTP auth must be "token" or "cert", got %r' % (auth,))
+        if auth == "cert" and not (cert and key):
+            raise MuranoError("auth \"cert\" needs cert= and key=")
+        if auth == "token" and not device_id:
+            raise MuranoError("device_id is required for token auth")
+        self.host = host
+        self.tls = tls
+        self.port = port or (443 if tls else 80)
+        self.device_id = device_id
+        self.auth = auth
+        self.credentials_path = credentials_path
+        self.ca = ca
+        self.watch = tuple(watch)
+        self.long_poll_ms = long_poll_ms
+        self.timeout_ms = timeout_ms
+        self.max_queue = max_queue
+        self.record_ts_divisor = record_ts_divisor
+        self.auth_backoff_ms = auth_backoff_ms
+        self.clock = clock or Clock()
+        self.backoff = Backoff(backoff_base_ms, backoff_cap_ms)
+        p = {}
+        if ca:
+            p["ca"] = ca
+        if server_hostname:
+            p["server_hostname"] = server_hostname
+        if cert:
+            p["cert"], p["key"] = cert, key
+        self._ssl_params = p
+        self._secret = _read_text(credentials_path) if credentials_path else None
+        self._writer = HTTPConn(self.host, self.port, tls, p, timeout_ms, self.clock, max_response)
+        self._watcher = HTTPConn(self.host, self.port, tls, p, long_poll_ms + timeout_ms, self.clock, max_response)
+        self._queue = []  # [(msg_id, request bytes, is_record)]
+        self._msg_id = 0
+        self._connected = False
+        self._want = True
+        self._since_s = 0
+        self._offset_s = 0
+        self._watch_retry_ms = 0
+        self.on_update = None
+        self.on_ack = None
+        self.on_state = None
+        self.on_reject = None
+        self.attempts = 0
+        self.last_error = None
+        self._log = log
+        default = 443 if tls else 80
+        self._hostport = self.host if self.port == default else "%s:%d" % (self.host, self.port)
+        self._watch_path = "/onep:v1/stack/alias?" + "&".join(quote_plus(a) for a in self.watch)
+
+    def __repr__(self):
+        return "<MuranoHTTP %s id=%s auth=%s connected=%s>" % (
+            self._hostport, self.device_id, self.auth, self._connected)
+
+    @property
+    def connected(self):
+        return self._connected
+
+    @property
+    def provisioned(self):
+        return self.auth == "cert" or bool(self._secret)
+
+    def _note(self, msg):
+        if self._log:
+            self._log(msg)
+
+    def _state(self, up, reason):
+        if self.on_state:
+            self.on_state(up, reason)
+
+    def _headers(self, form=False):
+        h = []
+        if self.auth == "token":
+            h.append(("X-Exosite-CIK", self._secret))
+        if form:
+            h.append(("Content-Type", FORM))
+        h.append(("Accept", FORM))
+        return h
+
+    def _req(self, method, path, body=None, extra=(), form=False):
+        h = self._headers(form)
+        h.extend(extra)
+        return build_request(method, self.host, self.port, path, h, body, 443 if self.tls else 80)
+
+    def forget_credentials(self):
+        self._secret = None
+        if self.credentials_path:
+            try:
+                import os
+
+                os.remove(self.credentials_path)
+            except OSError:
+                pass
+
+    # -- provisioning / connection
+
+    def provision(self, timeout_ms=None):
+        """POST /provision/activate id=<device id>; the 200 body is the token (saved 0600)."""
+        if self.provisioned:
+            return True
+        body = "id=" + quote_plus(self.device_id)
+        req = build_request("POST", self.host, self.port, "/provision/activate",
+                            [("Content-Type", FORM)], body, 443 if self.tls else 80)
+        conn = HTTPConn(self.host, self.port, self.tls, self._ssl_params, timeout_ms or self.timeout_ms, self.clock)
+        try:
+            status, _h, resp = conn.roundtrip(req)
+        except (OSError, HTTPError) as e:
+            raise MuranoError("activation request failed: %s" % _reason(e)) from None
+        finally:
+            conn.close()
+        if status == 200:
+            token = resp.decode().strip()
+            if not token:
+                raise MuranoError("activation returned an empty token")
+            self._secret = token
+            if self.credentials_path:
+                write_secret(self.credentials_path, token)
+            self._note("activated %s" % self.device_id)
+            return True
+        if status == 409:
+            raise MuranoError(
+                "device %s is already activated (HTTP 409) and no token is stored here: "
+                "reset the device in the connector to activate again" % self.device_id
+            )
+        if status == 404:
+            raise MuranoError("device %s not found (HTTP 404): not whitelisted?" % self.device_id)
+        if status in (401, 403):
+            raise AuthError("not authorized: activation refused (HTTP %d)" % status)
+        raise MuranoError("activation failed with HTTP %d" % status)
+
+    def timestamp(self):
+        """Server time (GET /timestamp) in epoch seconds."""
+        st, _h, body = self._writer.roundtrip(build_request("GET", self.host, self.port, "/timestamp",
+                                                            [("Accept", "*/*")], None, 443 if self.tls else 80))
+        if st != 200:
+            raise HTTPError("/timestamp -> HTTP %d" % st)
+        return int(float(body.decode().strip()))
+
+    def connect(self):
+        """Activate if needed, open the connection, read the watched resources once."""
+        self._want = True
+        if not self.provisioned:
+            self.provision()
+        self.attempts += 1
+        try:
+            self._writer.close()
+            self._watcher.close()
+            self._writer.open()
+            try:
+                server_s = self.timestamp()
+                self._offset_s = server_s - self.clock.epoch_us() // 1000000
+                self._since_s = server_s
+            except HTTPError:
+                self._offset_s = 0
+                self._since_s = self.clock.epoch_us() // 1000000
+            values = self.read(self.watch)
+        except AuthError:
+            self._writer.close()
+            self.last_error = "not authorized"
+            raise
+        except (OSError, HTTPError) as e:
+            self._writer.close()
+            self.last_error = _reason(e)
+            raise MuranoError("connect to %s failed: %s" % (self._hostport, self.last_error)) from None
+        self._connected = True
+        self.backoff.reset()
+        self.last_error = None
+        self._state(True, "connected")
+        if self.on_update:
+            for alias, value in values:
+                self.on_update(alias, value, None)
+        return True
+
+    def read(self, aliases):
+        """GET the current values -> [(alias, value)] (blocking)."""
+        path = "/onep:v1/stack/alias?" + "&".join(quote_plus(a) for a in aliases)
+        st, _h, body = self._writer.roundtrip(self._req("GET", path))
+        if st == 401:
+            raise AuthError("not authorized (HTTP 401, device %s)" % self.device_id)
+        if st == 204:
+            return []
+        if st != 200:
+            raise HTTPError("read %s -> HTTP %d" % (",".join(aliases), st))
+        return parse_form(body)
+
+    def close(self):
+        self._want = False
+        was = self._connected
+        self._connected = False
+        self._writer.close()
+        self._watcher.close()
+        self._writer._req = None
+        self._watcher._req = None
+        if was:
+            self._state(False, "closed")
+
+    def _lost(self, now, reason, auth=False):
+        self._connected = False
+        self._writer.close()
+        self._watcher.close()
+        self._writer._req = None
+        self._watcher._req = None
+        self.last_error = reason
+        self.backoff.failed(now, self.auth_backoff_ms if auth else 0)
+        self._note("connection lost: %s" % reason)
+        self._state(False, reason)
+
+    # -- data
+
+    def _enqueue(self, req, is_record=False):
+        if not self._connected:
+            raise MuranoError("not connected")
+        if len(self._queue) >= self.max_queue:
+            raise MuranoError("%d requests waiting; poll() and retry" % self.max_queue)
+        self._msg_id = self._msg_id + 1 if self._msg_id < 65535 else 1
+        self._queue.append((self._msg_id, req, is_record))
+        return self._msg_id
+
+    def write(self, alias, value_str):
+        return self._write_body(quote_plus(alias) + "=" + quote_plus(value_str))
+
+    def write_many(self, values):
+        return self._write_body(urlencode(values))
+
+    def _write_body(self, body):
+        return self._enqueue(self._req("POST", "/onep:v1/stack/alias", body, form=True))
+
+    def record(self, entries):
+        body = record_body(entries, self.record_ts_divisor)
+        return self._enqueue(self._req("POST", "/onep:v1/stack/record", body, form=True), True)
+
+    def pending(self):
+        return len(self._queue)
+
+    def poll(self, now_ms=None):
+        now = self.clock.now_ms() if now_ms is None else now_ms
+        if not self._connected:
+            if not self._want or not self.backoff.ready(now):
+                return
+            try:
+                self.connect()
+            except AuthError as e:
+                d = self.backoff.failed(now, self.auth_backoff_ms)
+                self._note("%s; retry in %d ms" % (e, d))
+                self._state(False, "not authorized")
+            except MuranoError as e:
+                d = self.backoff.failed(now)
+                self._note("%s; retry in %d ms" % (e, d))
+                self._state(False, str(e))
+            return
+        try:
+            self._poll_writer()
+            if self._connected:
+                self._poll_watcher(now)
+        except AuthError as e:
+            self._lost(now, str(e), auth=True)
+        except (OSError, HTTPError) as e:
+            self._lost(now, _reason(e))
+
+    def _poll_writer(self):
+        w = self._writer
+        while True:
+            if not w.busy:
+                if not self._queue:
+                    return
+                w.request(self._queue[0][1])
+            r = w.poll()
+            if r is None:
+                return
+            status, _h, body = r
+            msg_id, _req, is_record = self._queue[0]
+            if 200 <= status < 300 or (status == 409 and is_record):
+                # 409 on record: those timestamps are already stored (a retry)
+                self._queue.pop(0)
+                if self.on_ack:
+                    self.on_ack(msg_id)
+            elif status == 401:
+                raise AuthError("not authorized (HTTP 401, device %s)" % self.device_id)
+            elif 400 <= status < 500:
+                self._queue.pop(0)
+                self._note("request %d rejected with HTTP %d" % (msg_id, status))
+                if self.on_reject:
+                    self.on_reject(msg_id, status, body)
+            else:
+                raise HTTPError("server error HTTP %d" % status)
+
+    def _poll_watcher(self, now):
+        if not self.watch:
+            return
+        w = self._watcher
+        if not w.busy:
+            if now < self._watch_retry_ms:
+                return
+            req = self._req(
+                "GET",
+                self._watch_path,
+                extra=(("Request-Timeout", str(self.long_poll_ms)), ("If-Modified-Since", str(self._since_s))),
+            )
+            try:
+                w.request(req, self.long_poll_ms + self.timeout_ms)
+            except OSError as e:
+                raise HTTPError("long poll failed: %s" % _reason(e)) from None
+            return
+        r = w.poll()
+        if r is None:
+            return
+        status, _h, body = r
+        if status == 401:
+            raise AuthError("not authorized (HTTP 401, device %s)" % self.device_id)
+        self._since_s = self.clock.epoch_us() // 1000000 + self._offset_s
+        if status == 200:
+            updates = parse_form(body)
+            if self.on_update:
+                for alias, value in updates:
+                    self.on_update(alias, value, None)
+        elif status not in (204, 304):
+            self._note("long poll got HTTP %d" % status)
+            self._watch_retry_ms = now + 1000
+
+    # -- content
+
+    def content_list(self, timeout_ms=None):
+        """-> [{name, length, mime, url}] from /provision/download."""
+        st, _h, body = self._writer.roundtrip(self._req("GET", "/provision/download"), timeout_ms)
+        if st == 401:
+            raise AuthError("not authorized (HTTP 401)")
+        if st == 204:
+            return []
+        if st != 200:
+            raise HTTPError("content list -> HTTP %d" % st)
+        names = [n.strip() for n in body.decode().replace("\r", "").split("\n") if n.strip()]
+        out = []
+        scheme = "https" if self.tls else "http"
+        for name in names:
+            path = "/provision/download?id=" + quote_plus(name)
+            item = {"name": name, "length": None, "mime": None,
+                    "url": "%s://%s%s" % (scheme, self._hostport, path)}
+            st, _h, info = self._writer.roundtrip(self._req("GET", path + "&info=true"), timeout_ms)
+            if st == 200:
+                f = info.decode().strip().split(",")
+                item["mime"] = f[0] if f else None
+                if len(f) > 1 and f[1].isdigit():
+                    item["length"] = int(f[1])
+            out.append(item)
+        return out
+
+    def content_get(self, name, sink_write, timeout_ms=None):
+        scheme = "https" if self.tls else "http"
+        url = "%s://%s/provision/download?id=%s" % (scheme, self._hostport, quote_plus(name))
+        h = [("X-Exosite-CIK", self._secret)] if self.auth == "token" else []
+        return http_get(url, sink_write, timeout_ms=timeout_ms or self.timeout_ms, headers=h,
+                        ssl_params=self._ssl_params, clock=self.clock)
