@@ -1,0 +1,155 @@
+"""Start every listener of the local connector in one asyncio loop."""
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import signal
+import ssl
+
+from . import pki
+from .admin import AdminAPI
+from .device_http import DeviceAPI
+from .http_server import HTTPServer
+from .hub import Hub
+from .mqtt_server import MQTTServer
+from .store import Store, now_us
+
+LOG = logging.getLogger("uedge_connector")
+
+LISTENERS = ("mqtt", "mqtts", "https", "http", "admin")
+
+
+def write_private(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+def admin_token(data_dir):
+    path = os.path.join(data_dir, "admin.token")
+    if not os.path.exists(path):
+        write_private(path, secrets.token_urlsafe(32))
+    with open(path) as f:
+        return f.read().strip()
+
+
+def tls_context(paths, client_certs):
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(paths["server_cert"], paths["server_key"])
+    if client_certs:
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.load_verify_locations(paths["ca_cert"])
+    return ctx
+
+
+class Connector:
+    """ports: dict listener -> port (0 = any free port, None = disabled)."""
+
+    def __init__(self, data_dir, host="127.0.0.1", ports=None, auth="token",
+                 whitelist=(), self_register=True, use_admin_token=False,
+                 hostnames=pki.DEFAULT_HOSTNAMES):
+        self.data_dir = os.path.abspath(data_dir)
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.host = host
+        self.ports = dict(ports or {})
+        self.auth = auth
+        self.pki = pki.ensure_pki(os.path.join(self.data_dir, "pki"), tuple(hostnames))
+        self.store = Store(os.path.join(self.data_dir, "connector.sqlite3"))
+        for device_id in whitelist:
+            self.store.whitelist(device_id)
+        self.hub = Hub(self.store, auth=auth, self_register=self_register, host=host)
+        self.token = admin_token(self.data_dir) if use_admin_token else None
+        self.servers = []
+        self.info = {}
+
+    async def start(self):
+        hub = self.hub
+        tls = tls_context(self.pki, self.auth == "cert")
+        mqtt = MQTTServer(hub)
+        device_api = DeviceAPI(hub)
+        starters = {
+            "mqtt": lambda p: mqtt.start(self.host, p),
+            "mqtts": lambda p: mqtt.start(self.host, p, tls),
+            "https": lambda p: HTTPServer(device_api, "https").start(self.host, p, tls),
+            "http": lambda p: HTTPServer(device_api, "http").start(self.host, p),
+        }
+        for name in ("mqtt", "mqtts", "https", "http"):
+            port = self.ports.get(name)
+            if port is None:
+                continue
+            server = await starters[name](port)
+            self.servers.append(server)
+            hub.ports[name] = server.sockets[0].getsockname()[1]
+        self.info = {
+            "pid": os.getpid(),
+            "host": self.host,
+            "auth": self.auth,
+            "ca_path": self.pki["ca_cert"],
+            "data_dir": self.data_dir,
+            "database": self.store.path,
+            "started_us": now_us(),
+        }
+        admin_port = self.ports.get("admin")
+        if admin_port is not None:
+            api = AdminAPI(hub, self.token, self.info)
+            server = await HTTPServer(api, "admin").start(self.host, admin_port)
+            self.servers.append(server)
+            hub.ports["admin"] = server.sockets[0].getsockname()[1]
+        self.info["ports"] = dict(hub.ports)
+        if "admin" in hub.ports:
+            self.info["admin_url"] = "http://%s:%d" % (self.host, hub.ports["admin"])
+        self.info["admin_token_file"] = (
+            os.path.join(self.data_dir, "admin.token") if self.token else None
+        )
+        tmp = os.path.join(self.data_dir, "connector.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(self.info, f, indent=1)
+        os.replace(tmp, os.path.join(self.data_dir, "connector.json"))
+        return self.info
+
+    async def close(self):
+        for server in self.servers:
+            server.close()
+        for server in self.servers:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 2)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001
+                pass
+        self.store.close()
+
+
+def describe(info):
+    ports = info["ports"]
+    lines = ["uedge local IoT connector (auth: %s)" % info["auth"],
+             "  data:   %s" % info["data_dir"],
+             "  CA:     %s" % info["ca_path"]]
+    urls = {
+        "mqtt": "mqtt://%s:%s", "mqtts": "mqtts://%s:%s", "https": "https://%s:%s",
+        "http": "http://%s:%s", "admin": "http://%s:%s  (admin API)",
+    }
+    for name in LISTENERS:
+        if name in ports:
+            lines.append("  %-6s  %s" % (name, urls[name] % (info["host"], ports[name])))
+    return "\n".join(lines)
+
+
+async def serve(connector, ready=None):
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    info = await connector.start()
+    print(describe(info), flush=True)
+    if ready is not None:
+        ready(info)
+    try:
+        await stop.wait()
+    finally:
+        LOG.info("stopping")
+        await connector.close()
