@@ -293,6 +293,7 @@ class Scheduler:
             src.now_ms = now
             try:
                 src.read_many(due, vals, errs)
+                slot.backoff = 0  # backoff only resets once the source works
             except Exception as e:
                 failed = "%s read failed: %s" % (slot.label(), _msg(e))
                 slot.error = failed
@@ -343,7 +344,6 @@ class Scheduler:
             return None
         slot.source = src
         slot.error = None
-        slot.backoff = 0
         return src
 
     # -- control ---------------------------------------------------------
