@@ -1,0 +1,221 @@
+"""Edge loop logic with a FakeClock and an in-process transport double.
+
+The end-to-end behaviour against the real connector is in test_e2e.py and
+test_chaos.py; these cover the decision rules quickly and deterministically.
+"""
+import json
+
+from uedge.compat import FakeClock
+from uedge.edge import Edge, edited_seconds
+from uedge.outbox import MemoryOutbox
+from uedge.scheduler import Scheduler
+import uedge.sources.simulated  # noqa: F401
+
+
+class Loopback:
+    """Records what the edge sends; acks when told to."""
+
+    def __init__(self):
+        self.connected = False
+        self.sent = []  # (msg_id, kind, payload)
+        self.writes = []
+        self.unacked = []
+        self.auto_ack = True
+        self._id = 0
+        self.on_update = self.on_ack = self.on_state = None
+
+    def up(self):
+        self.connected = True
+        self.on_state(True, "connected")
+
+    def down(self):
+        self.connected = False
+        self.on_state(False, "link down")
+
+    def poll(self, now):
+        if self.auto_ack:
+            self.ack_all()
+
+    def ack_all(self):
+        ids, self.unacked = self.unacked, []
+        for i in ids:
+            self.on_ack(i)
+
+    def _next(self):
+        if not self.connected:
+            raise OSError("not connected")
+        self._id += 1
+        self.unacked.append(self._id)
+        return self._id
+
+    def record(self, entries):
+        i = self._next()
+        self.sent.append((i, "record", entries))
+        return i
+
+    def write(self, alias, value):
+        i = self._next()
+        self.writes.append((alias, value))
+        return i
+
+    def close(self):
+        pass
+
+    def data_in(self):
+        out = []
+        for _i, _k, entries in self.sent:
+            for ts, vals in entries:
+                out.append((ts, json.loads(vals["data_in"])))
+        return out
+
+
+CFG = {
+    "last_edited": "2024-01-01T00:00:00Z",
+    "channels": {
+        "001": {
+            "display_name": "Temp",
+            "properties": {"data_type": "TEMPERATURE", "data_unit": "DEG_CELSIUS", "precision": 1},
+            "protocol_config": {
+                "sample_rate": 1000, "report_rate": 1000, "application": "Simulated",
+                "app_specific_config": {"function": "counter", "start": 10, "step": 1},
+                "multiplier": 2, "offset": 1,
+            },
+        },
+        "009": {
+            "display_name": "Set point",
+            "properties": {"data_type": "TEMPERATURE", "data_unit": "DEG_CELSIUS", "control": True},
+            "protocol_config": {"report_rate": 60000},
+            "control_properties": {"range": {"min": 20, "max": 40}},
+        },
+    },
+}
+
+
+class Store:
+    def __init__(self, **kw):
+        self.d = dict(kw)
+
+    def load(self, alias):
+        return self.d.get(alias)
+
+    def save(self, alias, text):
+        self.d[alias] = text
+
+
+def make(cfg=CFG, outbox=None, **kw):
+    clock = FakeClock()
+    t = Loopback()
+    store = Store(config_io=json.dumps(cfg) if cfg else None)
+    e = Edge(clock, Scheduler(clock), t, outbox if outbox is not None else MemoryOutbox(),
+             store=store, sync_window_ms=1000, **kw)
+    e.start()
+    return clock, t, e, store
+
+
+def run(clock, e, ms, step=100):
+    end = clock.now_ms() + ms
+    while clock.now_ms() < end:
+        e.poll(clock.now_ms())
+        clock.advance(step)
+
+
+def test_edited_seconds():
+    assert edited_seconds("1970-01-02T00:00:00Z") == 86400
+    assert edited_seconds("2018-03-28T13:27:39+00:00 ") == edited_seconds("2018-03-28T15:27:39+02:00")
+    assert edited_seconds("1638311186313") == 1638311186.313
+    assert edited_seconds(1638311186) == 1638311186
+    assert edited_seconds("garbage") is None
+
+
+def test_offline_then_replay_in_order():
+    clock, t, e, _ = make()
+    run(clock, e, 5000)
+    assert len(e.outbox) >= 5 and not t.sent
+    t.up()
+    run(clock, e, 3000)
+    # replay batches keep queue order; live reports flow alongside them
+    replayed = [ts for _i, _k, entries in t.sent if len(entries) > 1 for ts, _v in entries]
+    assert len(replayed) >= 5 and replayed == sorted(replayed)
+    got = sorted(t.data_in(), key=lambda g: g[0])
+    vals = [g[1]["001"] for g in got if "001" in g[1]]
+    assert vals[:3] == [21, 23, 25]  # counter 10, 11, 12 converted *2+1
+    assert len(e.outbox) == 0
+
+
+def test_unacked_requeued_on_disconnect():
+    clock, t, e, _ = make()
+    t.up()
+    t.auto_ack = False
+    run(clock, e, 3000)
+    sent = len(t.sent)
+    assert sent >= 3 and len(e.outbox) == 0
+    t.down()
+    assert len(e.outbox) == sent  # nothing acknowledged is lost
+    t.auto_ack = True
+    t.up()
+    run(clock, e, 2000)
+    assert len(e.outbox) == 0
+
+
+def test_data_out_ack_actuate_echo_and_reject():
+    clock, t, e, _ = make()
+    t.up()
+    run(clock, e, 1500)
+    t.on_update("data_out", '{"009": 25}', None)
+    t.on_update("data_out", '{"009": 99}', None)
+    run(clock, e, 300)
+    assert ("data_out", '{"009": 25}') in t.writes  # acknowledged by writing back
+    assert ("data_out", '{"009": 99}') in t.writes
+    reports = [g[1] for g in t.data_in()]
+    assert any(r.get("009") == 25 for r in reports)
+    errs = [r["__error"]["009"] for r in reports if "__error" in r and "009" in r["__error"]]
+    assert errs and "40" in errs[0]
+    assert not any(r.get("009") == 99 for r in reports)
+    assert e.scheduler.state("009")[0] == 25
+
+
+def test_config_sync_rules():
+    clock, t, e, store = make()
+    t.up()
+    run(clock, e, 1500)  # sync window passes with no remote config: local written up
+    assert [w for w in t.writes if w[0] == "config_io"]
+    t.writes.clear()
+    # older remote -> local pushed, not applied
+    old = dict(CFG, last_edited="2020-01-01T00:00:00Z", channels={})
+    t.on_update("config_io", json.dumps(old), None)
+    run(clock, e, 200)
+    assert "001" in e.config.channels
+    assert [w for w in t.writes if w[0] == "config_io"]
+    # invalid remote -> rejected with __error.config_io, last good kept
+    t.on_update("config_io", '{"channels": {"x": 1}}', None)
+    run(clock, e, 1200)
+    errs = [r["__error"] for _ts, r in t.data_in() if "__error" in r]
+    assert any("config_io" in x for x in errs)
+    assert "001" in e.config.channels
+    # newer remote -> applied live and cached
+    new = json.loads(json.dumps(CFG))
+    new["last_edited"] = "2025-01-01T00:00:00Z"
+    del new["channels"]["001"]
+    t.on_update("config_io", json.dumps(new), None)
+    run(clock, e, 200)
+    assert list(e.config.channels) == ["009"]
+    assert json.loads(store.d["config_io"])["last_edited"] == "2025-01-01T00:00:00Z"
+
+
+def test_locked_local_config_wins():
+    cfg = dict(CFG, locked=True)
+    clock, t, e, _ = make(cfg)
+    t.up()
+    run(clock, e, 200)
+    assert [w for w in t.writes if w[0] == "config_io"]
+    new = dict(CFG, last_edited="2030-01-01T00:00:00Z", channels={})
+    t.on_update("config_io", json.dumps(new), None)
+    run(clock, e, 1200)
+    assert "001" in e.config.channels
+
+
+def test_drop_strategy_reported():
+    clock, t, e, _ = make(outbox=MemoryOutbox(cap_items=3, strategy="oldest"))
+    run(clock, e, 6000)
+    assert len(e.outbox) == 3 and e.outbox.dropped >= 2
+    assert e.status()["queue"]["dropped"] == e.outbox.dropped
