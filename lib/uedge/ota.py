@@ -287,7 +287,8 @@ def manifest_candidates(content_list, name):
 class _HashingSink:
     """Receives the download: writes to the staging file, counts and hashes."""
 
-    def __init__(self, f, limit):
+    def __init__(self, f, limit, tick=None):
+        self.tick = tick
         self.f = f
         self.limit = limit
         self.n = 0
@@ -304,6 +305,8 @@ class _HashingSink:
         self.n += n
         self.h.update(data)
         self.f.write(data)
+        if self.tick:
+            self.tick()  # e.g. feed the watchdog during a long download
 
 
 # -- boot-time selection ------------------------------------------------------
@@ -382,8 +385,9 @@ class Updater:
     """
 
     def __init__(
-        self, root, name, version, confirm_timeout_s=300, max_tries=2, log=None
+        self, root, name, version, confirm_timeout_s=300, max_tries=2, log=None, tick=None
     ):
+        self.tick = tick
         self.root = root
         self.name = name
         self.factory_version = version
@@ -443,7 +447,7 @@ class Updater:
         except OSError:
             pass
         with open(self.stage_path, "wb") as f:
-            sink = _HashingSink(f, manifest["size"])
+            sink = _HashingSink(f, manifest["size"], self.tick)
             transport.content_get(archive_name(manifest), sink.write)
         err = sink.error
         if not err and sink.n != manifest["size"]:

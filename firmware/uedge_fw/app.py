@@ -1,0 +1,230 @@
+"""The board application: network, time, settings, the edge loop, OTA, watchdog, LED.
+
+main.py calls main(); any exception that escapes is logged there and the
+board restarts cleanly (machine.reset()).  Log lines on the REPL start with
+"uedge:", "net:", "ota:", "led:" so a serial console shows what happens.
+"""
+
+import gc
+import sys
+import time
+
+import machine
+
+from uedge import ota
+from uedge.compat import Clock
+from uedge.edge import Edge, FileStore
+from uedge.scheduler import Scheduler
+from uedge_fw import settings as settings_mod
+from uedge_fw.led import StatusLed
+from uedge_fw.net import Network
+from uedge_fw.version import VERSION
+
+import uedge.sources.onboard  # noqa: F401  registers "Onboard"
+
+try:
+    import uedge.sources.modbus_rtu  # noqa: F401  registers "Modbus_RTU"
+
+    HAVE_RTU = True
+except ImportError:
+    HAVE_RTU = False
+
+
+def log(msg):
+    print(msg)
+
+
+class Log:
+    """The edge loop's logger, printing REPL lines."""
+
+    def error(self, msg, *args):
+        print("uedge: ERROR " + ((msg % args) if args else msg))
+
+    def warning(self, msg, *args):
+        print("uedge: WARNING " + ((msg % args) if args else msg))
+
+    def info(self, msg, *args):
+        print("uedge: " + ((msg % args) if args else msg))
+
+    def debug(self, msg, *args):
+        pass
+
+
+class _NoWDT:
+    def feed(self):
+        pass
+
+
+def make_transport(s, clock):
+    common = dict(
+        device_id=s["device_id"],
+        auth=s["auth"],
+        credentials_path=s["token_path"],
+        ca=s.get("ca"),
+        tls=bool(s["tls"]),
+        clock=clock,
+        timeout_ms=s["timeout_ms"],
+        log=log,
+    )
+    if s["protocol"] == "http":
+        from uedge.murano_http import MuranoHTTP
+
+        return MuranoHTTP(s["host"], s["port"] or None, **common)
+    from uedge.murano import MuranoMQTT
+
+    if s["auth"] == "password":
+        common["password"] = s["secrets"].get("password")
+    return MuranoMQTT(s["host"], s["port"] or None, keepalive=s["keepalive"], **common)
+
+
+def make_outbox(s):
+    from uedge.outbox import MemoryOutbox, SegmentOutbox
+
+    try:
+        return SegmentOutbox(s["outbox_dir"], cap_bytes=s["outbox_bytes"], segment_bytes=4096)
+    except Exception as e:
+        log("uedge: flash queue unavailable (%s), queueing in RAM" % e)
+        return MemoryOutbox(cap_items=200)
+
+
+class App:
+    def __init__(self, board, clock=None):
+        self.board = board
+        self.clock = clock or Clock()
+        pin = None
+        led_id = getattr(board, "LED", None)
+        if led_id is not None:
+            try:
+                pin = machine.Pin(led_id, machine.Pin.OUT)
+            except Exception:
+                pin = None
+        self.led = StatusLed(pin, getattr(board, "LED_ACTIVE_LOW", False), log)
+        self.wdt = _NoWDT()
+        self.edge = None
+        self.updater = None
+        self.was_connected = False
+        self.next_ota_ms = 0
+
+    def feed(self, now):
+        self.wdt.feed()
+        self.led.poll(now)
+
+    def wait(self, ms):
+        """Sleep in small steps so the watchdog and LED keep going."""
+        end = self.clock.now_ms() + ms
+        while True:
+            now = self.clock.now_ms()
+            self.feed(now)
+            if now >= end:
+                return
+            time.sleep_ms(min(50, end - now))
+
+    def load_settings(self):
+        while True:
+            try:
+                return settings_mod.load()
+            except settings_mod.SettingsError as e:
+                log("uedge: ERROR %s" % e)
+                self.led.set("error", self.clock.now_ms())
+                self.wait(10000)
+
+    def run(self, should_stop=None):
+        clock = self.clock
+        b = self.board
+        log(
+            "uedge: firmware %s on %s (%s), reset cause %s"
+            % (VERSION, getattr(b, "DESCRIPTION", b.NAME), sys.platform, machine.reset_cause())
+        )
+        self.led.set("no_network", clock.now_ms())
+        s = self.load_settings()
+        self.settings = s
+        if s.get("wdt", True):
+            self.wdt = machine.WDT(timeout=getattr(b, "WDT_TIMEOUT_MS", 8000))
+        o = s.get("ota") or {}
+        self.updater = ota.Updater(
+            "",
+            o.get("name") or getattr(b, "BUNDLE_NAME", "uedge-" + b.NAME),
+            VERSION,
+            confirm_timeout_s=o.get("confirm_s", 300),
+            log=log,
+            tick=self.wdt.feed,
+        )
+        self.ota_check_ms = int(o.get("check_s", 3600) * 1000)
+        self.updater.start(clock.now_ms())
+        log("uedge: running version %s (%s)" % (
+            self.updater.version, "pending confirmation" if self.updater.pending else "confirmed"))
+
+        net = Network(b, s, log=log)
+        self.net = net
+        # Wait (bounded) for the network and a clock sync before sampling, so
+        # the first reports carry real timestamps.
+        deadline = clock.now_ms() + int(s["ntp_wait_s"] * 1000)
+        while not net.synced and clock.now_ms() < deadline and net.state != "no_config":
+            now = clock.now_ms()
+            net.poll(now)
+            self.led.set("no_network" if not net.up else "connecting", now)
+            self.wait(50)
+            if self.updater.poll(clock.now_ms()):
+                self.restart("ota rollback")
+        if not net.synced:
+            log("uedge: WARNING starting without a time sync")
+
+        transport = make_transport(s, clock)
+        sched = Scheduler(clock)
+        store = FileStore(s["config_io_path"], s["config_applications_path"])
+        self.edge = edge = Edge(clock, sched, transport, make_outbox(s), store=store, log=Log())
+        edge.start()
+        log("uedge: edge loop started (sources: Onboard%s)" % (", Modbus_RTU" if HAVE_RTU else ""))
+        gc.collect()
+        last_gc = clock.now_ms()
+        while not (should_stop and should_stop()):
+            now = clock.now_ms()
+            self.feed(now)
+            up = net.poll(now)
+            edge.poll(now)
+            if edge.connected:
+                self.led.set("connected", now)
+                if not self.was_connected:
+                    self.was_connected = True
+                    self.updater.contact()
+                    self.next_ota_ms = now + 2000
+                if self.ota_check_ms > 0 and now >= self.next_ota_ms:
+                    self.check_ota(now)
+            else:
+                self.was_connected = False
+                self.led.set("connecting" if up else "no_network", now)
+            if self.updater.poll(now):
+                self.restart("ota rollback")
+            if now - last_gc > 5000:
+                gc.collect()
+                last_gc = now
+            wake = edge.next_wake_ms(clock.now_ms(), 50)
+            d = wake - clock.now_ms()
+            if d > 0:
+                time.sleep_ms(min(d, 50))
+
+    def check_ota(self, now):
+        self.next_ota_ms = now + self.ota_check_ms
+        self.led.set("ota", now)
+        self.feed(now)
+        try:
+            v = self.updater.update(self.edge.transport)
+        finally:
+            self.feed(self.clock.now_ms())
+        if v:
+            self.restart("ota: switching to %s" % v)
+
+    def restart(self, why):
+        log("uedge: restarting: %s" % why)
+        if self.edge is not None:
+            try:
+                self.edge.shutdown(2000)
+            except Exception as e:
+                log("uedge: shutdown: %s" % e)
+        machine.reset()
+
+
+def main(board=None):
+    if board is None:
+        import board
+    App(board).run()

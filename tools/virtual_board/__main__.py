@@ -1,0 +1,5 @@
+import sys
+
+from virtual_board.run import main
+
+sys.exit(main())
