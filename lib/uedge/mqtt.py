@@ -443,6 +443,9 @@ class MQTTClient:
                 got = self._next_packet()
                 if got is not None:
                     break
+                # judge a wrong first byte now instead of waiting for its "length"
+                if self._rx_len and self._rx[0] != CONNACK:
+                    raise MQTTException("expected CONNACK, got byte 0x%02x (not an MQTT server?)" % self._rx[0])
                 if self._clock.now_ms() >= deadline:
                     raise MQTTException("no CONNACK within %d ms" % tmo)
                 self._wait_readable(deadline - self._clock.now_ms())
@@ -563,6 +566,7 @@ class MQTTClient:
         if self.keepalive:
             ka = self.keepalive * 1000
             if self._ping_out and now - self._ping_out >= ka:
+                self.close()
                 raise MQTTException("no PINGRESP within keepalive (%d s): connection lost" % self.keepalive)
             if not self._ping_out and now - self._last_tx >= ka // 2:
                 self.ping()

@@ -1,0 +1,70 @@
+"""The same client under the MicroPython unix port, against mosquitto."""
+
+import time
+
+from conftest import FakeServer, read_packet, run_mpy
+
+from peers.mosquitto import make_pki, running_mosquitto
+
+
+def test_mpy_pubsub_qos1_keepalive_plain(broker, peer):
+    rc, out, err = run_mpy("mpy_client.py", "pubsub", broker.host, broker.port)
+    assert rc == 0, err
+    assert out == ["CONNECTED False", "SUBACK 0", "ACKED True True", "LOOPBACK True", "ALIVE True", "DONE"]
+    assert peer.wait_for(lambda m: m[0] == "mpy/out/q0" and m[1] == b"zero")
+    assert peer.wait_for(lambda m: m[0] == "mpy/out/q1" and m[1] == b"one" and m[2] == 1)
+    assert "Received PINGREQ from mpy-pubsub" in broker.log()
+
+
+def test_mpy_pubsub_over_tls_with_sni(broker, peer):
+    for host in ("localhost", "127.0.0.1"):
+        rc, out, err = run_mpy("mpy_client.py", "pubsub", host, broker.tls_port, broker.ca_path)
+        assert rc == 0, err
+        assert out[-1] == "DONE" and "ACKED True True" in out and "ALIVE True" in out
+
+
+def test_mpy_tls_rejects_wrong_ca_and_wrong_name(broker, tmp_path):
+    other = make_pki(str(tmp_path / "other"))
+    rc, out, err = run_mpy("mpy_client.py", "tlsfail", "localhost", broker.tls_port, other["ca_cert"])
+    assert rc == 0, err
+    assert out[0].startswith("TLSFAIL"), out
+    rc, out, err = run_mpy("mpy_client.py", "tlsfail", "127.0.0.1", broker.tls_port, broker.ca_path, "wrong.example")
+    assert out[0].startswith("TLSFAIL"), out
+
+
+def test_mpy_garbage_server_gives_clear_error():
+    def handler(srv, conn):
+        read_packet(conn)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        time.sleep(1)
+
+    srv = FakeServer(handler)
+    try:
+        t = time.time()
+        rc, out, err = run_mpy("mpy_client.py", "garbage", srv.port)
+        assert rc == 0, err
+        assert out[0].startswith("ERR expected CONNACK"), out
+        assert time.time() - t < 10
+    finally:
+        srv.close()
+
+    def oversized(srv, conn):
+        read_packet(conn)
+        conn.sendall(b"\x20\x02\x00\x00\x30\x81\x80\x40")
+        time.sleep(1)
+
+    srv = FakeServer(oversized)
+    try:
+        rc, out, err = run_mpy("mpy_client.py", "garbage", srv.port)
+        assert out[0] == "ERR incoming packet (type 0x30) of 1048577 bytes exceeds max_packet 32768", out
+    finally:
+        srv.close()
+
+
+def test_mpy_wrong_password_not_authorized(tmp_path):
+    with running_mosquitto(tmp_path / "m", users={"dev1": "right-password-123456789"}) as b:
+        rc, out, err = run_mpy("mpy_client.py", "auth", b.host, b.port, "dev1", "wrong-password-xxxxxxxxxx")
+        assert rc == 0, err
+        assert out[0].startswith("AUTHERR not authorized"), out
+        rc, out, err = run_mpy("mpy_client.py", "auth", b.host, b.port, "dev1", "right-password-123456789")
+        assert out == ["CONNECTED"]
