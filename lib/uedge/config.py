@@ -296,6 +296,15 @@ def is_int(v):
     return isinstance(v, int)
 
 
+def _integral(v):
+    # JSON Schema's "integer" admits 5000.0; return the int, or None.
+    if is_int(v):
+        return v
+    if isinstance(v, float) and v - v == 0 and v == int(v):
+        return int(v)
+    return None
+
+
 def _q(v):
     try:
         return json.dumps(v)
@@ -377,8 +386,9 @@ class _Ctx:
         v = d[key]
         if v is None and nullable:
             return None
-        if not is_int(v):
-            self.fail(field, "must be an integer number of milliseconds, got %s" % _q(v))
+        v = _integral(v)
+        if v is None:
+            self.fail(field, "must be an integer number of milliseconds, got %s" % _q(d[key]))
         if v <= 0:
             self.fail(field, "must be a positive number of milliseconds, got %d" % v)
         return v
@@ -437,8 +447,9 @@ def _parse_channel(cid, ch, check_channel):
     cfg.primitive_type = pt
     prec = props.get("precision")
     if prec is not None:
-        if not is_int(prec):
-            c.fail("properties.precision", "must be an integer, got %s" % _q(prec))
+        prec = _integral(props["precision"])
+        if prec is None:
+            c.fail("properties.precision", "must be an integer, got %s" % _q(props["precision"]))
         if prec < 0 or prec > 15:
             c.fail("properties.precision", "must be 0..15, got %d" % prec)
     cfg.precision = prec
