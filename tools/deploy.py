@@ -78,8 +78,15 @@ def compile_one(src, dst, arch, mpy_cross=None):
         raise SystemExit("deploy: mpy-cross rejects %s: %s" % (src, r.stderr.strip()))
 
 
-def build(board, out=None, version=None, quiet=False):
-    """Compile for the board into out (default build/<board>); returns {device path: bytes}."""
+def build(board, out=None, version=None, quiet=False, overrides=None):
+    """Compile for the board into out (default build/<board>); returns {device path: bytes}.
+
+    overrides: {device path of a .py, e.g. "lib/uedge_fw/version.py": source text}
+    replaces (or adds) modules; version=X is shorthand for the version module.
+    """
+    overrides = dict(overrides or {})
+    if version:
+        overrides["lib/uedge_fw/version.py"] = "VERSION = %r\n" % version
     arch = ARCH[board]
     out = out or os.path.join(ROOT, "build", board)
     lib_out = os.path.join(out, "lib")
@@ -87,15 +94,19 @@ def build(board, out=None, version=None, quiet=False):
         shutil.rmtree(lib_out)
     mpy_cross = tool("mpy-cross")
     sizes = {}
-    for src, dest in source_files(board):
+    plan = source_files(board)
+    have = set(d for _, d in plan)
+    plan += [(None, d) for d in sorted(overrides) if d not in have]
+    for src, dest in plan:
+        text = overrides.get(dest)
         if dest.startswith("lib/"):
             dest = dest[:-3] + ".mpy"
             dst = os.path.join(out, dest)
-            if version and dest == "lib/uedge_fw/version.mpy":
+            if text is not None:
                 tmp = dst + ".py"
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
                 with open(tmp, "w") as f:
-                    f.write("VERSION = %r\n" % version)
+                    f.write(text)
                 compile_one(tmp, dst, arch, mpy_cross)
                 os.remove(tmp)
             else:
@@ -114,11 +125,11 @@ def build(board, out=None, version=None, quiet=False):
     return sizes
 
 
-def make_bundle(board, version, out_dir=None, build_out=None):
+def make_bundle(board, version, out_dir=None, build_out=None, overrides=None):
     """Build with the given version and pack build/<board>/lib into an OTA bundle."""
     ota.parse_version(version)
     build_out = build_out or os.path.join(ROOT, "build", board + "-" + version)
-    build(board, build_out, version=version, quiet=True)
+    build(board, build_out, version=version, quiet=True, overrides=overrides)
     lib = os.path.join(build_out, "lib")
     files = []
     for dirpath, dirnames, filenames in os.walk(lib):
