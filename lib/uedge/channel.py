@@ -1,7 +1,9 @@
 """The per-channel pipeline: convert a raw sample, fold it into the report
 window, and decide what (if anything) to report at the end of the window.
 
-Order of operations for numeric channels (documented in docs/core.md):
+Order of operations for numeric channels (documented in docs/core.md); the
+window keeps raw numbers and steps 1-2 run once per report, which gives the
+same result because they are affine:
   1. input_raw mapping: raw in [input_raw.min, input_raw.max] is mapped
      linearly onto [properties.min, properties.max] (a decreasing mapping when
      input_raw.min > input_raw.max is fine; values outside extrapolate);
@@ -10,8 +12,8 @@ Order of operations for numeric channels (documented in docs/core.md):
   4. precision rounding (precision 0 reports integers);
   5. report_on_change filter (first value after start always reported).
 
-The window keeps running min/max/sum/count and the last value, no lists, so a
-sample costs no allocation beyond the converted number itself.
+The window keeps only the statistic its mode needs (running min, max or sum,
+count, last value), no lists: an integer sample allocates nothing at all.
 """
 
 KIND_NUMBER = 0
@@ -19,6 +21,10 @@ KIND_BOOLEAN = 1
 KIND_STRING = 2
 KIND_JSON = 3
 KIND_LOCATION = 4
+
+_BAD = object()  # "conversion failed" marker
+_INF = float("inf")
+_NINF = -_INF
 
 _TRUE = ("true", "on", "yes", "1", "high", "open")
 _FALSE = ("false", "off", "no", "0", "low", "closed")
@@ -70,7 +76,7 @@ def to_number(v):
     if isinstance(v, int):
         return v
     if isinstance(v, float):
-        if v - v != 0:  # nan or inf: JSON cannot carry them
+        if v != v or v == _INF or v == _NINF:  # JSON cannot carry them
             return None
         return v
     if isinstance(v, (bytes, bytearray)):
@@ -86,7 +92,7 @@ def to_number(v):
                 f = int(v)
         except Exception:
             return None
-        if f - f != 0:
+        if f != f or f == _INF or f == _NINF:
             return None
         return f
     return None
@@ -140,6 +146,11 @@ class Channel:
         self.precision = cfg.precision
         ds = cfg.down_sample
         self.mode = 0 if ds == "ACT" else 1 if ds == "MIN" else 2 if ds == "MAX" else 3
+        # The window holds raw numbers and the (affine) conversion is applied
+        # once per report: MIN/MAX/AVG commute with it, except that a negative
+        # scale turns the raw maximum into the converted minimum.
+        if self.kind == KIND_NUMBER and converts and scale < 0 and self.mode in (1, 2):
+            self.mode = 3 - self.mode
         self.on_change = cfg.report_on_change
         self.tolerance = cfg.report_on_change_tolerance
         self.timeout = cfg.timeout
@@ -151,6 +162,7 @@ class Channel:
         self.wsum = 0
         self.wlast = None
         self.werr = None  # message of the last failed sample, cleared by a good one
+        self.cerr = None
         # reporting
         self.reported = False
         self.last_reported = None
@@ -166,61 +178,85 @@ class Channel:
     # -- sampling --------------------------------------------------------
 
     def convert(self, raw):
-        """Return (value, None) or (None, message). Used for samples and echoes."""
+        """Return (value, None) or (None, message). For control echoes and tests."""
+        v = self._convert(raw)
+        if v is _BAD:
+            return None, self.cerr
+        if self.kind == KIND_NUMBER and self.converts:
+            v = v * self.scale + self.bias
+        return v, None
+
+    def _convert(self, raw):
+        # Hot path: returns the value or _BAD (message in self.cerr), so a
+        # sample allocates no tuple; only the converted number itself.
         k = self.kind
         if k == KIND_NUMBER:
-            v = to_number(raw)
-            if v is None:
-                return None, "not a number: %s" % _short(raw)
-            if self.converts:
-                v = v * self.scale + self.bias
-            return v, None
+            if type(raw) is float:
+                if raw != raw or raw == _INF or raw == _NINF:
+                    self.cerr = "not a number: %s" % _short(raw)
+                    return _BAD
+                v = raw
+            elif type(raw) is int:
+                v = raw
+            else:
+                v = to_number(raw)
+                if v is None:
+                    self.cerr = "not a number: %s" % _short(raw)
+                    return _BAD
+            return v  # scaled at report time (see window_value)
         if k == KIND_BOOLEAN:
             v = to_bool(raw)
             if v is None:
-                return None, "not a boolean: %s" % _short(raw)
-            return v, None
+                self.cerr = "not a boolean: %s" % _short(raw)
+                return _BAD
+            return v
         if k == KIND_STRING:
             if isinstance(raw, str):
-                return raw, None
+                return raw
             if isinstance(raw, (bytes, bytearray)):
                 try:
-                    return raw.decode(), None
+                    return raw.decode()
                 except Exception:
-                    return None, "not UTF-8 text"
+                    self.cerr = "not UTF-8 text"
+                    return _BAD
             if raw is None or isinstance(raw, (dict, list)):
-                return None, "not a string: %s" % _short(raw)
-            return str(raw), None
+                self.cerr = "not a string: %s" % _short(raw)
+                return _BAD
+            return str(raw)
         if k == KIND_LOCATION:
             msg = check_location(raw)
-            if msg:
-                return None, msg
-            if isinstance(raw, (list, tuple)):
+            if msg is None and isinstance(raw, (list, tuple)):
                 raw = {"lat": raw[0], "lng": raw[1]}
                 msg = check_location(raw)
-                if msg:
-                    return None, msg
-            return raw, None
-        return raw, None  # JSON: passes through
+            if msg is not None:
+                self.cerr = msg
+                return _BAD
+            return raw
+        return raw  # JSON: passes through
 
     def sample(self, raw, now_ms):
         """Fold one raw sample into the window; return an error message or None."""
-        v, err = self.convert(raw)
-        if err is not None:
-            self.werr = err
-            return err
+        v = self._convert(raw)
+        if v is _BAD:
+            self.werr = self.cerr
+            return self.cerr
         self.werr = None
         self.last_ok_ms = now_ms
-        if self.kind == KIND_NUMBER or self.kind == KIND_BOOLEAN:
-            x = v
+        m = self.mode
+        if m != 0 and (self.kind == KIND_NUMBER or self.kind == KIND_BOOLEAN):
+            # only the statistic the mode needs is kept
             if self.n == 0:
-                self.wmin = self.wmax = self.wsum = x
-            else:
-                if x < self.wmin:
-                    self.wmin = x
-                if x > self.wmax:
-                    self.wmax = x
-                self.wsum += x
+                if m == 3:
+                    self.wsum = v
+                else:
+                    self.wmin = self.wmax = v
+            elif m == 3:
+                self.wsum += v
+            elif m == 1:
+                if v < self.wmin:
+                    self.wmin = v
+            elif v > self.wmax:
+                self.wmax = v
         self.n += 1
         self.wlast = v
         return None
@@ -252,6 +288,8 @@ class Channel:
         else:
             v = self.wlast
         if self.kind == KIND_NUMBER:
+            if self.converts:
+                v = v * self.scale + self.bias
             p = self.precision
             if p is not None:
                 if p == 0:

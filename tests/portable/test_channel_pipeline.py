@@ -241,3 +241,22 @@ def test_failed_read_message_and_state():
     ch.sample(3, 10)
     ch.report(10, 66, values, errors)
     assert (ch.last_value, ch.last_ts_us, ch.last_error) == (3, 66, None)
+
+
+def test_down_sample_with_decreasing_conversion():
+    # a negative scale turns the raw maximum into the converted minimum
+    pc = {"input_raw": {"min": 20, "max": 0}}
+    props = {"min": 0, "max": 100}
+    for mode, want in (("MIN", 25), ("MAX", 75), ("AVG", 56.25), ("ACT", 75)):
+        pc["down_sample"] = mode
+        ch = Channel(_cfg(props, pc))
+        assert approx(_one(ch, [5, 15, 10, 5]), want), mode
+    ch = Channel(_cfg(None, {"multiplier": -2, "down_sample": "MIN"}))
+    assert _one(ch, [1, 3, 2]) == -6
+
+
+def test_convert_helper_applies_the_full_conversion():
+    ch = Channel(_cfg({"min": 0, "max": 100}, {"input_raw": {"min": 4, "max": 20}, "offset": 1}))
+    v, err = ch.convert("12")
+    assert approx(v, 51) and err is None
+    assert ch.convert("x") == (None, "not a number: 'x'")
