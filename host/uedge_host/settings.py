@@ -38,6 +38,7 @@ FIELDS = (
     ("queue_path", str, None, "queue database (default <ini dir>/<murano_id>.queue.db)"),
     ("queue_sync", str, "normal", "SQLite synchronous mode: off, normal (WAL), full"),
     ("replay_rate", float, 20.0, "queued batches replayed per second at most"),
+    ("reconnect_max", float, 60.0, "longest wait between reconnect attempts, seconds"),
     ("status_file", str, None, "status JSON (default <ini dir>/<murano_id>.status.json)"),
 )
 

@@ -1,0 +1,93 @@
+"""End to end: real connector subprocess, real `uedge go` subprocess."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+from edge_helpers import PYPATH, Uedge, make_config, wait_for
+from uedge_connector.testing import running_connector
+
+
+def _values(u, cid):
+    return [(ts, d[cid]) for ts, d in u.data_in() if cid in d]
+
+
+def test_provision_data_config_and_control_over_mqtts(tmp_path):
+    cfg = make_config(n=2, rate_ms=200, multiplier=2, offset=1)
+    with running_connector(tmp_path) as conn, \
+            Uedge(tmp_path, conn, "e2e-1", cfg, scheme="mqtts") as u:
+        # provisioning: the device exists and the token went to the INI (0600)
+        wait_for(lambda: any(d["id"] == "e2e-1" and d["provisioned"] for d in conn.devices()),
+                 what="device provisioned")
+        wait_for(lambda: "murano_token" in open(u.ini).read(), what="token in INI")
+        assert stat.S_IMODE(os.stat(u.ini).st_mode) == 0o600
+        ini = open(u.ini).read()
+        assert "murano_id = e2e-1" in ini and "mqtts://127.0.0.1" in ini
+        token = [ln.split("=", 1)[1].strip() for ln in ini.splitlines() if ln.startswith("murano_token")][0]
+        assert token not in u.log_text()  # never logged
+
+        # data_in values follow the configured conversion: counter n -> 2n + 1
+        vals = wait_for(lambda: (lambda v: v if len(v) >= 5 else None)(_values(u, "001")),
+                        what="data_in 001")
+        nums = [v for _ts, v in vals]
+        assert all(x == 2 * ((x - 1) // 2) + 1 for x in nums), nums
+        assert nums == sorted(nums)
+        assert nums[0] == 1  # the first sample (counter 0) is there
+        # the local (locally configured) config_io was written up
+        wait_for(lambda: conn.get_resource("e2e-1", "config_io"), what="config_io written up")
+        assert json.loads(conn.get_resource("e2e-1", "config_io"))["channels"]["001"]
+
+        # a config_io change from the ExoSense side is applied live (no restart)
+        pid = u.proc.pid
+        new = make_config(n=3, rate_ms=200, multiplier=2, offset=1,
+                          last_edited="2030-01-01T00:00:00Z")
+        del new["channels"]["002"]
+        conn.set_resource("e2e-1", "config_io", json.dumps(new))
+        wait_for(lambda: _values(u, "003"), what="new channel 003 reporting")
+        assert u.proc.pid == pid and u.proc.poll() is None
+        with open(u.cfg_path) as f:
+            assert json.load(f)["last_edited"] == "2030-01-01T00:00:00Z"  # cached locally
+        n002 = len(_values(u, "002"))
+        wait_for(lambda: len(_values(u, "003")) > 5, what="more 003")
+        assert len(_values(u, "002")) <= n002 + 1  # removed channel stopped
+
+        # an invalid config_io is rejected with __error, the last good one keeps running
+        conn.set_resource("e2e-1", "config_io", '{"last_edited": "2031-01-01", "channels": {"x": 5}}')
+        wait_for(lambda: [d for _ts, d in u.data_in() if "config_io" in d.get("__error", {})],
+                 what="__error.config_io")
+        before = len(_values(u, "003"))
+        wait_for(lambda: len(_values(u, "003")) > before + 3, what="003 still reporting")
+
+        # data_out round trip: ack written back, actuated through the source, echoed
+        conn.set_resource("e2e-1", "data_out", '{"009": 30}')
+        wait_for(lambda: ('{"009": 30}' in [v for _ts, v in conn.history("e2e-1", "data_out", source="device")]),
+                 what="data_out acknowledged")
+        wait_for(lambda: [v for _ts, v in _values(u, "009") if v == 30], what="009 = 30 in data_in")
+        # the source now reads 30 on its own schedule (it was actuated, not just echoed)
+        wait_for(lambda: len([v for _ts, v in _values(u, "009") if v == 30]) >= 3, what="009 sampled 30")
+
+        # an out-of-range request is reported in __error and never actuated
+        conn.set_resource("e2e-1", "data_out", '{"009": 99}')
+        errs = wait_for(lambda: [d["__error"]["009"] for _ts, d in u.data_in()
+                                 if "009" in d.get("__error", {})], what="__error.009")
+        assert "40" in errs[0]
+        n = len(_values(u, "009"))
+        wait_for(lambda: len(_values(u, "009")) >= n + 3, what="more 009 samples")
+        assert 99 not in [v for _ts, v in _values(u, "009")]
+        assert _values(u, "009")[-1][1] == 30
+
+        # uedge status shows the running daemon
+        st = u.wait_status(lambda s: s["connected"] and s["control_rejected"] >= 1)
+        assert st["channels"]["009"]["value"] == 30
+        assert st["transport"] == "mqtts"
+        env = dict(os.environ, PYTHONPATH=PYPATH)
+        out = subprocess.run([sys.executable, "-m", "uedge_host.cli", "-i", u.ini, "status"],
+                             capture_output=True, text=True, env=env, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert "connection connected" in out.stdout and "Set point" in out.stdout
+        assert "queue      0 reports waiting" in out.stdout
+        assert u.stop() == 0
+        st = u.status()
+        assert st["reason"] == "stopped"
