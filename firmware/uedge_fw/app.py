@@ -64,6 +64,7 @@ def make_transport(s, clock):
         tls=bool(s["tls"]),
         clock=clock,
         timeout_ms=s["timeout_ms"],
+        backoff_cap_ms=int(s["reconnect_cap_s"] * 1000),
         log=log,
     )
     if s["protocol"] == "http":

@@ -5,7 +5,8 @@ settings.json (written by `make provision`, copied by `make flash`):
    "protocol": "mqtt" | "http", "tls": true, "auth": "token" | "password",
    "ca": "ca.pem", "wifi": {"ssid": "lab"} or [{"ssid": ...}, ...],
    "ntp_host": "pool.ntp.org", "ota": {"check_s": 3600, "confirm_s": 300},
-   "outbox_bytes": 65536, "wdt": true, "log": "info"}
+   "outbox_bytes": 65536, "wdt": true, "reconnect_cap_s": 300,
+   "timeout_ms": 5000, "keepalive": 60, "ntp_wait_s": 20}
 secrets.json: {"wifi_password": "...", "password": "..." (password auth)}
 The token a token-auth connector hands out is kept in murano.token (0600).
 """
@@ -31,6 +32,7 @@ DEFAULTS = {
     "config_applications_path": "config_applications.json",
     "keepalive": 60,
     "timeout_ms": 5000,
+    "reconnect_cap_s": 300,
 }
 
 

@@ -78,7 +78,7 @@ def test_data_out_drives_digital_output(tmp_path, connector):
 
 def test_connector_restart_loses_no_queued_data(tmp_path, connector):
     conn = connector
-    vb = make_board(tmp_path, conn, hw={"adc": {"26": 100}})
+    vb = make_board(tmp_path, conn, hw={"adc": {"26": 100}}, settings={"reconnect_cap_s": 2})
     sim_only(vb)
     dev = vb.device_id
     with vb:
@@ -87,8 +87,8 @@ def test_connector_restart_loses_no_queued_data(tmp_path, connector):
             "001": channel({"mode": "adc", "pin": "A0"}, rate=200),
         }))
         wait_value(conn, dev, "001", lambda v: v == 100)
-        conn.stop()
         m = vb.mark()
+        conn.stop()
         vb.wait_for("disconnected", 20, after=m)
         # values sampled while the connector is away
         for v in (201, 202, 203):
