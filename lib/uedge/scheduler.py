@@ -134,6 +134,7 @@ class Scheduler:
         self._slots = []
         self._pending = {}  # actuated states to report on the next poll
         self._next_due = None
+        self._next_report = None
         self._reuse = reuse_report
         self._report = Report()
 
@@ -223,11 +224,16 @@ class Scheduler:
 
     def _recompute(self):
         nd = None
+        nr = None
         for ch in self._order:
-            t = ch.next_sample if ch.next_sample < ch.next_report else ch.next_report
+            r = ch.next_report
+            t = ch.next_sample if ch.next_sample < r else r
             if nd is None or t < nd:
                 nd = t
+            if nr is None or r < nr:
+                nr = r
         self._next_due = nd
+        self._next_report = nr
 
     def poll(self, now_ms=None):
         """Run what is due at now_ms; return a Report or None.
@@ -237,8 +243,15 @@ class Scheduler:
         """
         now = self.clock.now_ms() if now_ms is None else now_ms
         nd = self._next_due
-        if not self._pending and (nd is None or now < nd):
-            return None
+        if not self._pending:
+            if nd is None or now < nd:
+                return None
+            if now < self._next_report:
+                # only samples are due: no Report to build
+                for slot in self._slots:
+                    self._sample_slot(slot, now)
+                self._recompute()
+                return None
         if self._reuse:
             rep = self._report
             rep.values.clear()
@@ -277,10 +290,18 @@ class Scheduler:
                 n += 1
         if n == 0:
             return
-        del due[:]
+        # Refill the slot's reused list in place (no slice, no new list).
+        k = 0
+        ln = len(due)
         for ch in slot.channels:
             if ch.due:
-                due.append(ch.cfg)
+                if k < ln:
+                    due[k] = ch.cfg
+                else:
+                    due.append(ch.cfg)
+                k += 1
+        while len(due) > k:
+            due.pop()
         src = self._ensure_open(slot, now)
         vals = slot.vals
         errs = slot.errs
@@ -311,7 +332,6 @@ class Scheduler:
             elif cid in errs:
                 ch.fail(str(errs[cid]), now)
             ch.next_sample = _advance(ch.next_sample, ch.cfg.sample_rate, now)
-        del due[:]
 
     def _backoff(self, slot, now):
         b = slot.backoff * 2 if slot.backoff else BACKOFF_MIN_MS
