@@ -288,7 +288,13 @@ def open_connection(host, port, use_ssl=False, ssl_params=None, timeout_s=10, no
             except Exception:
                 pass
         if use_ssl:
-            sock = _wrap_tls(sock, host, ssl_params or {})
+            try:
+                sock = _wrap_tls(sock, host, ssl_params or {})
+            except ValueError as e:
+                if not MICROPYTHON:
+                    raise
+                # mbedtls reports verification failures as multi-line ValueErrors
+                raise MQTTException("TLS handshake with %s failed: %s" % (host, " ".join(str(e).split()))) from None
             if not MICROPYTHON:
                 sock.settimeout(timeout_s)
     except Exception:

@@ -1,0 +1,76 @@
+import json
+
+from ptest import raises
+
+from uedge import murano_http as h
+from uedge.murano import Backoff, MuranoError, MuranoMQTT, batch_payload, parse_update_topic
+
+
+def test_backoff_doubles_with_jitter_and_caps():
+    b = Backoff(1000, 8000, rand=lambda: 1.0)
+    assert [b.failed(0) for _ in range(6)] == [1000, 2000, 4000, 8000, 8000, 8000]
+    assert b.next_ms == 8000 and not b.ready(7999) and b.ready(8000)
+    b.reset()
+    assert b.ready(0)
+    low = Backoff(1000, 8000, rand=lambda: 0.0)
+    assert [low.failed(0) for _ in range(4)] == [500, 1000, 2000, 4000]
+    assert low.failed(100, floor_ms=30000) == 30000
+    assert low.next_ms == 30100
+
+
+def test_update_topics():
+    assert parse_update_topic(b"$resource/config_io/1633800180299724") == ("config_io", 1633800180299724)
+    assert parse_update_topic(b"$resource/data_out/1") == ("data_out", 1)
+    # own publishes echoed by a plain broker carry no timestamp: not updates
+    assert parse_update_topic(b"$resource/data_in") is None
+    assert parse_update_topic(b"$resource/") is None
+    assert parse_update_topic(b"$resource.batch") is None
+    assert parse_update_topic(b"$resource/x/notanumber") is None
+    assert parse_update_topic(b"$provision/0001") is None
+
+
+def test_batch_payload_matches_the_api_example():
+    p = batch_payload([(1531111131679000, {"data_in": '{"001":73.16492}'})])
+    assert json.loads(p) == [{"timestamp": 1531111131679000, "values": {"data_in": '{"001":73.16492}'}}]
+    raises(MuranoError, batch_payload, [(1, "not a dict")])
+
+
+def test_constructor_checks_auth_settings():
+    raises(MuranoError, MuranoMQTT, "h", 1883, "0001", auth="oauth")
+    raises(MuranoError, MuranoMQTT, "h", 1883, "0001", auth="cert")
+    raises(MuranoError, MuranoMQTT, "h", 1883, None, auth="token")
+    m = MuranoMQTT("h", None, "0001", auth="token")
+    assert m.port == 8883 and not m.provisioned and not m.connected
+    assert MuranoMQTT("h", None, None, auth="cert", cert="c.pem", key="k.pem").provisioned
+
+
+def test_form_encoding_roundtrip():
+    s = 'a b&c=d/\u00e9{"x":1}+%'
+    assert h.quote_plus(s) == "a+b%26c%3Dd%2F%C3%A9%7B%22x%22%3A1%7D%2B%25"
+    assert h.unquote_plus(h.quote_plus(s)) == s
+    assert h.urlencode([("data_in", '{"001":1}')]) == "data_in=%7B%22001%22%3A1%7D"
+    assert h.parse_form("config_io=%7B%7D&data_out=a+b&empty") == [
+        ("config_io", "{}"), ("data_out", "a b"), ("empty", "")]
+
+
+def test_record_body_groups_by_alias_in_seconds():
+    body = h.record_body([(1700000000123456, {"data_in": "1"}), (1700000001000000, {"data_in": "2", "x": "y"})])
+    assert body == "alias=data_in&1700000000=1&1700000001=2&alias=x&1700000001=y"
+
+
+def test_chunked_decoding():
+    raw = b"HTTP/1.1 200 OK\r\n\r\n4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\n\r\n"
+    start = raw.find(b"\r\n\r\n") + 4
+    assert h._chunked(raw, start, len(raw)) == b"Wikipedia"
+    assert h._chunked(raw, start, len(raw) - 3) is None
+    raises(h.HTTPError, h._chunked, b"zz\r\n", 0, 4)
+
+
+def test_parse_url_and_request_shape():
+    assert h.parse_url("https://x.m2.exosite.io/") == (True, "x.m2.exosite.io", 443, "/")
+    assert h.parse_url("http://127.0.0.1:8080/p?q") == (False, "127.0.0.1", 8080, "/p?q")
+    raises(h.HTTPError, h.parse_url, "ftp://x/")
+    req = h.build_request("POST", "127.0.0.1", 8443, "/onep:v1/stack/alias",
+                          [("X-Exosite-CIK", "t")], "a=1")
+    assert req == (b"POST /onep:v1/stack/alias HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n"
+                   b"User-Agent: uedge/0.1\r\nX-Exosite-CIK: t\r\nContent-Length: 3\r\n\r\na=1")
