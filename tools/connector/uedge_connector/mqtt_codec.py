@@ -41,9 +41,12 @@ class PacketTooLarge(ProtocolError):
     pass
 
 
-async def read_packet(reader, max_size):
-    """Returns (type, flags, body bytes). Raises asyncio.IncompleteReadError on EOF."""
+async def read_packet(reader, max_size, only=None):
+    """Returns (type, flags, body bytes). Raises asyncio.IncompleteReadError on EOF.
+    only: the packet type required here (checked before reading the body)."""
     first = (await reader.readexactly(1))[0]
+    if only is not None and first >> 4 != only:
+        raise ProtocolError("expected %s, got first byte 0x%02x" % (NAMES[only], first))
     length = 0
     mult = 1
     for _ in range(4):

@@ -17,6 +17,7 @@ from .hub import MAX_RESOURCE, Refused
 LOG = logging.getLogger("uedge_connector.mqtt")
 
 MAX_PACKET = 16 * 1024 * 1024 + 1024
+MAX_CONNECT = 2 * 1024 * 1024
 CONNECT_TIMEOUT = 10.0
 SESSION_MAX_AGE_S = 24 * 3600
 WRITE_BUFFER_LIMIT = 8 * 1024 * 1024
@@ -89,10 +90,8 @@ class MQTTSession:
         attached = False
         try:
             ptype, flags, body = await asyncio.wait_for(
-                mc.read_packet(self.reader, MAX_PACKET), CONNECT_TIMEOUT
+                mc.read_packet(self.reader, MAX_CONNECT, mc.CONNECT), CONNECT_TIMEOUT
             )
-            if ptype != mc.CONNECT:
-                raise Disconnect("first packet is %s, not CONNECT" % mc.NAMES.get(ptype, ptype))
             conn = mc.parse_connect(body)
             if conn.protocol not in ("MQTT", "MQIsdp") or conn.level not in (3, 4):
                 self.send(mc.connack(False, mc.BAD_PROTOCOL))

@@ -1,0 +1,89 @@
+"""The official murano-client package (PyPI) against the local connector:
+HTTPS device API (activate, write, read, record, long-poll, content, timestamp)
+and its MQTT client (activation over $provision, batch tells, watched updates).
+
+murano-client runs in a child process (murano_client_driver.py): importing it
+reconfigures the root logger and sys.excepthook, which must not leak into the
+rest of the test session.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from uedge_connector.testing import PACKAGE_ROOT, running_connector
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+pytest.importorskip("murano_client")
+
+
+@pytest.fixture(scope="module")
+def conn(tmp_path_factory):
+    with running_connector(tmp_path_factory.mktemp("murano-client")) as c:
+        yield c
+
+
+def drive(conn, scenario):
+    cfg = {"https_port": conn.https_port, "mqtts_port": conn.mqtts_port,
+           "ca_path": conn.ca_path, "admin_url": conn.admin_url}
+    env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "murano_client_driver.py"),
+                           scenario, json.dumps(cfg)], capture_output=True, text=True,
+                          timeout=120, env=env)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def test_https_activate_write_read_record(conn):
+    out = drive(conn, "https_basics")
+    assert out["activated"] and out["token_len"] == 40
+    assert out["second_activation"] == [409, False]
+    assert out["write"] == [204, True]
+    assert out["read"] == [200, 'data_in={"001": 1.5}']
+    assert out["record"] == [204, True]
+    assert out["bad_token_write"] == 401
+    assert abs(out["timestamp"] - time.time()) < 60
+    hist = conn.history("mc-http-1", "data_in")
+    assert (1700000000 * 1000000, '{"001": 1}') in hist
+    assert (1700000001 * 1000000, '{"001": 2}') in hist
+    assert conn.get_resource("mc-http-1", "data_in") == '{"001": 1.5}'
+    assert conn.history("mc-http-1", "config_io") == [(1700000000 * 1000000, '{"channels": {}}')]
+
+
+def test_https_long_poll(conn):
+    out = drive(conn, "https_long_poll")
+    assert out["idle"] == 304
+    assert out["released"] == [200, 'config_io={"channels": {"1": {}}}', True]
+    # If-Modified-Since: a change not yet written back by the device returns at once,
+    assert out["pending_since_0"] == [200, 'config_io={"channels": {"1": {}}}']
+    # and once the device wrote it back (acknowledged) the long-poll waits again.
+    assert out["ack"] == 204
+    assert out["after_ack"] == 304
+
+
+def test_https_content(conn):
+    out = drive(conn, "https_content")
+    assert out["list"] == [200, "fw-1.bin\r\nnotes.txt"]
+    assert out["info"].split(",")[:2] == ["application/octet-stream", "1024"]
+    assert out["download_ok"]
+    assert out["missing"] == 404
+
+
+def test_murano_client_https_threads(conn):
+    out = drive(conn, "https_threads")
+    assert out["watched"] == ["config_io", '{"channels": {}}']
+    # its HTTP tell thread records with whole-second timestamps
+    assert [h[:2] for h in out["history"]] == [[1700000100 * 1000000, '{"001": 9}']]
+
+
+def test_murano_client_mqtt(conn):
+    out = drive(conn, "mqtt_flow")
+    assert out["token_len"] == 40
+    assert [h[:2] for h in out["history"]] == [[1700000000500000, '{"001": 3}']]
+    assert out["watched"] == ["config_io", str(out["set_ts"]), '{"channels": {"9": {}}}']
+    assert out["ack"] is True
+    assert out["latest_source"] == "device"
