@@ -225,7 +225,7 @@ def _make_http(cls, host, port, s, auth, cert, key, tls, clock):
     want = {
         "device_id": s.murano_id, "auth": auth, "ca": s.ca_file, "cert": cert, "key": key,
         "tls": tls, "clock": clock, "timeout_ms": int(s.http_timeout * 1000),
-        "backoff_cap_ms": int(s.reconnect_max * 1000),
+        "backoff_cap_ms": int(s.reconnect_max * 1000), "watch": s.watch,
         "log": lambda m: logging.getLogger("uedge.http").info("%s", m),
     }
     try:

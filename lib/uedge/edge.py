@@ -149,12 +149,34 @@ class FileStore:
                 f.write(text)
 
 
+def _merge(a, b):
+    try:
+        da = json.loads(a)
+        db = json.loads(b)
+    except ValueError:
+        return b
+    if not isinstance(da, dict) or not isinstance(db, dict):
+        return b
+    ea = da.pop("__error", None)
+    eb = db.pop("__error", None)
+    for k in db:
+        da[k] = db[k]
+    if ea or eb:
+        err = {}
+        for e in (ea, eb):
+            if isinstance(e, dict):
+                for k in e:
+                    err[k] = e[k]
+        da["__error"] = err
+    return json.dumps(da)
+
+
 class Edge:
     def __init__(self, clock, scheduler, transport, outbox=None, store=None, log=None,
                  watch=("config_io", "data_out", "config_applications"),
                  local_strategy=False, replay_rate=20.0, batch_items=500,
                  batch_bytes=262144, max_inflight=64, ack_timeout_ms=30000,
-                 sync_window_ms=3000, live_timestamps=True, status_hook=None):
+                 sync_window_ms=3000, live_timestamps=None, status_hook=None):
         self.clock = clock
         self.scheduler = scheduler
         self.transport = transport
@@ -169,6 +191,13 @@ class Edge:
         self.max_inflight = max_inflight
         self.ack_timeout_ms = ack_timeout_ms
         self.sync_window_ms = sync_window_ms
+        # Record timestamp resolution of the transport: MQTT $resource.batch
+        # takes microseconds; the HTTP record API takes seconds.
+        self.record_res_us = int(getattr(transport, "record_ts_divisor", 1) or 1)
+        if live_timestamps is None:
+            # with a coarse record API live reports go without a timestamp
+            # (the connector stamps them on receipt), as edged does over HTTP
+            live_timestamps = self.record_res_us == 1
         self.live_timestamps = live_timestamps
         self.status_hook = status_hook
 
@@ -203,6 +232,8 @@ class Edge:
         t.on_update = self._on_update
         t.on_ack = self._on_ack
         t.on_state = self._on_state
+        if hasattr(t, "on_reject"):
+            t.on_reject = self._on_reject
 
     # -- start -------------------------------------------------------------
     def start(self):
@@ -260,6 +291,23 @@ class Edge:
         # of messages already given up on (re-queued) are ignored
         if self._sending:
             self._early_acks[msg_id] = True
+
+    def _on_reject(self, msg_id, status=None, body=None):
+        """The connector refused a message for good (HTTP 4xx): never resend it."""
+        if msg_id in self._live:
+            del self._live[msg_id]
+            self.lost += 1
+            self.last_error = "report rejected by the connector (%s)" % status
+        elif self._replay is not None and self._replay[0] == msg_id:
+            r = self._replay
+            self._replay = None
+            if self.outbox is not None:
+                self.outbox.ack(r[1])
+            self.lost += r[3]
+            self.last_error = "%d queued reports rejected by the connector (%s)" % (r[3], status)
+        else:
+            return
+        self.log.error("%s", self.last_error)
 
     def _on_state(self, connected, reason=None):
         was = self.connected
@@ -334,9 +382,14 @@ class Edge:
             return
         records = []
         keys = []
+        res = self.record_res_us
         for key, ts_us, payload in batch:
-            records.append((ts_us, {"data_in": payload}))
             keys.append(key)
+            if res > 1 and records and records[-1][0] // res == ts_us // res:
+                # one point per record slot: merge, the later value of a channel wins
+                records[-1] = (records[-1][0], {"data_in": _merge(records[-1][1]["data_in"], payload)})
+            else:
+                records.append((ts_us, {"data_in": payload}))
         self._sending = True
         try:
             msg = self.transport.record(records)

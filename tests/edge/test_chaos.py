@@ -103,7 +103,7 @@ def test_corrupted_queue_record_skipped_rest_replayed(tmp_path):
             assert st["queue"]["corrupted"] == 1
             got = dict(conn.history("chaos-3", "data_in", source="device"))
             assert bad_ts not in got
-            for ts, payload in rows:
+            for ts, _payload in rows:
                 if ts != bad_ts:
                     assert ts in got
             assert "damaged" in u.log_text()

@@ -219,3 +219,24 @@ def test_drop_strategy_reported():
     run(clock, e, 6000)
     assert len(e.outbox) == 3 and e.outbox.dropped >= 2
     assert e.status()["queue"]["dropped"] == e.outbox.dropped
+
+
+def test_coarse_record_resolution_merges_per_second():
+    clock = FakeClock()
+    t = Loopback()
+    t.record_ts_divisor = 1000000  # like the HTTP record API
+    cfg = json.loads(json.dumps(CFG))
+    cfg["channels"]["001"]["protocol_config"]["sample_rate"] = 250
+    cfg["channels"]["001"]["protocol_config"]["report_rate"] = 250
+    e = Edge(clock, Scheduler(clock), t, MemoryOutbox(), store=Store(config_io=json.dumps(cfg)))
+    e.start()
+    assert e.live_timestamps is False
+    run(clock, e, 3000)  # offline: 12 reports queued
+    assert len(e.outbox) >= 12
+    t.up()
+    run(clock, e, 500)
+    replayed = [entries for _i, _k, entries in t.sent if len(entries) > 1][0]
+    secs = [ts // 1000000 for ts, _v in replayed]
+    assert len(secs) == len(set(secs)) == 3  # one point per second
+    last = json.loads(replayed[0][1]["data_in"])
+    assert last["001"] == 2 * 13 + 1  # the last value of that second wins
