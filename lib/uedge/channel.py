@@ -232,7 +232,23 @@ class Channel:
                 self.cerr = msg
                 return _BAD
             return raw
-        return raw  # JSON: passes through
+        # JSON: JSON-able values pass through (nested content is trusted)
+        if isinstance(raw, (dict, list, str)) or raw is None or raw is True or raw is False or type(raw) is int:
+            return raw
+        if type(raw) is float:
+            if raw != raw or raw == _INF or raw == _NINF:
+                self.cerr = "not JSON: %s" % _short(raw)
+                return _BAD
+            return raw
+        if isinstance(raw, tuple):
+            return list(raw)
+        if isinstance(raw, (bytes, bytearray)):
+            try:
+                return raw.decode()
+            except Exception:
+                pass
+        self.cerr = "not JSON: %s" % _short(raw)
+        return _BAD
 
     def sample(self, raw, now_ms):
         """Fold one raw sample into the window; return an error message or None."""
@@ -290,6 +306,8 @@ class Channel:
         if self.kind == KIND_NUMBER:
             if self.converts:
                 v = v * self.scale + self.bias
+            if type(v) is float and (v != v or v == _INF or v == _NINF):
+                return _BAD  # overflowed: JSON cannot carry it
             p = self.precision
             if p is not None:
                 if p == 0:
@@ -301,8 +319,11 @@ class Channel:
     def report(self, now_ms, ts_us, values, errors):
         """End the window: put the value and/or error into values/errors."""
         wrote = False
-        if self.n > 0:
-            v = self.window_value()
+        v = self.window_value() if self.n > 0 else _BAD
+        if v is _BAD and self.n > 0:
+            self.werr = "value out of range after conversion"
+            self.n = 0
+        if v is not _BAD:
             send = True
             if self.on_change and self.reported:
                 last = self.last_reported

@@ -260,3 +260,25 @@ def test_convert_helper_applies_the_full_conversion():
     v, err = ch.convert("12")
     assert approx(v, 51) and err is None
     assert ch.convert("x") == (None, "not a number: 'x'")
+
+
+def test_overflow_after_conversion_is_an_error():
+    ch = Channel(_cfg(pc={"multiplier": 1e10}))
+    values, errors = _run(ch, [1e300])
+    assert values == {} and errors == {"c1": "value out of range after conversion"}
+    ch = Channel(_cfg({"precision": 0}, {"down_sample": "AVG"}))
+    values, errors = _run(ch, [1e308, 1e308])
+    assert values == {} and errors == {"c1": "value out of range after conversion"}
+    assert _one(ch, [2]) == 2  # next window is fine
+
+
+def test_json_values():
+    ch = Channel(_cfg(dt="JSON"))
+    for v in ({"a": 1}, [1], "s", 3, 2.5, True, None):
+        assert _one(ch, [v]) == v
+    assert _one(ch, [(1, 2)]) == [1, 2]
+    assert _one(ch, [b"x"]) == "x"
+    values, errors = _run(ch, [float("nan")])
+    assert values == {} and errors == {"c1": "not JSON: nan"}
+    values, errors = _run(ch, [object])
+    assert values == {} and list(errors) == ["c1"] and errors["c1"].startswith("not JSON: ")
