@@ -51,6 +51,7 @@ class _Parser:
         self.s = text
         self.n = len(text)
         self.path = []
+        self.channel_order = []  # keys of the top-level "channels" object, in order
 
     def fail(self, msg, pos):
         raise ConfigError("invalid JSON: %s %s" % (msg, _where(self.s, pos)))
@@ -108,6 +109,8 @@ class _Parser:
             i = self.ws(i)
             if i >= self.n or s[i] != ":":
                 self.fail("expected ':'", i)
+            if depth == 2 and self.path == ["channels"]:
+                self.channel_order.append(key)
             self.path.append(key)
             v, i = self.value(i + 1, depth)
             self.path.pop()
@@ -249,6 +252,10 @@ class _Parser:
 
 def loads(text):
     """Parse JSON text, tolerating trailing commas, rejecting duplicate keys."""
+    return _parse(text)[0]
+
+
+def _parse(text):
     if isinstance(text, (bytes, bytearray)):
         try:
             text = text.decode("utf-8")
@@ -261,7 +268,7 @@ def loads(text):
     i = p.ws(i)
     if i != p.n:
         p.fail("extra data after the value", i)
-    return v
+    return v, p.channel_order
 
 
 # ---------------------------------------------------------------- type helpers
@@ -539,8 +546,11 @@ def _parse_channel(cid, ch, check_channel):
 def parse_config_io(obj_or_text, check_channel=None):
     """Validate a config_io document (dict or JSON text) and return a ConfigIO."""
     doc = obj_or_text
+    order = None
     if isinstance(doc, (str, bytes, bytearray)):
-        doc = loads(doc)
+        # MicroPython dicts do not keep insertion order: the parser records
+        # the channel ids' document order so both runtimes agree.
+        doc, order = _parse(doc)
     if not isinstance(doc, dict):
         raise ConfigError("config_io must be a JSON object, got %s" % _tname(doc))
     c = _Ctx("")
@@ -559,9 +569,7 @@ def parse_config_io(obj_or_text, check_channel=None):
     cio.meta = meta
     cio.locked = c.boolean(doc, "locked", "locked")
     chans = c.obj(doc, "channels", "channels", required=True)
-    ids = list(chans)
-    if isinstance(obj_or_text, (str, bytes, bytearray)):
-        ids = _document_order(obj_or_text, ids)
+    ids = order if order is not None and len(order) == len(chans) else list(chans)
     for cid in ids:
         if not valid_channel_id(cid):
             raise ConfigError(
@@ -573,24 +581,6 @@ def parse_config_io(obj_or_text, check_channel=None):
         cio.channels[cid] = cfg
         cio.order.append(cid)
     return cio
-
-
-def _document_order(text, ids):
-    # MicroPython dicts do not keep insertion order; recover it from the text
-    # (first occurrence of the quoted key) so both runtimes agree.
-    if isinstance(text, (bytes, bytearray)):
-        try:
-            text = text.decode("utf-8")
-        except Exception:
-            return ids
-    if len(ids) < 2:
-        return ids
-    pos = []
-    for cid in ids:
-        p = text.find(json.dumps(cid))
-        pos.append((p if p >= 0 else len(text), cid))
-    pos.sort()
-    return [cid for _, cid in pos]
 
 
 # ---------------------------------------------------------------- config_applications

@@ -254,7 +254,7 @@ def test_duplicate_channel_ids_in_text():
 
 
 def test_document_order_from_text():
-    text = '{"last_edited": "x", "channels": {"zz": {"display_name": "a", "properties": {"data_type": "X"}}, "aa": {"display_name": "b", "properties": {"data_type": "X"}}, "mm": {"display_name": "c", "properties": {"data_type": "X"}}}}'
+    text = '{"last_edited": "x", "last_editor": "mm", "channels": {"zz": {"display_name": "a", "properties": {"data_type": "X"}}, "aa": {"display_name": "b", "properties": {"data_type": "X"}}, "mm": {"display_name": "c", "properties": {"data_type": "X"}}}}'
     assert parse_config_io(text).order == ["zz", "aa", "mm"]
 
 

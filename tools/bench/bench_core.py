@@ -1,6 +1,8 @@
 """Core benchmark: CPU time per processed sample under CPython and MicroPython,
 and bytes allocated per report cycle under MicroPython (32 channels, each
 sampled 4 times per 1 s report, mixed conversions and down-sampling modes).
+CPU figures are the best of 3 runs; allocation is gc.mem_alloc() deltas with
+the collector disabled, averaged over all cycles.
 
     .venv/bin/python tools/bench/bench_core.py [cycles]
 """
