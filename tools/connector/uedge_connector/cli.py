@@ -36,6 +36,8 @@ def build_parser():
         s.add_argument("--%s-port" % name, type=port_arg, default=port,
                        help="%s port (0 = any free port, off = disabled; default %d)"
                        % (name, port))
+    s.add_argument("--admin-host", default="127.0.0.1",
+                   help="address of the admin API (default loopback only)")
     s.add_argument("--auth", choices=("token", "password", "cert"), default="token")
     s.add_argument("--whitelist", default="", help="comma-separated device ids to pre-register")
     s.add_argument("--no-self-register", action="store_true",
@@ -169,7 +171,8 @@ def run_serve(args):
         hostnames += (args.host,)
     connector = Connector(args.data, host=args.host, ports=ports, auth=args.auth,
                           whitelist=whitelist, self_register=not args.no_self_register,
-                          use_admin_token=args.admin_token, hostnames=hostnames)
+                          use_admin_token=args.admin_token, hostnames=hostnames,
+                          admin_host=args.admin_host)
     try:
         asyncio.run(serve(connector))
     except KeyboardInterrupt:

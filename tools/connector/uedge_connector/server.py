@@ -50,10 +50,11 @@ class Connector:
 
     def __init__(self, data_dir, host="127.0.0.1", ports=None, auth="token",
                  whitelist=(), self_register=True, use_admin_token=False,
-                 hostnames=pki.DEFAULT_HOSTNAMES):
+                 hostnames=pki.DEFAULT_HOSTNAMES, admin_host="127.0.0.1"):
         self.data_dir = os.path.abspath(data_dir)
         os.makedirs(self.data_dir, exist_ok=True)
         self.host = host
+        self.admin_host = admin_host
         self.ports = dict(ports or {})
         self.auth = auth
         self.pki = pki.ensure_pki(os.path.join(self.data_dir, "pki"), tuple(hostnames))
@@ -95,12 +96,12 @@ class Connector:
         admin_port = self.ports.get("admin")
         if admin_port is not None:
             api = AdminAPI(hub, self.token, self.info)
-            server = await HTTPServer(api, "admin").start(self.host, admin_port)
+            server = await HTTPServer(api, "admin").start(self.admin_host, admin_port)
             self.servers.append(server)
             hub.ports["admin"] = server.sockets[0].getsockname()[1]
         self.info["ports"] = dict(hub.ports)
         if "admin" in hub.ports:
-            self.info["admin_url"] = "http://%s:%d" % (self.host, hub.ports["admin"])
+            self.info["admin_url"] = "http://%s:%d" % (self.admin_host, hub.ports["admin"])
         self.info["admin_token_file"] = (
             os.path.join(self.data_dir, "admin.token") if self.token else None
         )
@@ -128,11 +129,13 @@ def describe(info):
              "  CA:     %s" % info["ca_path"]]
     urls = {
         "mqtt": "mqtt://%s:%s", "mqtts": "mqtts://%s:%s", "https": "https://%s:%s",
-        "http": "http://%s:%s", "admin": "http://%s:%s  (admin API)",
+        "http": "http://%s:%s",
     }
-    for name in LISTENERS:
+    for name in LISTENERS[:-1]:
         if name in ports:
             lines.append("  %-6s  %s" % (name, urls[name] % (info["host"], ports[name])))
+    if "admin_url" in info:
+        lines.append("  admin   %s  (admin API)" % info["admin_url"])
     return "\n".join(lines)
 
 

@@ -85,7 +85,7 @@ class ConnectorProcess:
 
     @property
     def admin_url(self):
-        return "http://%s:%d" % (self.host, self.admin_port)
+        return "http://127.0.0.1:%d" % self.admin_port
 
     @property
     def ca_path(self):
@@ -152,7 +152,8 @@ class ConnectorProcess:
         self.info = info
         self.ports = {name: info["ports"][name] for name in LISTENERS}
         for name in LISTENERS:
-            self._wait_accepting(self.ports[name], deadline)
+            self._wait_accepting(self.ports[name], deadline,
+                                 "127.0.0.1" if name == "admin" else None)
         token = None
         if self.admin_token:
             with open(os.path.join(self.data_dir, "admin.token")) as f:
@@ -160,10 +161,11 @@ class ConnectorProcess:
         self.admin = AdminClient(self.admin_url, token)
         return self
 
-    def _wait_accepting(self, port, deadline):
+    def _wait_accepting(self, port, deadline, host=None):
+        host = host or ("127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host)
         while True:
             try:
-                with socket.create_connection((self.host, port), timeout=1.0):
+                with socket.create_connection((host, port), timeout=1.0):
                     return
             except OSError:
                 if time.monotonic() > deadline:
