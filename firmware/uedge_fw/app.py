@@ -206,10 +206,9 @@ class App:
 
     def check_ota(self, now):
         self.next_ota_ms = now + self.ota_check_ms
-        self.led.set("ota", now)
         self.feed(now)
         try:
-            v = self.updater.update(self.edge.transport)
+            v = self.updater.update(self.edge.transport, lambda v: self.led.set("ota", now))
         finally:
             self.feed(self.clock.now_ms())
         if v:

@@ -539,8 +539,10 @@ class Updater:
             if rel not in keep:
                 rmtree(join(apps, n))
 
-    def update(self, transport):
+    def update(self, transport, on_found=None):
         """One full check: returns the installed version, or None (nothing / failed).
+
+        on_found(version) is called when a download is about to start.
 
         Failures are logged and kept in last_error; they never raise.
         """
@@ -557,6 +559,8 @@ class Updater:
             if rejected.get(key, 0) >= MAX_ATTEMPTS:
                 return None  # refused this exact bundle enough times; wait for a new one
             self.log("ota: found %s %s" % (self.name, v))
+            if on_found:
+                on_found(v)
             try:
                 self.stage(transport, m)
             except OtaError:

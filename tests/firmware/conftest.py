@@ -9,6 +9,7 @@ simulated hardware (setting ADC values, reading outputs) are skipped there.
 
 import json
 import os
+import shutil
 import sys
 import time
 import uuid
@@ -45,8 +46,9 @@ def board_settings(conn, dev, **extra):
     s = {
         "device_id": dev,
         "host": conn.host,
-        "port": conn.mqtt_port,
-        "tls": False,
+        "port": conn.mqtts_port,
+        "tls": True,
+        "ca": "ca.pem",
         "wifi": {"ssid": os.environ.get("UEDGE_TEST_WIFI_SSID", WIFI["ssid"])},
         "ntp_wait_s": 5,
         "ota": {"check_s": 0},
@@ -64,7 +66,7 @@ class RealBoard:
 
     simulated = False
 
-    def __init__(self, workdir, board, settings, secrets, version=None, **_):
+    def __init__(self, workdir, board, settings, secrets, ca_path, version=None, **_):
         sys.path.insert(0, os.path.join(ROOT, "tools"))
         import deploy
 
@@ -75,6 +77,7 @@ class RealBoard:
         os.makedirs(dev, exist_ok=True)
         deploy.write_private(os.path.join(dev, "settings.json"), json.dumps(settings))
         deploy.write_private(os.path.join(dev, "secrets.json"), json.dumps(secrets))
+        shutil.copyfile(ca_path, os.path.join(dev, "ca.pem"))
         self.board = board
         self.lines = []
         self.serial = None
@@ -141,12 +144,16 @@ def make_board(tmp_path, conn, dev=None, hw=None, settings=None, version=None):
     dev = dev or device_id()
     s = board_settings(conn, dev, **(settings or {}))
     if REAL_PORT:
-        return RealBoard(str(tmp_path / "board"), BOARD, s, board_secrets(), version=version)
+        return RealBoard(str(tmp_path / "board"), BOARD, s, board_secrets(), conn.ca_path,
+                         version=version)
     base = {"wifi": dict(WIFI), "adc": {}, "pins": {}}
     for k, v in (hw or {}).items():
         base[k] = v
+    with open(conn.ca_path, "rb") as f:
+        ca = f.read()
     vb = VirtualBoard(str(tmp_path / "board"), BOARD, s, board_secrets(), hw=base,
-                      version=version, echo=bool(os.environ.get("UEDGE_TEST_ECHO")))
+                      version=version, echo=bool(os.environ.get("UEDGE_TEST_ECHO")),
+                      files={"ca.pem": ca})
     vb.simulated = True
     vb.device_id = dev
     return vb

@@ -69,7 +69,7 @@ class VirtualBoard:
     """Runs the firmware in a MicroPython process, restarting it on machine.reset()."""
 
     def __init__(self, workdir, board="rp2040", settings=None, secrets=None, hw=None,
-                 heapsize=None, flash=True, version=None, echo=False):
+                 heapsize=None, flash=True, version=None, echo=False, files=None):
         self.workdir = workdir
         self.board = board
         self.vfs = os.path.join(workdir, "vfs")
@@ -81,6 +81,9 @@ class VirtualBoard:
         write_json_atomic(self.hw_path, self.hw)
         if flash:
             flash_vfs(board, self.vfs, settings, secrets, os.path.join(workdir, "build"), version)
+        for name, data in (files or {}).items():
+            with open(os.path.join(self.vfs, name), "wb") as f:
+                f.write(data)
         self.proc = None
         self.lines = []
         self.boots = 0

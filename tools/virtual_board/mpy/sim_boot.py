@@ -16,7 +16,7 @@ vfs = os.getenv("UEDGE_SIM_VFS")
 if vfs:
     os.chdir(vfs)
 # The device's default path is ['', '.frozen', '/lib']; the simulated hardware goes first.
-sys.path[:] = [HERE, "", "lib"]
+sys.path[:] = [HERE, "", ".frozen", "lib"]
 
 
 def _run(name, g):
