@@ -385,9 +385,11 @@ class Updater:
     """
 
     def __init__(
-        self, root, name, version, confirm_timeout_s=300, max_tries=2, log=None, tick=None
+        self, root, name, version, confirm_timeout_s=300, max_tries=2, log=None, tick=None,
+        apps_dir=APPS_DIR,
     ):
         self.tick = tick
+        self.apps_dir = apps_dir
         self.root = root
         self.name = name
         self.factory_version = version
@@ -484,7 +486,7 @@ class Updater:
         """Unpack the verified staging file into apps/<version> and switch to it."""
         self.verify_stage(manifest)
         v = manifest["version"]
-        rel = APPS_DIR + "/" + v
+        rel = self.apps_dir + "/" + v
         final = join(self.root, rel)
         part = final + ".part"
         rmtree(part)
@@ -527,15 +529,20 @@ class Updater:
         st["last"] = "installed %s, pending confirmation" % v
         self._save()
         self._prune(keep)
+        self.switched(rel)
         self.log("ota: installed %s (previous %s), restart to run it" % (v, st["previous"]))
         return v
 
+    def switched(self, rel_dir):
+        """Hook: the current version's directory changed (gateways re-point a symlink)."""
+        pass
+
     def _prune(self, keep):
-        apps = join(self.root, APPS_DIR)
+        apps = join(self.root, self.apps_dir)
         if not isdir(apps):
             return
         for n in os.listdir(apps):
-            rel = APPS_DIR + "/" + n
+            rel = self.apps_dir + "/" + n
             if rel not in keep:
                 rmtree(join(apps, n))
 
@@ -608,6 +615,7 @@ class Updater:
     def rollback(self, reason):
         _rollback_state(self.state, reason)
         self._save()
+        self.switched(self.state.get("dir") or "")
         self.log("ota: " + self.state["last"])
 
     def status(self):
