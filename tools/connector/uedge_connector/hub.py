@@ -42,6 +42,7 @@ class Hub:
         self.waiters = {}  # device id -> set of (aliases, future)
         self.mqtt_sessions = {}  # (device id, client id) -> stored session state
         self.messages = {}  # device id -> [(ts_us, topic, payload)] custom topics
+        self.closing = False
         self._secret = store.url_secret().encode()
 
     # -- identities -----------------------------------------------------------

@@ -132,7 +132,8 @@ class MQTTSession:
             if attached:
                 self.hub.detach(self)
             self.save_session()
-            if not clean_exit and self.will is not None and self.device_id is not None:
+            if (not clean_exit and self.will is not None and self.device_id is not None
+                    and not self.hub.closing):
                 topic, payload = self.will
                 try:
                     self.device_publish(topic, payload)

@@ -112,6 +112,10 @@ class Connector:
         return self.info
 
     async def close(self):
+        self.hub.closing = True  # connections cut by a shutdown do not fire wills
+        for sessions in list(self.hub.sessions.values()):
+            for session in list(sessions):
+                session.close()
         for server in self.servers:
             server.close()
         for server in self.servers:
