@@ -401,8 +401,9 @@ class MQTTClient:
         self._rx = bytearray(max_packet + 5)
         self._rxv = memoryview(self._rx)
         self._rx_len = 0
+        self._p_start = 0
+        self._p_end = 0
         self._tx = bytearray(512)
-        self._txv = memoryview(self._tx)
         self._pingbuf = bytes((PINGREQ, 0))
         self._ackbuf = bytearray(4)
         self._poller = None
@@ -446,8 +447,8 @@ class MQTTClient:
             self._write(pkt)
             deadline = self._clock.now_ms() + tmo
             while True:
-                got = self._next_packet()
-                if got is not None:
+                ptype = self._next_packet()
+                if ptype >= 0:
                     break
                 # judge a wrong first byte now instead of waiting for its "length"
                 if self._rx_len and self._rx[0] != CONNACK:
@@ -455,11 +456,10 @@ class MQTTClient:
                 if self._clock.now_ms() >= deadline:
                     raise MQTTException("no CONNACK within %d ms" % tmo)
                 self._wait_readable(deadline - self._clock.now_ms())
-            ptype, start, end = got
             if ptype != CONNACK:
                 raise MQTTException("expected CONNACK, got packet type 0x%02x" % ptype)
-            present, rc = parse_connack(self._rxv[start:end])
-            self._consume(end)
+            present, rc = parse_connack(self._rxv[self._p_start : self._p_end])
+            self._consume(self._p_end)
             if rc:
                 raise connack_error(rc)
         except Exception:
@@ -636,27 +636,30 @@ class MQTTClient:
         if len(topic) + 9 > len(tx):
             hdr = bytearray(len(topic) + 9)
             n = publish_header(hdr, topic, mlen, qos, retain, dup, pid)
-            self._write(memoryview(hdr)[:n])
+            self._write(hdr, n)
             self._write(msg)
             return
         n = publish_header(tx, topic, mlen, qos, retain, dup, pid)
         if n + mlen <= len(tx):
-            self._txv[n : n + mlen] = msg
-            self._write(self._txv[: n + mlen])
+            tx[n : n + mlen] = msg
+            self._write(tx, n + mlen)
         else:
-            self._write(self._txv[:n])
+            self._write(tx, n)
             self._write(msg)
 
-    def _write(self, data):
+    def _write(self, data, length=-1):
+        """Send data[:length] (all of it by default), waiting up to timeout_ms for room."""
         if self.sock is None:
             raise MQTTException("not connected")
-        mv = data if isinstance(data, memoryview) else memoryview(data)
-        total = len(mv)
+        total = len(data) if length < 0 else length
         off = 0
         deadline = 0
         while off < total:
             try:
-                n = self._write_fn(mv[off:] if off else mv)
+                if MICROPYTHON:
+                    n = self._write_fn(data, off, total - off)  # no slice object needed
+                else:
+                    n = self._write_fn(memoryview(data)[off:total])
             except OSError as e:
                 if not _is_wouldblock(e):
                     self.close()
@@ -687,8 +690,9 @@ class MQTTClient:
         """Read what the socket has into the receive buffer. -> bytes read (0 = none)."""
         if self._rx_len >= len(self._rx):
             return 0
+        buf = self._rxv[self._rx_len :] if self._rx_len else self._rxv
         try:
-            n = self._read(self._rxv[self._rx_len :])
+            n = self._read(buf)
         except OSError as e:
             if _is_wouldblock(e):
                 return 0
@@ -704,31 +708,46 @@ class MQTTClient:
         return n
 
     def _next_packet(self):
-        """Frame the next complete packet in the buffer: (type_byte, body_start, body_end) or None."""
+        """Frame the next complete packet: its first byte (body at _p_start:_p_end), or -1."""
         while True:
-            got = self._frame()
-            if got is not None:
-                return got
+            t = self._frame()
+            if t >= 0:
+                return t
             if not self._fill():
-                return None
+                return -1
 
     def _frame(self):
-        if self._rx_len < 2:
-            return None
-        r = decode_varint(self._rx, 1, self._rx_len)
-        if r is None:
-            return None
-        rem, start = r
+        n = self._rx_len
+        if n < 2:
+            return -1
+        rx = self._rx
+        rem = 0
+        shift = 0
+        i = 1
+        while True:
+            if i >= n:
+                return -1
+            b = rx[i]
+            rem |= (b & 0x7F) << shift
+            i += 1
+            if not b & 0x80:
+                break
+            shift += 7
+            if shift >= 28:
+                self.close()
+                raise MQTTException("malformed remaining length (more than 4 bytes)")
         if rem > self.max_packet:
-            ptype = self._rx[0]
+            ptype = rx[0]
             self.close()
             raise MQTTException(
                 "incoming packet (type 0x%02x) of %d bytes exceeds max_packet %d" % (ptype, rem, self.max_packet)
             )
-        end = start + rem
-        if end > self._rx_len:
-            return None
-        return self._rx[0], start, end
+        end = i + rem
+        if end > n:
+            return -1
+        self._p_start = i
+        self._p_end = end
+        return rx[0]
 
     def _consume(self, end):
         left = self._rx_len - end
@@ -738,15 +757,15 @@ class MQTTClient:
 
     def _process(self):
         """Handle one complete packet if there is one. -> True if handled."""
-        got = self._next_packet()
-        if got is None:
+        hdr = self._next_packet()
+        if hdr < 0:
             return False
-        hdr, start, end = got
+        start = self._p_start
+        end = self._p_end
         ptype = hdr & 0xF0
-        body = self._rxv[start:end]
         try:
             if ptype == PUBLISH:
-                topic, msg, qos, pid, _dup, _ret = parse_publish(hdr & 0x0F, body)
+                topic, msg, qos, pid, _dup, _ret = parse_publish(hdr & 0x0F, self._rxv[start:end])
                 if qos == 1:
                     self._send_ack(PUBACK, pid)
                 elif qos == 2:
@@ -758,14 +777,14 @@ class MQTTClient:
             elif ptype == PUBACK:
                 if end - start != 2:
                     raise MQTTException("PUBACK with length %d" % (end - start))
-                pid = (body[0] << 8) | body[1]
+                pid = (self._rx[start] << 8) | self._rx[start + 1]
                 self._consume(end)
                 end = 0
                 self._acked(pid)
             elif ptype == PINGRESP:
                 self._ping_out = 0
             elif ptype == SUBACK:
-                pid, codes = parse_suback(body)
+                pid, codes = parse_suback(self._rxv[start:end])
                 self._suback[pid] = codes
             elif ptype == UNSUBACK:
                 pass
