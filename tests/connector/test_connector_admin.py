@@ -70,7 +70,8 @@ def test_cli_set_config_io_reaches_device_and_history_reads_back(conn, tmp_path)
     assert [d["id"] for d in json.loads(out)] == ["cli-dev"]
 
     rc, out, err = cli(conn, "get", "nobody", "data_in")
-    assert rc == 1 and "no such device" in err
+    assert rc == 1 and "no value" in err
+    assert conn.get_resource("nobody", "data_in") is None and conn.history("nobody", "x") == []
     rc, out, err = cli(conn, "set", "nobody", "config_io", "{}")
     assert rc == 1 and "404" in err
 

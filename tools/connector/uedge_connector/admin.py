@@ -100,6 +100,9 @@ class AdminAPI:
         store = hub.store
         m = req.method
         dev = store.device(device_id)
+        if len(rest) == 2 and rest[0] == "resources" and m == "GET":
+            # readable before the device exists, so callers can poll for first data
+            return jresp(self.resource(req, device_id, rest[1]))
         if dev is None:
             raise HTTPError(404, "no such device %s" % device_id)
         if not rest:
@@ -125,8 +128,6 @@ class AdminAPI:
             return jresp(out)
         if len(rest) == 2 and rest[0] == "resources":
             alias = rest[1]
-            if m == "GET":
-                return jresp(self.resource(req, device_id, alias))
             if m in ("PUT", "POST"):
                 try:
                     value = req.body.decode("utf-8")
