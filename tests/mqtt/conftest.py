@@ -61,8 +61,14 @@ class PahoPeer:
             if msg.topic.startswith(prefix):
                 fn(self, msg.topic, bytes(msg.payload))
 
-    def publish(self, topic, payload, qos=0):
-        self.c.publish(topic, payload, qos=qos).wait_for_publish(5)
+    def publish(self, topic, payload, qos=0, wait=True):
+        info = self.c.publish(topic, payload, qos=qos)
+        if wait:
+            info.wait_for_publish(5)
+
+    def answer(self, topic, payload):
+        """Publish from inside a handler (the network thread must not wait on itself)."""
+        self.publish(topic, payload, wait=False)
 
     def wait_for(self, pred, timeout=5.0):
         deadline = time.time() + timeout

@@ -17,12 +17,12 @@ TOKEN = "eY4f3tyrE4Jqe3HsLGnPYf7cACKZlb0uvKVatFxX"
 
 def answer_provision(peer, topic, payload):
     if not payload:  # the device asks; the "connector" answers with a token
-        peer.publish(topic, TOKEN.encode())
+        peer.answer(topic, TOKEN.encode())
 
 
 def answer_content(peer, topic, payload):
     if not payload:
-        peer.publish("$content", json.dumps([
+        peer.answer("$content", json.dumps([
             {"name": "logo.gif", "length": 16214, "mime": "image/gif", "url": "https://example.invalid/logo.gif"}
         ]).encode())
 
