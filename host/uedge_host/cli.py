@@ -343,15 +343,32 @@ class Daemon:
         return st
 
     def _wait(self, ms):
+        """Sleep until the next due instant or until the connector sends something."""
         if ms <= 0:
             return
-        c = getattr(self.transport, "_client", None)
-        sock = getattr(c, "sock", None) if c is not None else None
-        if sock is not None and getattr(c, "connected", False):
+        t = self.transport
+        socks = []
+        for holder in (getattr(t, "_client", None), getattr(t, "_writer", None),
+                       getattr(t, "_watcher", None)):
+            sk = getattr(holder, "sock", None) if holder is not None else None
+            if sk is None:
+                continue
             try:
-                if hasattr(sock, "pending") and sock.pending():
-                    return
-                select.select([sock], [], [], ms / 1000.0)
+                if hasattr(sk, "pending") and sk.pending():
+                    return  # TLS bytes already decrypted and waiting
+            except (OSError, ValueError):
+                pass
+            socks.append(sk)
+        w = getattr(t, "_writer", None)
+        if w is not None and getattr(t, "connected", False) and not getattr(w, "busy", True):
+            try:
+                if t.pending():
+                    return  # HTTP requests queued and the connection is free
+            except Exception:
+                pass
+        if socks:
+            try:
+                select.select(socks, [], [], ms / 1000.0)
                 return
             except (OSError, ValueError, TypeError):
                 pass
