@@ -61,6 +61,18 @@ def test_password_provisioning_and_login(tmp_path):
         with urllib.request.urlopen(req) as r:
             assert r.read() == b"data_in=7"
 
+        # HTTP activation in password mode: id + password, 204, then 409 once taken
+        url = "http://127.0.0.1:%d/provision/activate" % conn.http_port
+        body = ("id=pw-http&password=" + PASSWORD).encode()
+        with urllib.request.urlopen(urllib.request.Request(url, data=body)) as r:
+            assert r.status == 204
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(urllib.request.Request(url, data=body))
+        assert e.value.code == 409
+        c = RawClient(conn.mqtt_port)
+        assert c.connect(username="pw-http", password=PASSWORD) == (0, 0)
+        c.disconnect()
+
 
 def test_certificate_auth(tmp_path):
     with running_connector(tmp_path, auth="cert") as conn:
@@ -97,6 +109,21 @@ def test_certificate_auth(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(req, context=tls_context(conn))
         assert e.value.code == 401
+
+
+def test_cli_help_and_default_command():
+    from uedge_connector.cli import build_parser
+
+    args = build_parser().parse_args(["serve"])
+    assert (args.mqtt_port, args.mqtts_port, args.https_port, args.http_port,
+            args.admin_port) == (1883, 8883, 8443, 8080, 8090)
+    assert args.auth == "token" and args.host == "127.0.0.1" and not args.no_self_register
+    args = build_parser().parse_args(["serve", "--mqtt-port", "off", "--auth", "cert",
+                                      "--whitelist", "a,b", "--no-self-register"])
+    assert args.mqtt_port is None and args.auth == "cert" and args.no_self_register
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(["serve", "--auth", "magic"])
+    assert e.value.code == 2
 
 
 def test_whitelist_without_self_registration(tmp_path):
