@@ -102,5 +102,15 @@ def alloc(args):
     c.disconnect()
 
 
-MODES = {"pubsub": pubsub, "tlsfail": tlsfail, "garbage": garbage, "auth": auth, "alloc": alloc}
+def cert(args):
+    # host port ca cert key
+    sp = {"ca": args[2], "cert": args[3], "key": args[4]}
+    c = MQTTClient("", args[0], int(args[1]), ssl=True, ssl_params=sp)
+    print("CONNECTED", c.connect())
+    pid = c.publish("$resource/data_in", "by-cert", qos=1)
+    print("ACKED", pump(c, lambda: c.pending() == 0), pid > 0)
+    c.disconnect()
+
+
+MODES = {"cert": cert, "pubsub": pubsub, "tlsfail": tlsfail, "garbage": garbage, "auth": auth, "alloc": alloc}
 MODES[sys.argv[1]](sys.argv[2:])

@@ -70,3 +70,20 @@ def test_mpy_wrong_password_not_authorized(tmp_path):
         assert out[0].startswith("AUTHERR not authorized"), out
         rc, out, err = run_mpy("mpy_client.py", "auth", b.host, b.port, "dev1", "right-password-123456789")
         assert out == ["CONNECTED"]
+
+
+def test_mpy_client_certificate(tmp_path):
+    from conftest import PahoPeer
+
+    from peers.mosquitto import make_client_cert
+
+    with running_mosquitto(tmp_path / "m", client_certs=True) as b:
+        cert, key = make_client_cert(str(tmp_path / "client"), b.pki, "cert-device")
+        peer = PahoPeer(b.host, b.port)
+        try:
+            rc, out, err = run_mpy("mpy_client.py", "cert", "localhost", b.cert_port, b.ca_path, cert, key)
+            assert rc == 0, err
+            assert out == ["CONNECTED False", "ACKED True True"]
+            assert peer.wait_for(lambda m: m[0] == "$resource/data_in" and m[1] == b"by-cert")
+        finally:
+            peer.close()

@@ -114,3 +114,48 @@ def test_http_activate_write_record_longpoll(conn, tmp_path):
     conn.set_resource("http-dev-1", "data_out", '{"002":0}')
     assert pump(h, lambda: ("data_out", '{"002":0}') in updates, 10)
     h.close()
+
+
+def test_mqtt_password_auth(tmp_path):
+    with testing.running_connector(tmp_path / "c", auth="password") as c:
+        cred = str(tmp_path / "pw")
+        m = MuranoMQTT(c.host, c.mqtts_port, "pw-dev-1", auth="password", credentials_path=cred,
+                       ca=c.ca_path, password="a1b2c3d4e5f6g7h8i9j0")
+        m.provision()
+        acks = []
+        m.on_ack = acks.append
+        m.connect()
+        mid = m.write("data_in", "by-password")
+        assert pump(m, lambda: mid in acks)
+        assert wait(lambda: c.get_resource("pw-dev-1", "data_in") == "by-password")
+        m.close()
+        bad = tmp_path / "bad"
+        bad.write_text("wrong-password-000000000")
+        w = MuranoMQTT(c.host, c.mqtts_port, "pw-dev-1", auth="password", credentials_path=str(bad),
+                       ca=c.ca_path)
+        with pytest.raises(AuthError, match="not authorized"):
+            w.connect()
+
+
+def test_mqtt_and_http_client_certificate_auth(tmp_path):
+    from uedge_connector import pki
+
+    with testing.running_connector(tmp_path / "c", auth="cert") as c:
+        cert, key = pki.make_client_cert(str(tmp_path / "client"), c.pki, "cert-dev-1")
+        m = MuranoMQTT(c.host, c.mqtts_port, None, auth="cert", cert=cert, key=key, ca=c.ca_path)
+        acks = []
+        m.on_ack = acks.append
+        m.connect()
+        mid = m.write("data_in", "by-cert")
+        assert pump(m, lambda: mid in acks)
+        assert wait(lambda: c.get_resource("cert-dev-1", "data_in") == "by-cert")
+        m.close()
+        h = MuranoHTTP(c.host, c.https_port, None, auth="cert", cert=cert, key=key, ca=c.ca_path,
+                       long_poll_ms=1000)
+        hacks = []
+        h.on_ack = hacks.append
+        h.connect()
+        hid = h.write("data_in", "by-cert-http")
+        assert pump(h, lambda: hid in hacks)
+        assert wait(lambda: c.get_resource("cert-dev-1", "data_in") == "by-cert-http")
+        h.close()

@@ -196,3 +196,26 @@ def test_wrong_credentials_back_off_instead_of_looping(tmp_path):
         assert ok.connected
         ok.close()
 
+
+
+def test_garbage_server_is_a_clear_error_and_the_loop_survives(tmp_path):
+    from conftest import FakeServer, read_packet
+
+    def handler(srv, conn):
+        read_packet(conn)
+        conn.sendall(b"\x20\x02\x00\x00" + b"\xf0\x00garbage")
+        time.sleep(0.5)
+
+    srv = FakeServer(handler)
+    try:
+        (tmp_path / "murano.token").write_text(TOKEN)
+        m = MuranoMQTT("127.0.0.1", srv.port, "0001", tls=False, credentials_path=str(tmp_path / "murano.token"),
+                       backoff_base_ms=200, timeout_ms=1000)
+        states = []
+        m.on_state = lambda up, why: states.append((up, why))
+        pump(m, lambda: any(not up for up, _ in states), 5)
+        down = [why for up, why in states if not up]
+        assert down and "unexpected packet type 0xf0" in down[0], states
+        assert not m.connected
+    finally:
+        srv.close()
