@@ -27,6 +27,9 @@ while len(acks) < 2 and time.ticks_diff(time.ticks_ms(), t0) < 8000:
     m.poll()
     time.sleep_ms(5)
 print("ACKS", sorted(acks) == sorted([a, b]))
+chunks = []
+got = m.content_get("fw.bin", chunks.append)
+print("CONTENT", got, len(b"".join(chunks)))
 print("READY")
 t0 = time.ticks_ms()
 longest = 0

@@ -159,3 +159,19 @@ def test_mqtt_and_http_client_certificate_auth(tmp_path):
         assert pump(h, lambda: hid in hacks)
         assert wait(lambda: c.get_resource("cert-dev-1", "data_in") == "by-cert-http")
         h.close()
+
+
+def test_content_list_and_download_both_transports(conn, tmp_path):
+    data = bytes(range(256)) * 40
+    conn.upload_content("fw.bin", data, "application/octet-stream")
+    m = MuranoMQTT(conn.host, conn.mqtts_port, "ct-mqtt", credentials_path=str(tmp_path / "a"), ca=conn.ca_path)
+    h = MuranoHTTP(conn.host, conn.https_port, "ct-http", credentials_path=str(tmp_path / "b"), ca=conn.ca_path)
+    for dev in (m, h):
+        dev.connect()
+        items = {i["name"]: i for i in dev.content_list()}
+        assert items["fw.bin"]["length"] == len(data)
+        assert items["fw.bin"]["mime"] == "application/octet-stream"
+        chunks = []
+        assert dev.content_get("fw.bin", chunks.append) == len(data)
+        assert b"".join(chunks) == data
+        dev.close()

@@ -19,6 +19,7 @@ def conn(tmp_path_factory):
 def test_mpy_murano_layer(conn, tmp_path, kind):
     dev = "mpy-%s-1" % kind
     port = conn.mqtts_port if kind == "mqtt" else conn.https_port
+    conn.upload_content("fw.bin", b"\x00\x01" * 3000, "application/octet-stream")
     proc = subprocess.Popen(
         [MICROPYTHON, os.path.join("tests", "mqtt", "mpy_murano.py"), kind, "127.0.0.1", str(port), dev,
          str(tmp_path / "token"), conn.ca_path],
@@ -30,7 +31,7 @@ def test_mpy_murano_layer(conn, tmp_path, kind):
             lines.append(line.strip())
             if line.startswith("READY"):
                 break
-        assert lines[:3] == ["PROVISIONED True", "CONNECTED True", "ACKS True"], (lines, proc.stderr.read() if proc.poll() is not None else "")
+        assert lines[:4] == ["PROVISIONED True", "CONNECTED True", "ACKS True", "CONTENT 6000 6000"], (lines, proc.stderr.read() if proc.poll() is not None else "")
         assert conn.get_resource(dev, "data_in") == '{"001":42}'
         conn.set_resource(dev, "data_out", '{"002":1}')
         out, err = proc.communicate(timeout=30)
