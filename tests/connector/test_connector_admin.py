@@ -4,6 +4,7 @@ plain-HTTP device API details (keep-alive, limits, hybrid write/read)."""
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -141,6 +142,23 @@ def test_http_device_api_keepalive_limits_and_hybrid(conn):
     with pytest.raises(urllib.error.HTTPError) as e:
         activate(conn, "http-dev")
     assert e.value.code == 409
+
+
+@pytest.mark.skipif(not shutil.which("curl"), reason="curl not installed")
+def test_curl_over_https_with_the_local_ca(conn):
+    token = activate(conn, "curl-dev")
+    value = "x" * 5000  # large enough for curl to send "Expect: 100-continue"
+    base = "https://localhost:%d/onep:v1/stack/alias" % conn.https_port
+    common = ["curl", "-sS", "--cacert", conn.ca_path, "-H", "X-Exosite-CIK: " + token]
+    proc = subprocess.run(common + ["-o", "/dev/null", "-w", "%{http_code}",
+                                    "--data-urlencode", "data_in=" + value, base],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.stdout == "204", proc.stderr
+    assert conn.get_resource("curl-dev", "data_in") == value
+    proc = subprocess.run(common + ["-w", " %{http_code}", "-H", "Request-Timeout: 200",
+                                    base + "?config_io"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.stdout == " 304"
 
 
 def test_restart_and_kill_keep_ports_identities_and_history(tmp_path):

@@ -266,6 +266,18 @@ def test_custom_topics_and_persistent_session(conn):
     assert c.connect(password=token, clean=False)[1] == 2
 
 
+def test_same_client_id_takes_over_and_keeps_the_session(conn):
+    token = provision(conn, "take")
+    a = device(conn, token, client_id="take", clean=False)
+    assert a.subscribe("cmd/#") == [0]
+    b = RawClient(conn.mqtt_port)
+    assert b.connect(password=token, client_id="take", clean=False) == (1, 0)
+    assert a.is_closed()
+    assert conn.publish("take", "cmd/go", "1")["delivered"] == 1
+    assert b.wait_message("cmd/")[:2] == ("cmd/go", b"1")
+    b.disconnect()
+
+
 def test_resource_size_limit(conn):
     c = device(conn, provision(conn, "big"))
     c.publish("$resource/blob", "a" * MiB, qos=1)

@@ -132,6 +132,8 @@ class HTTPServer:
                         headers[k.strip().lower()] = v.strip()
                 conn_hdr = headers.get("connection", "").lower()
                 keep = (version == "HTTP/1.1" and conn_hdr != "close") or conn_hdr == "keep-alive"
+                if headers.get("expect", "").lower() == "100-continue":
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 try:
                     body = await _read_body(reader, headers, self.max_body)
                     req = Request(method, target, version, headers, body, writer)

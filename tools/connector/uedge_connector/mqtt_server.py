@@ -192,10 +192,14 @@ class MQTTSession:
             return False
         hub = self.hub
         key = (self.device_id, self.client_id)
+        inherited = None
         for other in list(hub.sessions.get(self.device_id, ())):
             if other.client_id == self.client_id:
                 LOG.info("%s: client id %s taken over by a new connection",
                          self.device_id, self.client_id)
+                if not self.clean and not other.clean:
+                    inherited = set(other.subs)
+                other.clean = True  # the live session moves here; the old one saves nothing
                 other.close()
         now = time.time()
         for k in list(hub.mqtt_sessions):
@@ -204,6 +208,8 @@ class MQTTSession:
             if not self.clean or now - hub.mqtt_sessions[k]["saved"] > SESSION_MAX_AGE_S:
                 del hub.mqtt_sessions[k]
         stored = hub.mqtt_sessions.pop(key, None)
+        if inherited is not None:
+            stored = {"subs": inherited}
         if self.clean or stored is None:
             return False
         self.subs = set(stored["subs"])
