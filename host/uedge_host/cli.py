@@ -20,6 +20,7 @@ from uedge_host import settings as settings_mod
 log = logging.getLogger("uedge")
 
 LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+AUTH_FAILURES_BEFORE_REPROVISION = 3
 
 EPILOG = """\
 commands:
@@ -62,6 +63,10 @@ _SHORT = {
 }
 
 
+_METAVAR = {"debug": "LEVEL", "murano_port": "PORT", "http_timeout": "SECONDS",
+            "reconnect_max": "SECONDS", "replay_rate": "PER_SECOND", "queue_sync": "MODE"}
+
+
 def _add_settings_options(p, suppress):
     d = argparse.SUPPRESS if suppress else None
     p.add_argument("-i", "--ini-file", dest="ini_file", default=d, metavar="FILE",
@@ -80,7 +85,7 @@ def _add_settings_options(p, suppress):
         shown = "" if default is None else " [default: %s]" % default
         if typ is bool:
             p.add_argument(*opts, dest=name, action="store_const", const=True, default=d,
-                           help=helptext + shown)
+                           help="%s%s (--no-%s turns it off)" % (helptext, shown, long_[2:]))
             p.add_argument("--no-" + name.replace("_", "-"), dest=name, action="store_const",
                            const=False, default=d, help=argparse.SUPPRESS)
         else:
@@ -88,7 +93,7 @@ def _add_settings_options(p, suppress):
             if name == "debug":
                 kw["type"] = str.upper
                 kw["choices"] = LEVELS
-            p.add_argument(*opts, dest=name, default=d, metavar=name.split("_")[-1].upper(),
+            p.add_argument(*opts, dest=name, default=d, metavar=_METAVAR.get(name, name.split("_")[-1].upper()),
                            help=helptext + shown, **kw)
 
 
@@ -109,6 +114,11 @@ def build_parser():
     _add_settings_options(st, suppress=True)
     st.add_argument("--json", action="store_true", help="print the raw status JSON")
     sub.add_parser("version", help="print the version")
+    # handled before parsing (their own command lines); listed for --help
+    sub.add_parser("run", help="`uedge run --config FILE --dry-run`: check a config_io offline",
+                   add_help=False)
+    sub.add_parser("connector", help="the local IoT Connector (`uedge connector --help`)",
+                   add_help=False)
     return p
 
 
@@ -209,6 +219,7 @@ def make_transport(s, clock):
         t = MuranoMQTT(host, port, s.murano_id, auth=auth, ca=s.ca_file, cert=cert, key=key,
                        tls=tls, clock=clock, timeout_ms=int(s.http_timeout * 1000),
                        backoff_cap_ms=int(s.reconnect_max * 1000),
+                       auth_backoff_ms=int(min(30.0, s.reconnect_max) * 1000),
                        log=lambda m: logging.getLogger("uedge.mqtt").info("%s", m))
     else:
         from uedge.murano_http import MuranoHTTP
@@ -226,6 +237,7 @@ def _make_http(cls, host, port, s, auth, cert, key, tls, clock):
         "device_id": s.murano_id, "auth": auth, "ca": s.ca_file, "cert": cert, "key": key,
         "tls": tls, "clock": clock, "timeout_ms": int(s.http_timeout * 1000),
         "backoff_cap_ms": int(s.reconnect_max * 1000), "watch": s.watch,
+        "auth_backoff_ms": int(min(30.0, s.reconnect_max) * 1000),
         "log": lambda m: logging.getLogger("uedge.http").info("%s", m),
     }
     try:
@@ -319,6 +331,17 @@ class Daemon:
         settings_mod.update_ini(ini, vals)
         log.info("provisioned: token saved to %s", ini)
 
+    def _reprovision(self):
+        """The token keeps being refused (device reset on the connector?): drop it
+        and provision again on the next attempt (the INI gets the new token)."""
+        self.edge.auth_failures = 0
+        if getattr(self.transport, "auth", "token") == "cert" or not hasattr(self.transport, "forget_credentials"):
+            return
+        log.warning("the connector refuses the token %d times in a row: provisioning again",
+                    AUTH_FAILURES_BEFORE_REPROVISION)
+        self.transport.forget_credentials()
+        self.token = None
+
     def _report_queue(self):
         ob = self.outbox
         if ob is None:
@@ -389,6 +412,8 @@ class Daemon:
             edge.poll(now)
             if self.token is None or _token_of(self.transport) != self.token:
                 self._persist_identity()
+            if edge.auth_failures >= AUTH_FAILURES_BEFORE_REPROVISION:
+                self._reprovision()
             t = time.monotonic()
             if t >= next_status:
                 next_status = t + 1.0

@@ -227,6 +227,7 @@ class Edge:
         self.control_rejected = 0
         self.last_error = None
         self.last_report_ts_us = None
+        self.auth_failures = 0  # consecutive "not authorized" connection attempts
 
         t = transport
         t.on_update = self._on_update
@@ -314,6 +315,10 @@ class Edge:
         self.connected = bool(connected)
         self.reason = reason or ("connected" if connected else "disconnected")
         now = self.clock.now_ms()
+        if connected:
+            self.auth_failures = 0
+        elif self.reason.startswith("not authorized"):
+            self.auth_failures += 1
         if connected and not was:
             self.connected_since_ms = now
             self.log.info("connected (%s)", self.reason)

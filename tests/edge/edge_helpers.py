@@ -108,6 +108,13 @@ class Uedge:
             self.proc.wait()
             self.proc = None
 
+    def ini_text(self):
+        try:
+            with open(self.ini) as f:
+                return f.read()
+        except OSError:
+            return ""
+
     def log_text(self):
         try:
             with open(self.log_path, encoding="utf-8", errors="replace") as f:

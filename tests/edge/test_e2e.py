@@ -21,7 +21,7 @@ def test_provision_data_config_and_control_over_mqtts(tmp_path):
         # provisioning: the device exists and the token went to the INI (0600)
         wait_for(lambda: any(d["id"] == "e2e-1" and d["provisioned"] for d in conn.devices()),
                  what="device provisioned")
-        wait_for(lambda: "murano_token" in open(u.ini).read(), what="token in INI")
+        wait_for(lambda: "murano_token" in u.ini_text(), what="token in INI")
         assert stat.S_IMODE(os.stat(u.ini).st_mode) == 0o600
         ini = open(u.ini).read()
         assert "murano_id = e2e-1" in ini and "mqtts://127.0.0.1" in ini
@@ -98,7 +98,7 @@ def test_https_transport_provision_control_and_replay(tmp_path):
     with running_connector(tmp_path) as conn, \
             Uedge(tmp_path, conn, "e2e-http", cfg, scheme="https") as u:
         wait_for(lambda: len(_values(u, "001")) >= 3, what="data_in over HTTPS")
-        assert "murano_token" in open(u.ini).read()
+        assert "murano_token" in u.ini_text()
         conn.set_resource("e2e-http", "data_out", '{"009": 25}')
         wait_for(lambda: [v for _ts, v in _values(u, "009") if v == 25], what="009 = 25")
         assert '{"009": 25}' in [v for _ts, v in conn.history("e2e-http", "data_out", source="device")]
@@ -114,3 +114,21 @@ def test_https_transport_provision_control_and_replay(tmp_path):
         for ts, _p in queued:
             assert ts // 1000000 in seconds
         assert u.stop() == 0
+
+
+def test_token_refused_after_reset_provisions_again(tmp_path):
+    cfg = make_config(n=1, rate_ms=200, control=False)
+    with running_connector(tmp_path) as conn:
+        u = Uedge(tmp_path, conn, "e2e-reset", cfg).start()
+        try:
+            wait_for(lambda: "murano_token" in u.ini_text(), what="token in INI")
+            old = u.ini_text()
+            u.stop()
+            conn.reset("e2e-reset")  # ExoSense side: the identity is reset
+            u.start()
+            wait_for(lambda: u.ini_text() != old, timeout=60, what="new token in INI")
+            n = len(u.data_in())
+            wait_for(lambda: len(u.data_in()) > n + 3, what="reporting with the new token")
+            assert "provisioning again" in u.log_text()
+        finally:
+            u.stop()
