@@ -30,6 +30,15 @@ REAL_PORT = os.environ.get("UEDGE_TEST_PORT")
 BOARD = os.environ.get("UEDGE_TEST_BOARD", "rp2040")
 WIFI = {"ssid": "uedge-lab", "password": "correct horse"}
 
+# Per-board pin names used by the tests: name in the board profile, simulated key.
+PINS = {
+    "rp2040": {"adc": ("A0", "26"), "adc2": ("A1", "27"), "din": ("GP14", "14"),
+               "dout": ("GP16", "16"), "temp": ("TEMP", "ch4")},
+    "esp32": {"adc": ("A0", "36"), "adc2": ("A4", "32"), "din": ("GPIO14", "14"),
+              "dout": ("GPIO25", "25"), "temp": None},
+}
+SIM_BOARDS = ("rp2040", "esp32") if not os.environ.get("UEDGE_TEST_PORT") else (BOARD,)
+
 
 @pytest.fixture
 def connector(tmp_path):
@@ -140,18 +149,19 @@ class RealBoard:
     set_adc = set_input = output = update_hw = _sim_only
 
 
-def make_board(tmp_path, conn, dev=None, hw=None, settings=None, version=None):
+def make_board(tmp_path, conn, dev=None, hw=None, settings=None, version=None, board=None):
+    board = board or BOARD
     dev = dev or device_id()
     s = board_settings(conn, dev, **(settings or {}))
     if REAL_PORT:
-        return RealBoard(str(tmp_path / "board"), BOARD, s, board_secrets(), conn.ca_path,
+        return RealBoard(str(tmp_path / "board"), board, s, board_secrets(), conn.ca_path,
                          version=version)
     base = {"wifi": dict(WIFI), "adc": {}, "pins": {}}
     for k, v in (hw or {}).items():
         base[k] = v
     with open(conn.ca_path, "rb") as f:
         ca = f.read()
-    vb = VirtualBoard(str(tmp_path / "board"), BOARD, s, board_secrets(), hw=base,
+    vb = VirtualBoard(str(tmp_path / "board"), board, s, board_secrets(), hw=base,
                       version=version, echo=bool(os.environ.get("UEDGE_TEST_ECHO")),
                       files={"ca.pem": ca})
     vb.simulated = True

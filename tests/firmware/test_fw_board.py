@@ -2,12 +2,20 @@
 import json
 import time
 
-from conftest import channel, config_io, make_board, sim_only, values, wait_value
+import pytest
+from conftest import BOARD, PINS, SIM_BOARDS, channel, config_io, make_board, sim_only, values, wait_value
+
+P = PINS[BOARD]
 
 
-def test_boots_provisions_and_reports_onboard_channels(tmp_path, connector):
+@pytest.mark.parametrize("board", SIM_BOARDS)
+def test_boots_provisions_and_reports_onboard_channels(tmp_path, connector, board):
     conn = connector
-    vb = make_board(tmp_path, conn, hw={"adc": {"26": 30000, "ch4": 14000}, "pins": {"14": 1}})
+    p = PINS[board]
+    adc = {p["adc"][1]: 30000}
+    if p["temp"]:
+        adc[p["temp"][1]] = 14000
+    vb = make_board(tmp_path, conn, hw={"adc": adc, "pins": {p["din"][1]: 1}}, board=board)
     sim_only(vb)
     dev = vb.device_id
     with vb:
@@ -15,29 +23,32 @@ def test_boots_provisions_and_reports_onboard_channels(tmp_path, connector):
         vb.wait_for("uedge: connected", 20)
         assert dev in [d["id"] if isinstance(d, dict) else d for d in conn.devices()]
         assert vb.count("led: connected") >= 1
-        conn.set_resource(dev, "config_io", config_io({
-            "001": channel({"mode": "adc", "pin": "A0"}),
-            "002": channel({"mode": "din", "pin": "GP14"}, "BOOLEAN"),
-            "003": channel({"mode": "adc", "pin": "TEMP"}),
+        chans = {
+            "001": channel({"mode": "adc", "pin": p["adc"][0]}),
+            "002": channel({"mode": "din", "pin": p["din"][0]}, "BOOLEAN"),
             "004": channel({"mode": "sys", "item": "mem_free"}, device_diagnostic=True),
-        }))
+        }
+        if p["temp"]:
+            chans["003"] = channel({"mode": "adc", "pin": p["temp"][0]})
+        conn.set_resource(dev, "config_io", config_io(chans))
         wait_value(conn, dev, "001", lambda v: v == 30000)
         wait_value(conn, dev, "002", lambda v: v is True)
-        wait_value(conn, dev, "003", lambda v: v == 14000)
+        if p["temp"]:
+            wait_value(conn, dev, "003", lambda v: v == 14000)
         wait_value(conn, dev, "004", lambda v: isinstance(v, int) and v > 0)
         # the simulated hardware moves; the reports follow
-        vb.set_adc(26, 1234)
-        vb.set_input(14, 0)
+        vb.set_adc(p["adc"][1], 1234)
+        vb.set_input(p["din"][1], 0)
         wait_value(conn, dev, "001", lambda v: v == 1234)
         wait_value(conn, dev, "002", lambda v: v is False)
         # the config is cached on the board's filesystem for the next boot
         with open(vb.file("config_io.json")) as f:
-            assert "GP14" in f.read()
+            assert p["din"][0] in f.read()
 
 
 def test_bad_pin_in_config_is_reported_not_fatal(tmp_path, connector):
     conn = connector
-    vb = make_board(tmp_path, conn, hw={"adc": {"27": 5}})
+    vb = make_board(tmp_path, conn, hw={"adc": {P["adc2"][1]: 5}})
     sim_only(vb)
     dev = vb.device_id
     with vb:
@@ -47,30 +58,32 @@ def test_bad_pin_in_config_is_reported_not_fatal(tmp_path, connector):
         }))
         vb.wait_for("config_io rejected", 20)
         conn.set_resource(dev, "config_io", config_io({
-            "001": channel({"mode": "adc", "pin": "A1"}),
+            "001": channel({"mode": "adc", "pin": P["adc2"][0]}),
         }, edited="2026-01-02T00:00:00Z"))
         wait_value(conn, dev, "001", lambda v: v == 5)
         assert vb.boots == 1  # no restart needed
 
 
-def test_data_out_drives_digital_output(tmp_path, connector):
+@pytest.mark.parametrize("board", SIM_BOARDS)
+def test_data_out_drives_digital_output(tmp_path, connector, board):
     conn = connector
-    vb = make_board(tmp_path, conn)
+    name, gpio = PINS[board]["dout"]
+    vb = make_board(tmp_path, conn, board=board)
     sim_only(vb)
     dev = vb.device_id
     with vb:
         vb.wait_for("uedge: connected", 20)
         conn.set_resource(dev, "config_io", config_io({
-            "010": channel({"mode": "dout", "pin": "GP16", "initial": False}, "BOOLEAN",
+            "010": channel({"mode": "dout", "pin": name, "initial": False}, "BOOLEAN",
                            rate=60000, control=True),
         }))
         vb.wait_for("config_io applied", 20)
-        vb.wait_until(lambda: vb.output(16) == 0, 10, "GP16 driven low")
+        vb.wait_until(lambda: vb.output(gpio) == 0, 10, "%s driven low" % name)
         conn.set_resource(dev, "data_out", json.dumps({"010": True}))
-        vb.wait_until(lambda: vb.output(16) == 1, 15, "GP16 driven high by data_out")
+        vb.wait_until(lambda: vb.output(gpio) == 1, 15, "%s driven high by data_out" % name)
         wait_value(conn, dev, "010", lambda v: v is True)  # new state echoed to data_in
         conn.set_resource(dev, "data_out", json.dumps({"010": False}))
-        vb.wait_until(lambda: vb.output(16) == 0, 15, "GP16 back low")
+        vb.wait_until(lambda: vb.output(gpio) == 0, 15, "%s back low" % name)
         # the request was acknowledged by writing it back to data_out
         acks = [v for _ts, v in conn.history(dev, "data_out", source="device")]
         assert json.dumps({"010": True}) in acks or '{"010":true}' in [a.replace(" ", "") for a in acks]
@@ -78,13 +91,13 @@ def test_data_out_drives_digital_output(tmp_path, connector):
 
 def test_connector_restart_loses_no_queued_data(tmp_path, connector):
     conn = connector
-    vb = make_board(tmp_path, conn, hw={"adc": {"26": 100}}, settings={"reconnect_cap_s": 2})
+    vb = make_board(tmp_path, conn, hw={"adc": {P["adc"][1]: 100}}, settings={"reconnect_cap_s": 2})
     sim_only(vb)
     dev = vb.device_id
     with vb:
         vb.wait_for("uedge: connected", 20)
         conn.set_resource(dev, "config_io", config_io({
-            "001": channel({"mode": "adc", "pin": "A0"}, rate=200),
+            "001": channel({"mode": "adc", "pin": P["adc"][0]}, rate=200),
         }))
         wait_value(conn, dev, "001", lambda v: v == 100)
         m = vb.mark()
@@ -92,11 +105,11 @@ def test_connector_restart_loses_no_queued_data(tmp_path, connector):
         vb.wait_for("disconnected", 20, after=m)
         # values sampled while the connector is away
         for v in (201, 202, 203):
-            vb.set_adc(26, v)
+            vb.set_adc(P["adc"][1], v)
             time.sleep(0.6)
         conn.start()
         vb.wait_for("uedge: connected", 40, after=m)
-        vb.set_adc(26, 300)
+        vb.set_adc(P["adc"][1], 300)
         wait_value(conn, dev, "001", lambda v: v == 300, 30)
         got = [v for _ts, v in values(conn, dev, "001")]
         for v in (201, 202, 203):

@@ -3,7 +3,7 @@ import json
 import os
 import sys
 
-from conftest import BOARD, ROOT, channel, config_io, make_board, sim_only, wait_value
+from conftest import BOARD, PINS, ROOT, channel, config_io, make_board, sim_only, wait_value
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import deploy  # noqa: E402
@@ -60,13 +60,14 @@ def publish(conn, tmp_path, version, overrides=None, corrupt=False):
 def test_ota_bundle_is_applied_and_confirmed(tmp_path, connector):
     conn = connector
     publish(conn, tmp_path, "0.2.0")
-    vb = make_board(tmp_path, conn, hw={"adc": {"26": 7}}, settings={"ota": OTA})
+    pin, key = PINS[BOARD]["adc"]
+    vb = make_board(tmp_path, conn, hw={"adc": {key: 7}}, settings={"ota": OTA})
     sim_only(vb)
     dev = vb.device_id
     with vb:
         vb.wait_for("uedge: connected", 20)
         conn.set_resource(dev, "config_io", config_io({
-            "001": channel({"mode": "adc", "pin": "A0"}),
+            "001": channel({"mode": "adc", "pin": pin}),
         }))
         vb.wait_for("ota: installed 0.2.0", 30)
         vb.wait_for("boot: running apps/0.2.0", 20)
@@ -77,7 +78,7 @@ def test_ota_bundle_is_applied_and_confirmed(tmp_path, connector):
         assert st["current"] == "0.2.0" and st["previous"] == "0.1.0" and not st["pending"]
         # the new version reports with the cached config
         m = vb.mark()
-        vb.set_adc(26, 8)
+        vb.set_adc(key, 8)
         wait_value(conn, dev, "001", lambda v: v == 8)
         assert vb.count("ota: installed") == 1 and m > 0
 
