@@ -257,6 +257,12 @@ class UART:
         else:
             self._f = open(target, "r+b")
             self._io = self._f
+            try:
+                import termios
+
+                termios.setraw(self._f.fileno())
+            except (ImportError, OSError, AttributeError):
+                pass
         self._poll = select.poll()
         self._poll.register(self._io, select.POLLIN)
 
@@ -268,6 +274,9 @@ class UART:
                 except OSError:
                     pass
         self._f = self._sock = None
+
+    def fileno(self):
+        return self._io.fileno()
 
     def _ready(self, ms):
         return bool(self._poll.poll(max(0, ms)))
@@ -286,7 +295,7 @@ class UART:
         out = bytearray()
         if not self._ready(self.timeout):
             return None
-        gap = max(self.timeout_char, 2)
+        gap = self.timeout_char
         while n is None or len(out) < n:
             c = self._read1()
             if c is None:
