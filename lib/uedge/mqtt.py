@@ -395,7 +395,8 @@ class MQTTClient:
         self.cb = None
         self.on_puback = None
         self.lw = None
-        self._clock = clock or Clock()
+        self._clock = clock or Clock()  # keepalive and retry schedule (injectable)
+        self._rt = Clock()  # real time for network timeouts: a fake clock must not hang I/O
         self._pid = 0
         # one receive buffer for the whole life of the client
         self._rx = bytearray(max_packet + 5)
@@ -445,7 +446,7 @@ class MQTTClient:
                 self.client_id, self.user, self.pswd, self.keepalive, clean_session, self.lw
             )
             self._write(pkt)
-            deadline = self._clock.now_ms() + tmo
+            deadline = self._rt.now_ms() + tmo
             while True:
                 ptype = self._next_packet()
                 if ptype >= 0:
@@ -453,9 +454,9 @@ class MQTTClient:
                 # judge a wrong first byte now instead of waiting for its "length"
                 if self._rx_len and self._rx[0] != CONNACK:
                     raise MQTTException("expected CONNACK, got byte 0x%02x (not an MQTT server?)" % self._rx[0])
-                if self._clock.now_ms() >= deadline:
+                if self._rt.now_ms() >= deadline:
                     raise MQTTException("no CONNACK within %d ms" % tmo)
-                self._wait_readable(deadline - self._clock.now_ms())
+                self._wait_readable(deadline - self._rt.now_ms())
             if ptype != CONNACK:
                 raise MQTTException("expected CONNACK, got packet type 0x%02x" % ptype)
             present, rc = parse_connack(self._rxv[self._p_start : self._p_end])
@@ -529,12 +530,12 @@ class MQTTClient:
         pid = self._next_pid()
         self._write(subscribe_packet(pid, topic, qos))
         tmo = self.timeout_ms if timeout_ms is None else timeout_ms
-        deadline = self._clock.now_ms() + tmo
+        deadline = self._rt.now_ms() + tmo
         while pid not in self._suback:
-            if self._clock.now_ms() >= deadline:
+            if self._rt.now_ms() >= deadline:
                 raise MQTTException("no SUBACK for %r within %d ms" % (topic, tmo))
             if not self._process():
-                self._wait_readable(deadline - self._clock.now_ms())
+                self._wait_readable(deadline - self._rt.now_ms())
         codes = self._suback.pop(pid)
         if codes[0] == 0x80:
             raise MQTTException("subscription to %r refused (SUBACK failure)" % (topic,))
@@ -542,11 +543,11 @@ class MQTTClient:
 
     def wait_msg(self, timeout_ms=None):
         """Block until one packet has been processed (or timeout_ms passed)."""
-        deadline = None if timeout_ms is None else self._clock.now_ms() + timeout_ms
+        deadline = None if timeout_ms is None else self._rt.now_ms() + timeout_ms
         while True:
             if self._process():
                 return True
-            left = -1 if deadline is None else deadline - self._clock.now_ms()
+            left = -1 if deadline is None else deadline - self._rt.now_ms()
             if deadline is not None and left <= 0:
                 return False
             self._wait_readable(left)
@@ -671,7 +672,7 @@ class MQTTClient:
             if n == 0 and not MICROPYTHON:
                 self.close()
                 raise MQTTException("connection closed while sending")
-            now = self._clock.now_ms()
+            now = self._rt.now_ms()
             if not deadline:
                 deadline = now + self.timeout_ms
             elif now >= deadline:

@@ -180,6 +180,7 @@ class MuranoMQTT:
         else:
             self._password_wanted = None
         self.clock = clock or Clock()
+        self._rt = Clock()  # real time for blocking waits (provisioning, content list)
         self.backoff = Backoff(backoff_base_ms, backoff_cap_ms)
         self.on_update = None
         self.on_ack = None
@@ -275,9 +276,9 @@ class MuranoMQTT:
                 except MQTTException as e:
                     raise MuranoError("cannot subscribe to %s: %s" % (topic, e)) from None
                 c.publish(topic, b"")
-                deadline = self.clock.now_ms() + tmo
+                deadline = self._rt.now_ms() + tmo
                 while self._provision_reply is None:
-                    left = deadline - self.clock.now_ms()
+                    left = deadline - self._rt.now_ms()
                     if left <= 0:
                         raise MuranoError(
                             "no token on %s within %d ms (id already provisioned, "
@@ -291,9 +292,9 @@ class MuranoMQTT:
                 c.publish(topic, secret)
                 # a round trip proves the request was read and the link survived it
                 c.ping()
-                deadline = self.clock.now_ms() + tmo
+                deadline = self._rt.now_ms() + tmo
                 while c._ping_out:
-                    if self.clock.now_ms() >= deadline:
+                    if self._rt.now_ms() >= deadline:
                         raise MuranoError("no answer from the connector after provisioning")
                     c.wait_msg(200)
         except (MQTTException, OSError) as e:
@@ -474,9 +475,9 @@ class MuranoMQTT:
                 self._content_subscribed = True
             self._content = None
             c.publish(b"$content", b"")
-            deadline = self.clock.now_ms() + tmo
+            deadline = self._rt.now_ms() + tmo
             while self._content is None:
-                left = deadline - self.clock.now_ms()
+                left = deadline - self._rt.now_ms()
                 if left <= 0:
                     raise MuranoError("no $content reply within %d ms" % tmo)
                 c.wait_msg(min(left, 200))

@@ -179,13 +179,13 @@ def _chunked(buf, start, end):
 class HTTPConn:
     """One keep-alive HTTP/1.1 connection; responses are read without blocking."""
 
-    def __init__(self, host, port, tls=True, ssl_params=None, timeout_ms=10000, clock=None, max_response=65536):
+    def __init__(self, host, port, tls=True, ssl_params=None, timeout_ms=10000, max_response=65536):
         self.host = host
         self.port = port
         self.tls = tls
         self.ssl_params = ssl_params or {}
         self.timeout_ms = timeout_ms
-        self.clock = clock or Clock()
+        self.clock = Clock()  # network timeouts run on real time, whatever clock the caller uses
         self.sock = None
         self._rx = bytearray(max_response + 4096)
         self._rxv = memoryview(self._rx)
@@ -387,7 +387,7 @@ class HTTPConn:
                 p.poll(50)
 
 
-def http_get(url, sink_write, ca=None, timeout_ms=10000, headers=(), ssl_params=None, clock=None):
+def http_get(url, sink_write, ca=None, timeout_ms=10000, headers=(), ssl_params=None):
     """Stream a GET of url into sink_write(bytes). Returns the byte count."""
     tls, host, port, path = parse_url(url)
     params = dict(ssl_params or {})
@@ -520,8 +520,8 @@ class MuranoHTTP:
             p["cert"], p["key"] = cert, key
         self._ssl_params = p
         self._secret = _read_text(credentials_path) if credentials_path else None
-        self._writer = HTTPConn(self.host, self.port, tls, p, timeout_ms, self.clock, max_response)
-        self._watcher = HTTPConn(self.host, self.port, tls, p, long_poll_ms + timeout_ms, self.clock, max_response)
+        self._writer = HTTPConn(self.host, self.port, tls, p, timeout_ms, max_response)
+        self._watcher = HTTPConn(self.host, self.port, tls, p, long_poll_ms + timeout_ms, max_response)
         self._queue = []  # [(msg_id, request bytes, is_record)]
         self._msg_id = 0
         self._connected = False
@@ -593,7 +593,7 @@ class MuranoHTTP:
         body = "id=" + quote_plus(self.device_id)
         req = build_request("POST", self.host, self.port, "/provision/activate",
                             [("Content-Type", FORM)], body, 443 if self.tls else 80)
-        conn = HTTPConn(self.host, self.port, self.tls, self._ssl_params, timeout_ms or self.timeout_ms, self.clock)
+        conn = HTTPConn(self.host, self.port, self.tls, self._ssl_params, timeout_ms or self.timeout_ms)
         try:
             status, _h, resp = conn.roundtrip(req)
         except (OSError, HTTPError) as e:
@@ -841,4 +841,4 @@ class MuranoHTTP:
         url = "%s://%s/provision/download?id=%s" % (scheme, self._hostport, quote_plus(name))
         h = [("X-Exosite-CIK", self._secret)] if self.auth == "token" else []
         return http_get(url, sink_write, timeout_ms=timeout_ms or self.timeout_ms, headers=h,
-                        ssl_params=self._ssl_params, clock=self.clock)
+                        ssl_params=self._ssl_params)
