@@ -240,3 +240,37 @@ def test_coarse_record_resolution_merges_per_second():
     assert len(secs) == len(set(secs)) == 3  # one point per second
     last = json.loads(replayed[0][1]["data_in"])
     assert last["001"] == 2 * 13 + 1  # the last value of that second wins
+
+
+def test_config_applications_applied_to_sources():
+    opened = []
+    clock = FakeClock()
+
+    def open_source(application, interface, app_config):
+        from uedge.scheduler import default_open_source
+
+        opened.append((application, interface, dict(app_config)))
+        return default_open_source(application, interface, app_config)
+
+    cfg = json.loads(json.dumps(CFG))
+    cfg["channels"]["001"]["protocol_config"]["interface"] = "sim0"
+    t = Loopback()
+    e = Edge(clock, Scheduler(clock, open_source), t, MemoryOutbox(),
+             store=Store(config_io=json.dumps(cfg)))
+    e.start()
+    t.up()
+    run(clock, e, 500)
+    assert opened[-1] == ("Simulated", "sim0", {})
+    apps = {"last_edited": "2024-01-02T00:00:00Z", "applications": {"Simulated": {
+        "application_display_name": "Sim", "app_specific_config_options": {"gain": 2},
+        "interfaces": [{"interface": "sim0", "speed": 9600}]}}}
+    t.on_update("config_applications", json.dumps(apps), None)
+    run(clock, e, 500)
+    # the source was reopened with its interface settings merged over the options
+    assert opened[-1] == ("Simulated", "sim0", {"gain": 2, "interface": "sim0", "speed": 9600})
+    n = len(opened)
+    t.on_update("config_applications", '{"applications": {"Modbus_RTU": {"interfaces": [{"baud_rate": 7}]}}}', None)
+    run(clock, e, 1200)
+    errs = [r["__error"] for _ts, r in t.data_in() if "__error" in r]
+    assert any("config_applications" in x and "baud_rate" in x["config_applications"] for x in errs)
+    assert len(opened) == n  # rejected: nothing reopened

@@ -97,3 +97,17 @@ def test_help_and_missing_identity(tmp_path, capsys):
         assert opt in out.stdout
     rc = main(["-i", str(tmp_path / "none.ini"), "-H", "mqtt://127.0.0.1:1", "go", "--duration", "0.1"])
     assert rc == 2
+
+
+def test_run_dry_run_and_connector_are_delegated():
+    env = dict(os.environ, PYTHONPATH=PYPATH)
+    ex = os.path.join(os.path.dirname(PYPATH.split(os.pathsep)[1]), "host", "uedge_host", "examples",
+                      "simulated_config_io.json")
+    out = subprocess.run([sys.executable, "-m", "uedge_host.cli", "run", "--config", ex, "--dry-run",
+                          "--simulated-time", "--duration", "2"], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert '"001":' in out.stdout
+    out = subprocess.run([sys.executable, "-m", "uedge_host.cli", "connector", "--help"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0 and "serve" in out.stdout
