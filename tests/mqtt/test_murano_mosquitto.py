@@ -219,3 +219,35 @@ def test_garbage_server_is_a_clear_error_and_the_loop_survives(tmp_path):
         assert not m.connected
     finally:
         srv.close()
+
+
+def test_mpy_broker_restart_reconnects(tmp_path):
+    import subprocess
+
+    from conftest import MICROPYTHON, ROOT
+
+    (tmp_path / "murano.token").write_text(TOKEN)
+    with running_mosquitto(tmp_path / "m") as broker:
+        proc = subprocess.Popen(
+            [MICROPYTHON, "tests/mqtt/mpy_murano_restart.py", broker.host, str(broker.port),
+             str(tmp_path / "murano.token")],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            assert proc.stdout.readline().strip() == "READY True"
+            broker.kill()
+            assert proc.stdout.readline().strip() == "DOWN True"
+            assert proc.stdout.readline().strip() == "SPACED True"
+            broker.start()
+            peer = PahoPeer(broker.host, broker.port)
+            try:
+                assert proc.stdout.readline().strip() == "UP True"
+                out, err = proc.communicate("go\n", timeout=40)
+                assert out.splitlines() == ["ACKED True"], err
+                assert peer.wait_for(lambda m: m[0] == "$resource/data_in" and m[1] == b"mpy-after-restart")
+            finally:
+                peer.close()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
