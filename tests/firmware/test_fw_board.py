@@ -116,3 +116,23 @@ def test_connector_restart_loses_no_queued_data(tmp_path, connector):
             assert v in got, "value %d sampled offline was lost: %r" % (v, got)
         ts = [t for t, _v in values(conn, dev, "001")]
         assert ts == sorted(ts)
+
+
+def test_hung_loop_is_reset_by_the_watchdog(tmp_path, connector):
+    conn = connector
+    vb = make_board(tmp_path, conn, hw={"adc": {P["adc"][1]: 1}})
+    sim_only(vb)
+    dev = vb.device_id
+    with vb:
+        vb.wait_for("uedge: connected", 20)
+        conn.set_resource(dev, "config_io", config_io({
+            "001": channel({"mode": "adc", "pin": P["adc"][0]}),
+        }))
+        wait_value(conn, dev, "001", lambda v: v == 1)
+        vb.update_hw(hang=True)  # the ADC read never returns
+        vb.wait_for("machine: watchdog expired", 30)
+        vb.update_hw(hang=False)
+        vb.wait_for("reset cause 3", 20)  # machine.WDT_RESET
+        vb.wait_for("uedge: connected", 20, count=2)
+        vb.set_adc(P["adc"][1], 2)
+        wait_value(conn, dev, "001", lambda v: v == 2)  # cached config_io runs again

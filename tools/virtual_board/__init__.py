@@ -152,9 +152,11 @@ class VirtualBoard:
             rc = self.proc.wait()
             self.exit_codes.append(rc)
             self._add("sim: exit %d" % rc)
-            if rc != RESET_EXIT_CODE or self._stop:
+            with self._lock:
+                wdt = any("watchdog expired" in ln for ln in self.lines[-5:])
+            if self._stop or not (rc == RESET_EXIT_CODE or wdt):
                 break
-            cause = 2
+            cause = 3 if wdt else 2  # machine.WDT_RESET / HARD_RESET
 
     def _add(self, line):
         with self._lock:

@@ -153,6 +153,8 @@ class ADC:
         self._atten = atten
 
     def read_u16(self):
+        while _simhw.hw().get("hang"):  # a stuck peripheral: the loop hangs here
+            time.sleep_ms(10)
         v = _simhw.section("adc").get(self.key, 0)
         try:
             v = int(v)
@@ -194,13 +196,35 @@ class PWM:
 
 
 class WDT:
-    """Counts feeds; a feed later than the timeout resets the board like the hardware would."""
+    """A watchdog: not fed within the timeout, the board resets.
+
+    A watcher thread notices a hung loop and ends the process (the shell
+    started by os.system is a child of this process, so $PPID is us); the
+    launcher sees the "watchdog expired" line and boots the board again with
+    reset_cause() == WDT_RESET.  A late feed() resets as well.
+    """
 
     def __init__(self, id=0, timeout=5000):
         self.timeout = timeout
         self.last = time.ticks_ms()
         self.feeds = 0
         print("machine: watchdog armed, %d ms" % timeout)
+        try:
+            import _thread
+
+            _thread.start_new_thread(self._watch, ())
+        except (ImportError, OSError, RuntimeError):
+            pass
+
+    def _watch(self):
+        step = max(20, min(200, self.timeout // 4))
+        while True:
+            time.sleep_ms(step)
+            late = time.ticks_diff(time.ticks_ms(), self.last)
+            if late > self.timeout:
+                print("machine: watchdog expired (%d ms without feed)" % late)
+                os.system("kill -KILL $PPID")
+                return
 
     def feed(self):
         now = time.ticks_ms()
