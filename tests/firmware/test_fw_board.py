@@ -136,3 +136,19 @@ def test_hung_loop_is_reset_by_the_watchdog(tmp_path, connector):
         vb.wait_for("uedge: connected", 20, count=2)
         vb.set_adc(P["adc"][1], 2)
         wait_value(conn, dev, "001", lambda v: v == 2)  # cached config_io runs again
+
+
+def test_http_transport_and_status_led(tmp_path, connector):
+    conn = connector
+    vb = make_board(tmp_path, conn, hw={"adc": {P["adc"][1]: 42}},
+                    settings={"protocol": "http", "port": conn.https_port})
+    sim_only(vb)
+    dev = vb.device_id
+    led = "LED" if BOARD == "rp2040" else "2"
+    with vb:
+        vb.wait_for("uedge: connected", 20)
+        vb.wait_until(lambda: vb.output(led) == 1, 10, "LED steady on when connected")
+        conn.set_resource(dev, "config_io", config_io({
+            "001": channel({"mode": "adc", "pin": P["adc"][0]}),
+        }))
+        wait_value(conn, dev, "001", lambda v: v == 42, 30)
