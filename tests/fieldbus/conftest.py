@@ -1,0 +1,8 @@
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+for p in (HERE, os.path.dirname(HERE), os.path.join(ROOT, "lib"), os.path.join(ROOT, "host")):
+    if p not in sys.path:
+        sys.path.insert(0, p)
