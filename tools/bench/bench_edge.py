@@ -29,6 +29,7 @@ for p in ("lib", "host", "tools/connector"):
 from uedge_connector.testing import running_connector  # noqa: E402
 
 DEVICE = "bench-0001"
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -108,20 +109,50 @@ def main(argv=None):
     ap.add_argument("--rate-ms", type=int, default=100)
     ap.add_argument("--transport", choices=("mqtt", "mqtts", "http"), default="mqtt")
     ap.add_argument("--controls", type=int, default=50, help="control round trips to time [50]")
+    ap.add_argument("--runtime", choices=("cpython", "micropython", "both"), default="both",
+                    help="uedge go (CPython) and/or the same loop on the MicroPython unix port [both]")
     args = ap.parse_args(argv)
+    rc = 0
+    runtimes = ("cpython", "micropython") if args.runtime == "both" else (args.runtime,)
+    for rt in runtimes:
+        if rt == "micropython":
+            if not os.path.exists(MICROPYTHON):
+                print("edge.micropython: %s not found, skipped" % MICROPYTHON)
+                continue
+            if args.transport != "mqtt":
+                print("edge.micropython: runs over plain mqtt only, skipped for %s" % args.transport)
+                continue
+        rc |= run_one(args, rt)
+    return rc
+
+
+def run_one(args, runtime):
 
     work = tempfile.mkdtemp(prefix="uedge-bench-")
+    try:
+        return _run(args, runtime, work)
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args, runtime, work):
     with running_connector(work) as conn:
         port = {"mqtt": conn.mqtt_port, "mqtts": conn.mqtts_port, "http": conn.http_port}[args.transport]
         cfg_path = os.path.join(work, "config_io.json")
         with open(cfg_path, "w") as f:
             json.dump(config(args.channels, args.rate_ms), f)
-        cmd = [sys.executable, "-m", "uedge_host.cli", "-s", DEVICE,
-               "-H", "%s://127.0.0.1:%d" % (args.transport, port),
-               "-i", os.path.join(work, DEVICE + ".ini"), "-c", cfg_path, "-d", "WARNING"]
-        if args.transport == "mqtts":
-            cmd += ["-E", conn.ca_path]
-        cmd.append("go")
+        if runtime == "micropython":
+            cmd = [MICROPYTHON, "-X", "heapsize=1M", os.path.join(ROOT, "tools", "bench", "mpy_edge_bench.py"),
+                   "127.0.0.1", str(port), DEVICE, cfg_path, os.path.join(work, "token")]
+        else:
+            cmd = [sys.executable, "-m", "uedge_host.cli", "-s", DEVICE,
+                   "-H", "%s://127.0.0.1:%d" % (args.transport, port),
+                   "-i", os.path.join(work, DEVICE + ".ini"), "-c", cfg_path, "-d", "WARNING"]
+            if args.transport == "mqtts":
+                cmd += ["-E", conn.ca_path]
+            cmd.append("go")
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(os.path.join(ROOT, p) for p in ("lib", "host", "tools/connector"))
         log = open(os.path.join(work, "uedge.log"), "ab")
@@ -175,25 +206,31 @@ def main(argv=None):
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+    P = "edge.%s." % runtime
     expected = args.channels * (1000.0 / args.rate_ms) * args.seconds
-    print("edge.load: %d channels at %.0f Hz over %s for %.0f s: %d datapoints in %d reports "
+    print(P + "load: %d channels at %.0f Hz over %s for %.0f s: %d datapoints in %d reports "
           "delivered (%.1f%% of %d sampled)" % (args.channels, 1000.0 / args.rate_ms, args.transport,
                                                 args.seconds, points, reports,
                                                 100.0 * points / expected if expected else 0, expected))
     if points:
-        print("edge.cpu_us_per_datapoint: %.2f us (CPU %.2f s over %.0f s = %.1f%% of one core; "
+        print(P + "cpu_us_per_datapoint: %.2f us (CPU %.2f s over %.0f s = %.1f%% of one core; "
               "ExoEdge ref ~150 us)" % (cpu * 1e6 / points, cpu, args.seconds, 100 * cpu / args.seconds))
-    print("edge.peak_rss_mb: %.1f MB (ExoEdge ref ~40 MB)" % (rss_kb / 1024.0))
+    if runtime == "micropython":
+        heap = [ln for ln in open(os.path.join(work, "uedge.log")).read().splitlines() if ln.startswith("HEAP")]
+        if heap:
+            kv = dict(x.split("=") for x in heap[-1].split()[1:])
+            print(P + "heap_kb: live %.0f KB, peak %.0f KB of a %.0f KB heap (the board figure; the "
+                  "unix port here runs inside a CPython process, so its RSS is not)"
+                  % (int(kv["live"]) / 1024.0, int(kv["peak"]) / 1024.0, int(kv["total"]) / 1024.0))
+    else:
+        print(P + "peak_rss_mb: %.1f MB (ExoEdge ref ~40 MB)" % (rss_kb / 1024.0))
     if rtts:
-        print("edge.control_rtt_ms: median %.1f ms, p99 %.1f ms (%d/%d round trips, data_out set -> "
+        print(P + "control_rtt_ms: median %.1f ms, p99 %.1f ms (%d/%d round trips, data_out set -> "
               "state in data_in at the connector)" % (pct(rtts, 0.5), pct(rtts, 0.99), len(rtts), args.controls))
     else:
-        print("edge.control_rtt_ms: no round trip completed")
-    print("edge.first_data_in_ms: %.0f ms (process start -> first data_in stored at the connector)"
+        print(P + "control_rtt_ms: no round trip completed")
+    print(P + "first_data_in_ms: %.0f ms (process start -> first data_in stored at the connector)"
           % (first_ms if first_ms is not None else float("nan")))
-    import shutil
-
-    shutil.rmtree(work, ignore_errors=True)
     return 0 if points else 1
 
 
