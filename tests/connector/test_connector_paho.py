@@ -98,7 +98,7 @@ def test_anonymous_limits_and_provision_topic_failures(conn):
     assert anon.rc == 0
     assert anon.sub("$resource/#") == [0x80]
     assert anon.sub("$provision/p-1") == [0]
-    anon.pub("$resource/data_in", "nope")
+    anon.pub("$resource/data_in", "nope", wait=False)
     assert anon.closed_by_server()
     anon.client.loop_stop()
     dev = Dev(conn.mqtt_port, password=provision_token(conn, "p-1"))
@@ -200,7 +200,7 @@ def test_certificate_auth_with_paho(tmp_path):
 def test_whitelist_rejection_with_paho(tmp_path):
     with running_connector(tmp_path, whitelist=["pw-ok"], self_register=False) as conn:
         anon = Dev(conn.mqtt_port)
-        anon.pub("$provision/pw-not-listed", None)
+        anon.pub("$provision/pw-not-listed", None, wait=False)
         assert anon.closed_by_server()
         anon.client.loop_stop()
         token = provision_token(conn, "pw-ok")
