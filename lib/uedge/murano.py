@@ -234,6 +234,17 @@ class MuranoMQTT:
         )
         return c
 
+    def set_credentials(self, secret, persist=False):
+        """Use a token/password obtained elsewhere (e.g. an edged INI file)."""
+        self._secret = secret or None
+        if persist and secret and self.credentials_path:
+            write_secret(self.credentials_path, secret)
+
+    @property
+    def credential(self):
+        """The stored token/password (for the owner to persist; never log it)."""
+        return self._secret
+
     def forget_credentials(self):
         """Drop the stored token/password (the next connect provisions again)."""
         self._secret = None

@@ -574,6 +574,17 @@ class MuranoHTTP:
         h.extend(extra)
         return build_request(method, self.host, self.port, path, h, body, 443 if self.tls else 80)
 
+    def set_credentials(self, secret, persist=False):
+        """Use a token/password obtained elsewhere (e.g. an edged INI file)."""
+        self._secret = secret or None
+        if persist and secret and self.credentials_path:
+            write_secret(self.credentials_path, secret)
+
+    @property
+    def credential(self):
+        """The stored token/password (for the owner to persist; never log it)."""
+        return self._secret
+
     def forget_credentials(self):
         self._secret = None
         if self.credentials_path:

@@ -74,3 +74,16 @@ def test_parse_url_and_request_shape():
                           [("X-Exosite-CIK", "t")], "a=1")
     assert req == (b"POST /onep:v1/stack/alias HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n"
                    b"User-Agent: uedge/0.1\r\nX-Exosite-CIK: t\r\nContent-Length: 3\r\n\r\na=1")
+
+
+def test_set_credentials_marks_provisioned():
+    m = MuranoMQTT("h", 1883, "0001", tls=False)
+    assert not m.provisioned and m.credential is None
+    m.set_credentials("eY4f3tyrE4Jqe3HsLGnPYf7cACKZlb0uvKVatFxX")
+    assert m.provisioned and m.credential == "eY4f3tyrE4Jqe3HsLGnPYf7cACKZlb0uvKVatFxX"
+    assert "eY4f" not in repr(m)
+    hm = h.MuranoHTTP("h", 80, "0001", tls=False)
+    hm.set_credentials("t" * 40)
+    assert hm.provisioned and "tttt" not in repr(hm)
+    hm.forget_credentials()
+    assert not hm.provisioned
