@@ -114,7 +114,7 @@ class Store:
             {
                 "id": r[0],
                 "auth": r[1],
-                "provisioned": bool(r[2]) or r[1] == "cert" and r[5] is not None,
+                "provisioned": r[5] is not None,
                 "whitelisted": bool(r[3]),
                 "created_us": r[4],
                 "provisioned_us": r[5],
