@@ -23,8 +23,10 @@ FIELDS = (
     ("pkey_file", str, None, "client private key (TLS client certificate auth)"),
     ("cert_file", str, None, "client certificate (TLS client certificate auth)"),
     ("ca_file", str, None, "CA bundle to verify the IoT Connector"),
-    ("config_io_file", str, None, "local config_io cache / local configuration (JSON)"),
-    ("config_applications_file", str, None, "local config_applications cache (JSON)"),
+    ("config_io_file", str, None,
+     "local config_io: run at start, cache of remote changes (default <ini dir>/<murano_id>.config_io.json)"),
+    ("config_applications_file", str, None,
+     "local config_applications cache (default <ini dir>/<murano_id>.config_applications.json)"),
     ("local_strategy", bool, False,
      "the local config_io file is authoritative: pushed up, remote edits not applied"),
     ("watchlist", str, "config_io,data_out,config_applications",
@@ -195,6 +197,12 @@ def _derive(s):
         v["queue_path"] = os.path.join(base, "%s.queue.db" % ident)
     if not v.get("status_file"):
         v["status_file"] = os.path.join(base, "%s.status.json" % ident)
+    # without -c/-a the configuration received from the connector is still
+    # cached, so a restart runs it before (or without) a connection
+    if not v.get("config_io_file"):
+        v["config_io_file"] = os.path.join(base, "%s.config_io.json" % ident)
+    if not v.get("config_applications_file"):
+        v["config_applications_file"] = os.path.join(base, "%s.config_applications.json" % ident)
     v["watch"] = tuple(w.strip() for w in (v["watchlist"] or "").split(",") if w.strip())
 
 

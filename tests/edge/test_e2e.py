@@ -132,3 +132,23 @@ def test_token_refused_after_reset_provisions_again(tmp_path):
             assert "provisioning again" in u.log_text()
         finally:
             u.stop()
+
+
+def test_remote_config_cached_without_c_and_runs_after_restart(tmp_path):
+    with running_connector(tmp_path) as conn:
+        u = Uedge(tmp_path, conn, "e2e-cache", None)
+        u.args.remove("-c")
+        u.args.remove(u.cfg_path)
+        u.start()
+        try:
+            wait_for(lambda: "murano_token" in u.ini_text(), what="provisioned")
+            conn.set_resource("e2e-cache", "config_io", json.dumps(make_config(n=1, rate_ms=200, control=False)))
+            wait_for(lambda: _values(u, "001"), what="remote config running")
+            cache = os.path.join(u.dir, "e2e-cache.config_io.json")
+            assert os.path.exists(cache)
+            u.stop()
+            conn.stop()  # the restarted daemon runs the cached config offline
+            u.start()
+            u.wait_status(lambda s: s["queue"]["depth"] >= 3, what="cached config sampling offline")
+        finally:
+            u.stop()
