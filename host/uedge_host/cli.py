@@ -272,13 +272,16 @@ def _register_sources():
 
     try:
         from uedge_host import sources as host_sources
-
-        if hasattr(host_sources, "register_all"):
-            host_sources.register_all()
     except ImportError:
-        pass
-    except Exception as e:  # a broken optional driver must not stop the daemon
-        log.warning("host sources not available: %s", e)
+        return
+    if not hasattr(host_sources, "register_all"):
+        return
+    try:
+        names = host_sources.register_all()
+        log.debug("host sources: %s", ", ".join(names or ()))
+    except Exception as e:  # a missing/broken optional driver must not stop the daemon
+        log.warning("fieldbus sources not available (%s: %s); Simulated still is",
+                    type(e).__name__, e)
 
 
 def write_status(path, data):
