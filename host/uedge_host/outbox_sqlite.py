@@ -174,17 +174,20 @@ class SqliteOutbox(Outbox):
         if not keys:
             return
         db = self._db
+        keys = [int(k) for k in keys]
+        n = 0
+        freed = 0
         db.execute("BEGIN IMMEDIATE")
         try:
-            n = 0
-            freed = 0
-            for k in keys:
-                row = db.execute("SELECT LENGTH(payload) FROM outbox WHERE id = ?", (k,)).fetchone()
-                if row is None:
-                    continue
-                db.execute("DELETE FROM outbox WHERE id = ?", (k,))
-                n += 1
-                freed += row[0]
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                row = db.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox WHERE id IN (%s)"
+                    % marks, chunk).fetchone()
+                db.execute("DELETE FROM outbox WHERE id IN (%s)" % marks, chunk)
+                n += row[0]
+                freed += row[1]
             db.execute("COMMIT")
         except Exception:
             db.execute("ROLLBACK")
