@@ -36,6 +36,9 @@ def build_parser():
         s.add_argument("--%s-port" % name, type=port_arg, default=port,
                        help="%s port (0 = any free port, off = disabled; default %d)"
                        % (name, port))
+    s.add_argument("--public-host",
+                   help="host name devices use to reach this machine (content links, server "
+                   "certificate); default --host")
     s.add_argument("--admin-host", default="127.0.0.1",
                    help="address of the admin API (default loopback only)")
     s.add_argument("--auth", choices=("token", "password", "cert"), default="token")
@@ -167,12 +170,13 @@ def run_serve(args):
     ports = {name: getattr(args, "%s_port" % name) for name in DEFAULT_PORTS}
     whitelist = [w.strip() for w in args.whitelist.split(",") if w.strip()]
     hostnames = ("localhost", "127.0.0.1", "::1") + tuple(args.cert_hostname)
-    if args.host not in hostnames and args.host not in ("0.0.0.0", "::"):
-        hostnames += (args.host,)
+    for name in (args.host, args.public_host):
+        if name and name not in hostnames and name not in ("0.0.0.0", "::"):
+            hostnames += (name,)
     connector = Connector(args.data, host=args.host, ports=ports, auth=args.auth,
                           whitelist=whitelist, self_register=not args.no_self_register,
                           use_admin_token=args.admin_token, hostnames=hostnames,
-                          admin_host=args.admin_host)
+                          admin_host=args.admin_host, public_host=args.public_host)
     try:
         asyncio.run(serve(connector))
     except KeyboardInterrupt:

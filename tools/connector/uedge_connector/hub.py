@@ -43,6 +43,7 @@ class Hub:
         self.mqtt_sessions = {}  # (device id, client id) -> stored session state
         self.messages = {}  # device id -> [(ts_us, topic, payload)] custom topics
         self.closing = False
+        self.public_host = None  # host name put in content download links
         self._secret = store.url_secret().encode()
 
     # -- identities -----------------------------------------------------------
@@ -191,7 +192,9 @@ class Hub:
 
     # -- content ------------------------------------------------------------------
     def base_url(self):
-        host = self.host if self.host not in ("0.0.0.0", "::", "") else "localhost"
+        host = self.public_host or self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "localhost"
         if self.ports.get("https"):
             return "https://%s:%d" % (host, self.ports["https"])
         if self.ports.get("http"):

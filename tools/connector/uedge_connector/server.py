@@ -50,7 +50,7 @@ class Connector:
 
     def __init__(self, data_dir, host="127.0.0.1", ports=None, auth="token",
                  whitelist=(), self_register=True, use_admin_token=False,
-                 hostnames=pki.DEFAULT_HOSTNAMES, admin_host="127.0.0.1"):
+                 hostnames=pki.DEFAULT_HOSTNAMES, admin_host="127.0.0.1", public_host=None):
         self.data_dir = os.path.abspath(data_dir)
         os.makedirs(self.data_dir, exist_ok=True)
         self.host = host
@@ -62,6 +62,7 @@ class Connector:
         for device_id in whitelist:
             self.store.whitelist(device_id)
         self.hub = Hub(self.store, auth=auth, self_register=self_register, host=host)
+        self.hub.public_host = public_host
         self.token = admin_token(self.data_dir) if use_admin_token else None
         self.servers = []
         self.info = {}
