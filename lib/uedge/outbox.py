@@ -214,18 +214,25 @@ class SegmentOutbox(Outbox):
         return seqs
 
     def _write_cursor(self):
+        # "seq offset dropped corrupted": the counters ride along for free
         tmp = self.path + "/cursor.tmp"
         with open(tmp, "w") as f:
-            f.write("%d %d\n" % self._cur)
+            f.write("%d %d %d %d\n" % (self._cur[0], self._cur[1], self.dropped, self.corrupted))
         os.rename(tmp, self.path + "/cursor")
 
     def _read_cursor(self):
         try:
             with open(self.path + "/cursor") as f:
                 parts = f.read().split()
-            return (int(parts[0]), int(parts[1]))
+            cur = (int(parts[0]), int(parts[1]))
         except (OSError, ValueError, IndexError):
             return None
+        try:
+            self.dropped = int(parts[2])
+            self.corrupted = int(parts[3])
+        except (ValueError, IndexError):
+            pass
+        return cur
 
     def _load(self):
         seqs = self._segments()
@@ -486,3 +493,7 @@ class SegmentOutbox(Outbox):
         if self._w is not None:
             self._w.close()
             self._w = None
+        try:
+            self._write_cursor()  # counters changed since the last cursor write
+        except OSError:
+            pass
