@@ -23,8 +23,9 @@ from uedge_fw.version import VERSION
 import uedge.sources.onboard  # noqa: F401  registers "Onboard"
 
 try:
-    import uedge.sources.modbus_rtu  # noqa: F401  registers "Modbus_RTU"
+    from uedge.sources import modbus_rtu
 
+    modbus_rtu.register_source()  # "Modbus_RTU" on the board's UARTs ("UART1", ...)
     HAVE_RTU = True
 except ImportError:
     HAVE_RTU = False
