@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -200,3 +201,27 @@ def test_admin_token_required_when_enabled(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "uedge_connector", "devices", "--data",
                                conn.data_dir], capture_output=True, text=True, env=env, timeout=60)
         assert proc.returncode == 0 and json.loads(proc.stdout) == []
+
+
+def test_connector_exits_when_the_starting_process_dies(tmp_path):
+    script = (
+        "import os, sys\n"
+        "from uedge_connector.testing import ConnectorProcess\n"
+        "c = ConnectorProcess(sys.argv[1]).start()\n"
+        "print(c.proc.pid, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                          text=True, env=env, timeout=60)
+    pid = int(proc.stdout.strip())
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        raise AssertionError("connector %d outlived the process that started it" % pid)

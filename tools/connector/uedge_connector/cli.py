@@ -50,6 +50,7 @@ def build_parser():
     s.add_argument("--cert-hostname", action="append", default=[],
                    help="extra DNS name / IP for the server certificate")
     s.add_argument("--log-level", default="INFO")
+    s.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
 
     def client(name, help_text):
         c = sub.add_parser(name, help=help_text)
@@ -178,7 +179,7 @@ def run_serve(args):
                           use_admin_token=args.admin_token, hostnames=hostnames,
                           admin_host=args.admin_host, public_host=args.public_host)
     try:
-        asyncio.run(serve(connector))
+        asyncio.run(serve(connector, parent_pid=args.parent_pid))
     except KeyboardInterrupt:
         pass
     return 0

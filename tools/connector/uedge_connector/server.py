@@ -144,7 +144,17 @@ def describe(info):
     return "\n".join(lines)
 
 
-async def serve(connector, ready=None):
+async def watch_parent(parent_pid, stop):
+    """Stop when the process that started us is gone (tests killed hard)."""
+    while not stop.is_set():
+        if os.getppid() != parent_pid:
+            LOG.info("parent process %d is gone", parent_pid)
+            stop.set()
+            return
+        await asyncio.sleep(1.0)
+
+
+async def serve(connector, ready=None, parent_pid=None):
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -152,6 +162,8 @@ async def serve(connector, ready=None):
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):
             pass
+    if parent_pid:
+        loop.create_task(watch_parent(parent_pid, stop))
     info = await connector.start()
     print(describe(info), flush=True)
     if ready is not None:

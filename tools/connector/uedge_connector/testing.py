@@ -114,6 +114,7 @@ class ConnectorProcess:
             cmd.append("--no-self-register")
         if self.admin_token:
             cmd.append("--admin-token")
+        cmd += ["--parent-pid", str(os.getpid())]  # exits if this process dies
         return cmd + self.extra_args
 
     def start(self):
