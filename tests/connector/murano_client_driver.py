@@ -137,6 +137,34 @@ def mqtt_flow(cfg, admin):
     return out
 
 
+def cert_flow(cfg, admin):
+    """TLS client certificate auth: HTTPS writes/reads and an MQTT tell."""
+    api = murano_http.MuranoHTTP(murano_host="https://localhost:%d/" % cfg["https_port"],
+                                 murano_id="mc-cert", murano_cacert=cfg["ca_path"],
+                                 certfile=cfg["certfile"], pkeyfile=cfg["pkeyfile"],
+                                 http_timeout=20)
+    out = {"activated": api.is_activated()}
+    out["write"] = api.http_write("data_in", '{"001": 5}').code
+    out["read"] = api.http_read(["data_in"]).body
+    client = murano_client.MuranoClient(
+        murano_host="mqtt://localhost", murano_port=cfg["mqtts_port"], murano_id="mc-cert",
+        murano_cacert=cfg["ca_path"], certfile=cfg["certfile"], pkeyfile=cfg["pkeyfile"],
+        watchlist=["config_io"], http_timeout=15)
+    client.start_client()
+    try:
+        client.tell(resource="data_in", timestamp=1700000200.0, payload='{"001": 6}')
+        deadline = time.monotonic() + 10
+        hist = []
+        while len(hist) < 2 and time.monotonic() < deadline:
+            hist = admin.resource("mc-cert", "data_in")["history"]
+            time.sleep(0.1)
+        out["history"] = hist
+    finally:
+        client.stop_all()
+        api.close_session()
+    return out
+
+
 if __name__ == "__main__":
     scenario, cfg = sys.argv[1], json.loads(sys.argv[2])
     result = globals()[scenario](cfg, AdminClient(cfg["admin_url"]))

@@ -26,9 +26,10 @@ def conn(tmp_path_factory):
         yield c
 
 
-def drive(conn, scenario):
+def drive(conn, scenario, **extra):
     cfg = {"https_port": conn.https_port, "mqtts_port": conn.mqtts_port,
            "ca_path": conn.ca_path, "admin_url": conn.admin_url}
+    cfg.update(extra)
     env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, os.path.join(HERE, "murano_client_driver.py"),
                            scenario, json.dumps(cfg)], capture_output=True, text=True,
@@ -87,3 +88,16 @@ def test_murano_client_mqtt(conn):
     assert out["watched"] == ["config_io", str(out["set_ts"]), '{"channels": {"9": {}}}']
     assert out["ack"] is True
     assert out["latest_source"] == "device"
+
+
+def test_murano_client_with_a_tls_client_certificate(tmp_path):
+    from uedge_connector import pki
+
+    with running_connector(tmp_path, auth="cert") as cert_conn:
+        certfile, pkeyfile = pki.make_client_cert(str(tmp_path / "certs"), cert_conn.pki,
+                                                  "mc-cert")
+        out = drive(cert_conn, "cert_flow", certfile=certfile, pkeyfile=pkeyfile)
+    assert out["activated"] is True
+    assert out["write"] == 204
+    assert out["read"] == 'data_in={"001": 5}'
+    assert [h[1] for h in out["history"]] == ['{"001": 6}', '{"001": 5}']
