@@ -133,6 +133,10 @@ class App:
     def run(self, should_stop=None):
         clock = self.clock
         b = self.board
+        if HAVE_RTU:
+            from uedge_fw import rtu
+
+            rtu.install(b)
         log(
             "uedge: firmware %s on %s (%s), reset cause %s"
             % (VERSION, getattr(b, "DESCRIPTION", b.NAME), sys.platform, machine.reset_cause())
