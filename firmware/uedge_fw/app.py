@@ -79,6 +79,53 @@ def make_transport(s, clock):
     return MuranoMQTT(s["host"], s["port"] or None, keepalive=s["keepalive"], **common)
 
 
+def _forward(name):
+    return property(lambda self: getattr(self.inner, name),
+                    lambda self, v: setattr(self.inner, name, v))
+
+
+class NetGate:
+    """The transport, polled only while the network is up.
+
+    Without a link a connect attempt can only fail (and may block for the
+    socket timeout); the edge loop keeps sampling and queueing meanwhile.
+    """
+
+    on_update = _forward("on_update")
+    on_ack = _forward("on_ack")
+    on_state = _forward("on_state")
+
+    def __init__(self, inner, net):
+        self.inner = inner
+        self.net = net
+
+    @property
+    def connected(self):
+        return self.inner.connected
+
+    def poll(self, now_ms=None):
+        if self.net.up:
+            self.inner.poll(now_ms)
+
+    def write(self, alias, value):
+        return self.inner.write(alias, value)
+
+    def write_many(self, values):
+        return self.inner.write_many(values)
+
+    def record(self, entries):
+        return self.inner.record(entries)
+
+    def content_list(self, *a):
+        return self.inner.content_list(*a)
+
+    def content_get(self, name, sink_write, *a):
+        return self.inner.content_get(name, sink_write, *a)
+
+    def close(self):
+        return self.inner.close()
+
+
 def make_outbox(s):
     from uedge.outbox import MemoryOutbox, SegmentOutbox
 
@@ -175,7 +222,7 @@ class App:
         if not net.synced:
             log("uedge: WARNING starting without a time sync")
 
-        transport = make_transport(s, clock)
+        transport = NetGate(make_transport(s, clock), net)
         sched = Scheduler(clock)
         store = FileStore(s["config_io_path"], s["config_applications_path"])
         self.edge = edge = Edge(clock, sched, transport, make_outbox(s), store=store, log=Log())

@@ -152,3 +152,21 @@ def test_http_transport_and_status_led(tmp_path, connector):
             "001": channel({"mode": "adc", "pin": P["adc"][0]}),
         }))
         wait_value(conn, dev, "001", lambda v: v == 42, 30)
+
+
+def test_wifi_failure_is_retried_until_the_network_comes(tmp_path, connector):
+    conn = connector
+    vb = make_board(tmp_path, conn, hw={"wifi": {"ssid": "uedge-lab", "password": "changed"}},
+                    settings={"ntp_wait_s": 1})
+    sim_only(vb)
+    with vb:
+        vb.wait_for("net: connect failed (status STAT_WRONG_PASSWORD)", 20)
+        vb.wait_for("uedge: edge loop started", 20)  # runs (and samples) without a network
+        vb.wait_for("net: connect failed", 20, count=2)  # retried
+        assert vb.count("led: no_network") >= 1
+        assert vb.count("uedge: connected") == 0  # no connector attempts without a link
+        # the access point's password is put back: the next retry gets through
+        vb.update_hw(wifi={"ssid": "uedge-lab", "password": "correct horse"})
+        vb.wait_for("net: up", 30)
+        vb.wait_for("uedge: connected", 30)
+        assert vb.boots == 1
