@@ -13,6 +13,7 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
 
 from uedge_host import settings as settings_mod
@@ -248,6 +249,110 @@ def _make_http(cls, host, port, s, auth, cert, key, tls, clock):
     return cls(host, port, **kw)
 
 
+class BackgroundConnect:
+    """Runs the transport's blocking (re)connect attempts in a worker thread.
+
+    A connector that does not answer at all (packets dropped) would otherwise
+    hold the loop for up to http_timeout per attempt and samples would be
+    skipped; with this, sampling and queueing go on while an attempt waits.
+    The transport is only used by one thread at a time (the loop does not touch
+    it while an attempt runs) and every callback is delivered on the loop's
+    thread, in order, after the attempt ends.
+    """
+
+    def __init__(self, transport, logger=None):
+        self.__dict__["_t"] = transport
+        self.__dict__["_main"] = threading.current_thread()
+        self.__dict__["_thread"] = None
+        self.__dict__["_events"] = []
+        self.__dict__["_lock"] = threading.Lock()
+        self.__dict__["_log"] = logger or log
+        self.on_update = self.on_ack = self.on_state = self.on_reject = None
+        for name in ("on_update", "on_ack", "on_state", "on_reject"):
+            if hasattr(transport, name):
+                setattr(transport, name, self._relay(name))
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["_t"], name)
+
+    def __setattr__(self, name, value):
+        if name.startswith("on_") or name in self.__dict__:
+            self.__dict__[name] = value
+        else:
+            setattr(self.__dict__["_t"], name, value)
+
+    def _relay(self, name):
+        def cb(*args):
+            if threading.current_thread() is self._main:
+                f = self.__dict__.get(name)
+                if f is not None:
+                    f(*args)
+            else:
+                with self._lock:
+                    self._events.append((name, args))
+        return cb
+
+    def _flush(self):
+        with self._lock:
+            events = self._events[:]
+            del self._events[:]
+        for name, args in events:
+            f = self.__dict__.get(name)
+            if f is not None:
+                f(*args)
+
+    @property
+    def busy(self):
+        th = self._thread
+        return th is not None and th.is_alive()
+
+    @property
+    def connected(self):
+        return not self.busy and self._t.connected
+
+    def poll(self, now_ms=None):
+        t = self._t
+        th = self._thread
+        if th is not None:
+            if th.is_alive():
+                return
+            self.__dict__["_thread"] = None
+            self._flush()
+        if t.connected or not hasattr(t, "backoff"):
+            t.poll(now_ms)
+            return
+        now = t.clock.now_ms() if now_ms is None else now_ms
+        if not getattr(t, "_want", True) or not t.backoff.ready(now):
+            return
+        th = threading.Thread(target=self._attempt, args=(now,), name="uedge-connect", daemon=True)
+        self.__dict__["_thread"] = th
+        th.start()
+
+    def _attempt(self, now):
+        from uedge.murano import AuthError, MuranoError
+
+        t = self._t
+        try:
+            t.connect()
+        except AuthError as e:
+            d = t.backoff.failed(now, getattr(t, "auth_backoff_ms", 0))
+            self._log.info("%s; retry in %d ms", e, d)
+            self._relay("on_state")(False, "not authorized")
+        except (MuranoError, OSError, ValueError) as e:
+            d = t.backoff.failed(now)
+            t.last_error = str(e)
+            self._log.info("%s; retry in %d ms", e, d)
+            self._relay("on_state")(False, str(e))
+
+    def close(self):
+        th = self._thread
+        if th is not None:
+            th.join(float(getattr(self._t, "timeout_ms", 10000)) / 1000.0 + 1.0)
+            self.__dict__["_thread"] = None
+        self._t.close()
+        self._flush()
+
+
 class _Log:
     """logging adapter for the portable edge loop."""
 
@@ -301,7 +406,8 @@ class Daemon:
         self.clock = Clock()
         self.stop = False
         _register_sources()
-        self.transport, self.scheme = make_transport(s, self.clock)
+        raw, self.scheme = make_transport(s, self.clock)
+        self.transport = BackgroundConnect(raw, logging.getLogger("uedge.link"))
         self.outbox = make_outbox(s)
         self.scheduler = Scheduler(self.clock, reuse_report=True)
         self.token = s.murano_token
@@ -373,6 +479,9 @@ class Daemon:
         if ms <= 0:
             return
         t = self.transport
+        if getattr(t, "busy", False):
+            time.sleep(min(ms, 50) / 1000.0)  # a connect attempt owns the sockets
+            return
         socks = []
         for holder in (getattr(t, "_client", None), getattr(t, "_writer", None),
                        getattr(t, "_watcher", None)):

@@ -214,6 +214,7 @@ class Edge:
         self._replay = None  # (msg_id, keys, sent_ms, n)
         self._early_acks = {}
         self._sending = False
+        self._last_data_out = None
         self._next_replay_ms = 0
         self._stopping = False
         # counters
@@ -445,7 +446,12 @@ class Edge:
                 continue
             try:
                 if alias == "data_out":
-                    self._on_data_out(value)
+                    # the HTTP transport re-reads data_out on every reconnect and
+                    # gives no timestamp: the same request again is acknowledged
+                    # and its state echoed, but not actuated a second time
+                    repeat = ts_us is None and value == self._last_data_out
+                    self._last_data_out = value
+                    self._on_data_out(value, actuate=not repeat)
                 elif alias == "config_io":
                     self._on_config_io(value)
                 elif alias == "config_applications":
@@ -523,7 +529,7 @@ class Edge:
         self.store.save("config_applications", text)
         self.log.info("config_applications applied")
 
-    def _on_data_out(self, text):
+    def _on_data_out(self, text, actuate=True):
         # 1. acknowledge receipt by writing the same value back
         try:
             self.transport.write("data_out", text)
@@ -539,6 +545,16 @@ class Edge:
             self._error("data_out", "data_out must be a JSON object of channel: value")
             return
         chans = self.config.channels if self.config is not None else {}
+        if not actuate:
+            states = {}
+            for cid in reqs:
+                if cid in chans:
+                    v = self.scheduler.state(cid)[0]
+                    if v is not None:
+                        states[cid] = v
+            if states:
+                self._send_live(self.clock.epoch_us(), encode_data_in(states, None), self.clock.now_ms())
+            return
         for cid in reqs:
             cfg = chans.get(cid)
             if cfg is None:

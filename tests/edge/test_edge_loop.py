@@ -274,3 +274,23 @@ def test_config_applications_applied_to_sources():
     errs = [r["__error"] for _ts, r in t.data_in() if "__error" in r]
     assert any("config_applications" in x and "baud_rate" in x["config_applications"] for x in errs)
     assert len(opened) == n  # rejected: nothing reopened
+
+
+def test_data_out_reread_not_actuated_twice():
+    clock, t, e, _ = make()
+    t.up()
+    run(clock, e, 300)
+    t.on_update("data_out", '{"009": 25}', None)
+    run(clock, e, 200)
+    n = e.control_ok
+    t.writes.clear()
+    before = len(t.sent)
+    t.on_update("data_out", '{"009": 25}', None)  # the HTTP transport re-reads on reconnect
+    run(clock, e, 200)
+    assert e.control_ok == n  # not actuated again ...
+    assert t.writes == [("data_out", '{"009": 25}')]  # ... but acknowledged
+    echoed = [json.loads(v["data_in"]) for _i, _k, en in t.sent[before:] for _ts, v in en]
+    assert {"009": 25} in echoed  # ... and its state echoed
+    t.on_update("data_out", '{"009": 25}', 1700000009000000)  # a new request, same value
+    run(clock, e, 200)
+    assert e.control_ok == n + 1
