@@ -194,6 +194,7 @@ def main(argv=None):
             control_sent = False
             note = ""
             shown = ""
+            best = (0, {})
             while not stop["now"]:
                 if proc.poll() is not None:
                     print("\nuedge exited with %s; see %s/uedge.log" % (proc.returncode, workdir))
@@ -214,6 +215,9 @@ def main(argv=None):
                             note = "control: data_out {%s: %s} acknowledged by the device" % (cid, target)
                     except Exception:
                         pass
+                seen = _collect(conn)
+                if seen[1] > best[0]:
+                    best = (seen[1], seen[0])
                 out = _render(cfg, conn, started, note if (tty or note != shown) else "", tty)
                 shown = note
                 print(out, flush=True)
@@ -232,6 +236,8 @@ def main(argv=None):
                     proc.kill()
                     proc.wait()
             chans, n, _errors = _collect(conn)
+            if n == 0 and best[0]:  # the connector may have taken the terminal's Ctrl-C too
+                n, chans = best[0], best[1]
             print("done: the connector stored %d data_in points for %d channels." % (n, len(chans)))
             if n == 0:
                 rc = 1
