@@ -560,6 +560,9 @@ def go(s, duration=None):
     except (settings_mod.SettingsError, ValueError) as e:
         log.error("%s", e)
         return 2
+    except Exception as e:  # e.g. the queue directory is not writable, bad key files
+        log.error("cannot start: %s: %s", type(e).__name__, e)
+        return 2
 
     def _stop(signum, frame):
         d.stop = True
