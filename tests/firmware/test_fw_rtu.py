@@ -61,9 +61,10 @@ def test_rtu_channel_reports_over_a_pty(tmp_path, connector):
                     "slave_id": 1, "register_range": "INPUT_REGISTER", "register": 1}
                 conn.set_resource(dev, "config_io", config_io({"101": chan, "102": ir}))
                 deadline = time.time() + 30
+                recent = ""
                 while time.time() < deadline:
-                    recent = json.dumps(conn.history(dev, "data_in")[-3:])
-                    if "1234" in recent or "callable" in recent:
+                    recent = " ".join(v for _ts, v in conn.history(dev, "data_in")[-3:])
+                    if '"101":1234' in recent.replace(" ", "") or "callable" in recent:
                         break
                     time.sleep(0.1)
                 if "callable" in recent:
