@@ -78,6 +78,37 @@ def test_cli_set_config_io_reaches_device_and_history_reads_back(conn, tmp_path)
     assert rc == 1 and "404" in err
 
 
+def test_cli_get_follow_prints_new_points(conn):
+    import queue
+    import threading
+
+    token = activate(conn, "follow-dev")
+    c = RawClient(conn.mqtt_port)
+    c.connect(password=token)
+
+    def write(value):
+        c.publish("$resource/data_in", value, qos=1)
+        c.read()
+
+    write("v0")
+    env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "uedge_connector", "get", "follow-dev",
+                             "data_in", "--follow", "--admin", conn.admin_url],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stdout], daemon=True).start()
+    try:
+        assert lines.get(timeout=20).rstrip("\n").split("\t")[1:] == ["device", "v0"]
+        write("v1")
+        write("v2")
+        got = [lines.get(timeout=20).rstrip("\n").split("\t")[1:] for _ in range(2)]
+        assert got == [["device", "v1"], ["device", "v2"]]
+    finally:
+        c.disconnect()
+        proc.terminate()
+        proc.wait(10)
+
+
 def test_cli_content_and_whitelist(conn, tmp_path):
     f = tmp_path / "app.tar.gz"
     f.write_bytes(b"\x1f\x8b" + b"x" * 50)

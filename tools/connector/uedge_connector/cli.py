@@ -65,6 +65,8 @@ def build_parser():
     c.add_argument("device")
     c.add_argument("alias")
     c.add_argument("--history", type=int, metavar="N", help="show the last N points")
+    c.add_argument("--follow", action="store_true",
+                   help="keep printing new points as they arrive (Ctrl-C stops)")
     c = client("set", "set a resource as the ExoSense side would (pushed to the device)")
     c.add_argument("device")
     c.add_argument("alias")
@@ -116,6 +118,8 @@ def run_client(args):
             out = c.status()
         elif cmd == "devices":
             out = c.devices()
+        elif cmd == "get" and args.follow:
+            return follow(c, args.device, args.alias, args.history or 1)
         elif cmd == "get":
             out = c.resource(args.device, args.alias, limit=args.history or 1)
             if args.history is None:
@@ -161,6 +165,25 @@ def run_client(args):
         return 1
     print(json.dumps(out, indent=2))
     return 0
+
+
+def follow(client, device, alias, first, interval=1.0):
+    import time
+
+    since = None
+    limit = first
+    try:
+        while True:
+            out = client.resource(device, alias, limit=limit, since=since)
+            for ts, value, source in out["history"]:
+                print("%d\t%s\t%s" % (ts, source, value), flush=True)
+                since = ts + 1
+            limit = 1000
+            if since is None:
+                since = 0
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return 0
 
 
 def run_serve(args):
