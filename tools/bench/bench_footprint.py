@@ -156,9 +156,19 @@ def _mpy_main():
 
 
 def _host_main():
+    import shutil
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="uedge-footprint-")
+    try:
+        return _measure(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _measure(tmp):
     import os
     import subprocess
-    import tempfile
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.path.insert(0, os.path.join(root, "tools"))
@@ -167,7 +177,6 @@ def _host_main():
     mpy = os.path.join(root, ".venv", "bin", "micropython")
     if not os.path.exists(mpy):
         mpy = "micropython"
-    tmp = tempfile.mkdtemp(prefix="uedge-footprint-")
     sizes = {}
     for board in deploy.BOARDS:
         s = deploy.build(board, os.path.join(tmp, board), quiet=True)
