@@ -89,6 +89,7 @@ def main():
     print("fieldbus.coalescing.requests[50 float32 channels, plan]: %d  (uncoalesced: 50)" % n_plan)
     print("fieldbus.coalescing.requests[50 channels, measured]: %d in %.1f ms  (one by one: %d in %.1f ms)"
           % (r["coalesced_requests"], r["coalesced_ms"], r["single_requests"], r["single_ms"]))
+    print("fieldbus.rtu.heap_bytes_per_read_many[50 channels, coalesced]: %d" % r["alloc_per_read_many"])
     print("fieldbus.coalescing.line_time[50 channels at %d]: %.1f ms coalesced vs %.1f ms one by one"
           % (BAUD, 1000.0 / line_limit(BAUD, 99), 50 * 1000.0 / lim1))
     return 0

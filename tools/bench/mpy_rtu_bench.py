@@ -7,6 +7,7 @@ import sys
 HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.insert(0, HERE + "/../../lib")
 
+import gc  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 
@@ -42,13 +43,18 @@ def fifty(port, baud, extra, rounds):
     src.read_many(chans, values, errors)  # warm-up: builds the plan
     assert not errors, errors
     r0 = src.requests
+    gc.collect()
+    a0 = gc.mem_alloc()
+    gc.disable()
     t0 = time.ticks_us()
     for _ in range(rounds):
         src.read_many(chans, values, errors)
     dt = time.ticks_diff(time.ticks_us(), t0) / rounds / 1000.0
+    alloc = (gc.mem_alloc() - a0) // rounds
+    gc.enable()
     per = (src.requests - r0) // rounds
     src.close()
-    return per, dt
+    return per, dt, alloc
 
 
 def main():
@@ -61,11 +67,11 @@ def main():
     r1 = rate(m, 1, seconds)
     r125 = rate(m, 125, seconds)
     src.close()
-    req_c, ms_c = fifty(port, baud, {}, 20)
-    req_u, ms_u = fifty(port, baud, {"max_gap": 0, "max_count": 1}, 5)
+    req_c, ms_c, alloc_c = fifty(port, baud, {}, 20)
+    req_u, ms_u, _alloc_u = fifty(port, baud, {"max_gap": 0, "max_count": 1}, 5)
     print(json.dumps({"reads_1": r1, "reads_125": r125, "coalesced_requests": req_c,
                       "coalesced_ms": ms_c, "single_requests": req_u, "single_ms": ms_u,
-                      "gap_ms": m.gap_ms}))
+                      "gap_ms": m.gap_ms, "alloc_per_read_many": alloc_c}))
 
 
 main()
