@@ -15,7 +15,7 @@ packed bits), _write_bits(dev, address, bits), _write_registers(dev, address,
 data), and optionally _link_failed(dev, err) to drop a broken connection.
 """
 
-from uedge.compat import monotonic_ms, ticks_diff
+from uedge.compat import Clock
 from uedge.modbus import ModbusError, ModbusException
 from uedge.modbus import codec
 from uedge.modbus.plan import DEFAULT_MAX_GAP, PlanCache, build
@@ -39,7 +39,7 @@ class DeviceState:
         self.solo = set()  # channel ids never merged (bad registers)
 
     def down(self, now):
-        return self.failures and ticks_diff(self.retry_at, now) > 0
+        return self.failures and self.retry_at > now
 
 
 class ModbusSource(Source):
@@ -53,10 +53,19 @@ class ModbusSource(Source):
         self.max_count = _setting(cfg, "max_count", codec.MAX_READ_REGISTERS, 1, codec.MAX_READ_REGISTERS)
         self.backoff_ms = _setting(cfg, "retry_ms", 1000, 0, 3600000)
         self.backoff_max_ms = _setting(cfg, "retry_max_ms", 30000, 0, 3600000)
-        self.now_ms = monotonic_ms
+        # The scheduler sets now_ms (its clock, ms) before each call; used
+        # standalone, the source keeps its own non-wrapping clock.
+        self.now_ms = None
+        self._clock = Clock()
         self.devices = {}
         self.plans = PlanCache()
         self.requests = 0  # read requests sent, for diagnostics and benchmarks
+
+    def _now(self):
+        n = self.now_ms
+        if n is None or callable(n):
+            return self._clock.now_ms()
+        return n
 
     # -- per-channel settings -----------------------------------------------
 
@@ -126,9 +135,9 @@ class ModbusSource(Source):
         if bad:
             errors.update(bad)
         for d, requests in plan:
-            now = self.now_ms()
+            now = self._now()
             if d.down(now):
-                msg = "%s (retry in %d ms)" % (d.last_error, ticks_diff(d.retry_at, now))
+                msg = "%s (retry in %d ms)" % (d.last_error, d.retry_at - now)
                 for req in requests:
                     for m in req.members:
                         errors[m[0].id] = msg
@@ -197,7 +206,7 @@ class ModbusSource(Source):
         delay = self.backoff_ms << min(d.failures - 1, 16)
         if delay > self.backoff_max_ms:
             delay = self.backoff_max_ms
-        d.retry_at = self.now_ms() + delay
+        d.retry_at = self._now() + delay
         d.last_error = "%s: %s" % (d.label, e)
         try:
             self._link_failed(d.key, e)
