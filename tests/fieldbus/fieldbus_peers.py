@@ -117,14 +117,15 @@ def decode_mpy_value(v):
     return v
 
 
-def run_mpy(job, timeout=60):
+def run_mpy(job, timeout=60, env=None):
     """Run the portable source under MicroPython; returns its JSON result."""
     fd, path = tempfile.mkstemp(suffix=".json", prefix="uedge-mpy-")
     with os.fdopen(fd, "w") as f:
         json.dump(job, f)
     try:
         p = subprocess.run([MICROPYTHON, os.path.join(HERE, "mpy_rtu_client.py"), path],
-                           capture_output=True, timeout=timeout)
+                           capture_output=True, timeout=timeout,
+                           env=dict(os.environ, **(env or {})))
     finally:
         os.unlink(path)
     assert p.returncode == 0, p.stderr.decode() + p.stdout.decode()

@@ -27,6 +27,8 @@ def enc(v):
 def main():
     with open(sys.argv[1]) as f:
         job = json.load(f)
+    for p in job.get("sys_path", []):
+        sys.path.insert(0, p)
     cio = parse_config_io(job["config_io"])
     chans = [cio.channels[k] for k in cio.channels]
     src = ModbusRTUSource("Modbus_RTU", job["port"], job.get("app_config", {}))

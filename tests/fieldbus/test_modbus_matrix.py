@@ -250,3 +250,21 @@ def test_read_only_ranges_refuse_writes():
     with pytest.raises(Exception) as e:
         src.write(ch, 1)
     assert "read-only" in str(e.value)
+
+
+def test_portable_source_on_a_board_uart(rtu, tmp_path):
+    """interface "uart1" -> machine.UART(1) of the simulated board, wired to the pty."""
+    import json
+    import os
+
+    pair, _srv = rtu
+    hw = tmp_path / "hw.json"
+    hw.write_text(json.dumps({"uart": {"1": pair.a}}))
+    vb = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                      "tools", "virtual_board", "mpy")
+    if not os.path.exists(os.path.join(vb, "machine.py")):
+        pytest.skip("no simulated machine module")
+    out = run_mpy({"port": "uart1", "app_config": {"baud_rate": 115200}, "sys_path": [vb],
+                   "config_io": config_io(with_unit(CHANS, slave_id=1), "Modbus_RTU", "uart1"),
+                   "rounds": 1}, env={"UEDGE_SIM_HW": str(hw)})
+    check(out["rounds"][0]["values"], out["rounds"][0]["errors"])
