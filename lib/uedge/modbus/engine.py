@@ -59,6 +59,8 @@ class ModbusSource(Source):
         self._clock = Clock()
         self.devices = {}
         self.plans = PlanCache()
+        self._last_chs = None
+        self._last_plan = None
         self.requests = 0  # read requests sent, for diagnostics and benchmarks
 
     def _now(self):
@@ -106,11 +108,33 @@ class ModbusSource(Source):
     # -- reading -------------------------------------------------------------
 
     def _plan(self, channels):
-        key = tuple(ch.id for ch in channels)
+        # The same due set comes back tick after tick (the scheduler even
+        # refills the same list): compare by identity first, allocation-free.
+        last = self._last_chs
+        n = len(channels)
+        if last is not None and len(last) == n:
+            i = 0
+            while i < n and last[i] is channels[i]:
+                i += 1
+            if i == n:
+                return self._last_plan, None
+        # Keyed by object identity, not channel id: a re-applied config_io
+        # brings new ChannelConfig objects. The plan holds the channels, so
+        # their ids cannot be reused while it is cached.
+        key = tuple(id(ch) for ch in channels)
         plan = self.plans.get(key)
-        if plan is not None:
-            return plan, None
+        if plan is None:
+            plan, bad = self._build_plan(channels)
+            if bad:
+                return plan, bad
+            self.plans.put(key, plan)
+        self._last_chs = list(channels)
+        self._last_plan = plan
+        return plan, None
+
+    def _build_plan(self, channels):
         groups = {}
+        order = []  # devices in order of first appearance (MicroPython dicts are unordered)
         bad = {}
         for ch in channels:
             _asc, dev, sp, err = self._settings(ch)
@@ -120,15 +144,19 @@ class ModbusSource(Source):
             g = groups.get(dev)
             if g is None:
                 g = groups[dev] = []
+                order.append(dev)
             g.append((ch, sp))
         plan = []
-        for dev, items in groups.items():
+        for dev in order:
+            items = groups[dev]
             d = self._device_state(dev)
             plan.append((d, build(items, self.max_gap, self.max_count, codec.MAX_READ_BITS, d.solo)))
-        if not bad:
-            self.plans.put(key, plan)
-            return plan, None
         return plan, bad
+
+    def _forget_plans(self):
+        self.plans.clear()
+        self._last_chs = None
+        self._last_plan = None
 
     def read_many(self, channels, values, errors):
         plan, bad = self._plan(channels)
@@ -188,7 +216,7 @@ class ModbusSource(Source):
                 return
             except ValueError as e:
                 errors[ch.id] = "%s: %s" % (d.label, e)
-        self.plans.clear()
+        self._forget_plans()
 
     def _exc_msg(self, d, sp, e):
         return "%s %s register %d: %s" % (d.label, codec.RANGE_NAMES[sp.table], sp.address + 1, e)

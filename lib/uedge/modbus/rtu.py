@@ -171,6 +171,7 @@ class RTUMaster:
             self._poll = p
         except Exception:
             self._poll = None
+        self._ipoll = hasattr(self._poll, "ipoll")
         # counters for diagnostics and the benchmark
         self.requests = 0
         self.failures = 0
@@ -183,7 +184,8 @@ class RTUMaster:
         """Wait up to ms for input; raises ModbusPortError if the port hung up."""
         p = self._poll
         if p is not None:
-            for _obj, ev in p.poll(ms if ms > 0 else 0):
+            # ipoll (MicroPython) allocates nothing; poll elsewhere
+            for _obj, ev in (p.ipoll if self._ipoll else p.poll)(ms if ms > 0 else 0):
                 if ev & (select.POLLHUP | select.POLLERR) and not ev & select.POLLIN:
                     raise ModbusPortError("serial port closed")
             return
