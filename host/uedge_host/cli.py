@@ -375,6 +375,19 @@ def make_outbox(s):
 def _register_sources():
     import uedge.sources.simulated  # noqa: F401  registers "Simulated"
 
+
+_host_sources = {"loaded": False}
+
+
+def need_sources(applications):
+    """Load the fieldbus drivers (pymodbus, python-can, ...) the first time a
+    config_io uses an application not registered yet: a gateway that only runs
+    simulated or on-board channels never pays for those libraries."""
+    from uedge.sources import lookup
+
+    if _host_sources["loaded"] or all(lookup(a) is not None for a in applications):
+        return
+    _host_sources["loaded"] = True
     try:
         from uedge_host import sources as host_sources
     except ImportError:
@@ -383,7 +396,7 @@ def _register_sources():
         return
     try:
         names = host_sources.register_all()
-        log.debug("host sources: %s", ", ".join(names or ()))
+        log.info("fieldbus sources loaded: %s", ", ".join(names or ()))
     except Exception as e:  # a missing/broken optional driver must not stop the daemon
         log.warning("fieldbus sources not available (%s: %s); Simulated still is",
                     type(e).__name__, e)
@@ -416,6 +429,7 @@ class Daemon:
             store=FileStore(s.config_io_file, s.config_applications_file),
             log=_Log(logging.getLogger("uedge.edge")),
             watch=s.watch, local_strategy=s.local_strategy, replay_rate=s.replay_rate,
+            need_sources=need_sources,
         )
         self._last_dropped = self.outbox.dropped if self.outbox is not None else 0
         self._last_corrupted = self.outbox.corrupted if self.outbox is not None else 0

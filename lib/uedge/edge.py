@@ -28,7 +28,7 @@ config_io synchronisation rule (two-way, as the Data IO Schema asks):
 import json
 
 from uedge import control
-from uedge.config import ConfigError, parse_config_applications, parse_config_io
+from uedge.config import ConfigError, loads, parse_config_applications, parse_config_io
 from uedge.payload import encode_data_in
 
 from uedge.scheduler import registry_check as check_channel
@@ -149,6 +149,24 @@ class FileStore:
                 f.write(text)
 
 
+def applications_of(text):
+    """Application names a config_io text uses ([] when it cannot be read)."""
+    try:
+        doc = loads(text)
+        chans = doc.get("channels")
+    except (ConfigError, AttributeError):
+        return []
+    apps = []
+    if isinstance(chans, dict):
+        for cid in chans:
+            ch = chans[cid]
+            pc = ch.get("protocol_config") if isinstance(ch, dict) else None
+            app = pc.get("application") if isinstance(pc, dict) else None
+            if isinstance(app, str) and app not in apps:
+                apps.append(app)
+    return apps
+
+
 def _merge(a, b):
     try:
         da = json.loads(a)
@@ -176,7 +194,8 @@ class Edge:
                  watch=("config_io", "data_out", "config_applications"),
                  local_strategy=False, replay_rate=20.0, batch_items=500,
                  batch_bytes=262144, max_inflight=64, ack_timeout_ms=30000,
-                 sync_window_ms=3000, live_timestamps=None, status_hook=None):
+                 sync_window_ms=3000, live_timestamps=None, status_hook=None,
+                 need_sources=None):
         self.clock = clock
         self.scheduler = scheduler
         self.transport = transport
@@ -200,6 +219,9 @@ class Edge:
             live_timestamps = self.record_res_us == 1
         self.live_timestamps = live_timestamps
         self.status_hook = status_hook
+        # need_sources(application_names): called before a config_io is parsed,
+        # so a host can load drivers (and their libraries) only when used
+        self.need_sources = need_sources
 
         self.config = None  # last good ConfigIO
         self.config_text = None
@@ -248,6 +270,7 @@ class Edge:
                 self._error("config_applications", "local config_applications: %s" % e)
         text = self.store.load("config_io")
         if text:
+            self._need(text)
             try:
                 cfg = parse_config_io(text, check_channel)
                 self._apply(cfg, self.apps)
@@ -260,6 +283,16 @@ class Edge:
                 self._error("config_io", "local config_io: %s: %s" % (type(e).__name__, e))
         if getattr(self.transport, "connected", False) and not self.connected:
             self._on_state(True, "connected")
+
+    def _need(self, text):
+        if self.need_sources is None:
+            return
+        try:
+            apps = applications_of(text)
+            if apps:
+                self.need_sources(apps)
+        except Exception as e:
+            self.log.warning("loading sources: %s: %s", type(e).__name__, e)
 
     def _apply(self, cfg, apps):
         if apps is None:
@@ -476,6 +509,7 @@ class Edge:
             return
         if self.config_text is not None and text == self.config_text:
             return
+        self._need(text)
         try:
             cfg = parse_config_io(text, check_channel)
         except ConfigError as e:

@@ -294,3 +294,17 @@ def test_data_out_reread_not_actuated_twice():
     t.on_update("data_out", '{"009": 25}', 1700000009000000)  # a new request, same value
     run(clock, e, 200)
     assert e.control_ok == n + 1
+
+
+def test_sources_loaded_on_demand():
+    asked = []
+    cfg = json.loads(json.dumps(CFG))
+    cfg["channels"]["002"] = {"display_name": "M", "properties": {"data_type": "NUMBER"},
+                              "protocol_config": {"application": "Modbus_TCP",
+                                                  "app_specific_config": {}}}
+    clock = FakeClock()
+    t = Loopback()
+    e = Edge(clock, Scheduler(clock), t, MemoryOutbox(), store=Store(config_io=json.dumps(cfg)),
+             need_sources=asked.append)
+    e.start()
+    assert asked == [["Simulated", "Modbus_TCP"]]
