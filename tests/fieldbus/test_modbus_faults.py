@@ -205,3 +205,32 @@ def test_serial_port_vanishing_fails_its_channels_only_and_recovers(kind):
             assert (values, errors) == (GOOD, {})
             a.close()
             b.close()
+
+
+def test_tcp_device_going_away_fails_alone_and_recovers():
+    with tcp_server(DATA) as s1, tcp_server(DATA) as s2:
+        chans = {}
+        for name, srv in (("x", s1), ("y", s2)):
+            for cid, asc in CHANS.items():
+                if cid.startswith("u1"):
+                    chans[name + cid] = dict(asc, ip_address="127.0.0.1", port=srv.tcp_port)
+        cs = channels(config_io(chans, "Modbus_TCP", "eth0"))
+        src = ModbusTCPSource("Modbus_TCP", "eth0", {"timeout_ms": 300, "retry_ms": 300})
+        want = {p + k: v for p in "xy" for k, v in GOOD.items() if k.startswith("u1")}
+        assert read(src, cs) == (want, {})
+        s1.stop()
+        values, errors = read(src, cs)
+        assert set(errors) == {k for k in want if k[0] == "x"}
+        assert "127.0.0.1:%d unit 1" % s1.tcp_port in errors["xu1-a"]
+        assert values == {k: v for k, v in want.items() if k[0] == "y"}
+        values, errors = read(src, cs)
+        assert "retry in" in errors["xu1-b"] and len(values) == 3
+        s1.start()
+        deadline = time.monotonic() + 10
+        while True:
+            values, errors = read(src, cs)
+            if not errors or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert (values, errors) == (want, {})
+        src.close()
