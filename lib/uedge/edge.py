@@ -527,6 +527,14 @@ class Edge:
             if remote_t is not None and local_t is not None and remote_t < local_t:
                 self._push_config("local config_io is newer")
                 return
+            merged = self._keep_locked_channels(cfg)
+            if merged is not None:
+                text = merged
+                try:
+                    cfg = parse_config_io(text, check_channel)
+                except ConfigError as e:
+                    self._error("config_io", "config_io rejected, keeping the last good one: %s" % e)
+                    return
         try:
             self._apply(cfg, self.apps)
         except Exception as e:
@@ -544,6 +552,25 @@ class Edge:
         # acknowledge: the connector's config_io now matches what runs here
         self._push_config("acknowledge the applied config_io")
         self.log.info("config_io applied: %d channels (last_edited %s)", len(cfg.order), cfg.last_edited)
+
+    def _keep_locked_channels(self, cfg):
+        """Channels locked on the device are read-only for the application side:
+        a remote config keeps the device's version of them. Returns the merged
+        config_io text, or None when the remote one leaves them alone."""
+        mine = self.config.raw.get("channels") or {}
+        theirs = cfg.raw.get("channels")
+        if not isinstance(theirs, dict):
+            return None
+        kept = []
+        for cid in self.config.order:
+            if self.config.channels[cid].locked and theirs.get(cid) != mine.get(cid):
+                theirs[cid] = mine[cid]
+                kept.append(cid)
+        if not kept:
+            return None
+        self.log.warning("config_io: locked channel(s) %s kept as configured on the device",
+                         ", ".join(kept))
+        return json.dumps(cfg.raw)
 
     def _on_config_applications(self, text):
         if text is None or not text.strip():

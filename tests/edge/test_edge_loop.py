@@ -308,3 +308,23 @@ def test_sources_loaded_on_demand():
              need_sources=asked.append)
     e.start()
     assert asked == [["Simulated", "Modbus_TCP"]]
+
+
+def test_locked_channel_kept_on_remote_edit():
+    cfg = json.loads(json.dumps(CFG))
+    cfg["channels"]["001"]["properties"]["locked"] = True
+    clock, t, e, store = make(cfg)
+    t.up()
+    run(clock, e, 200)
+    new = json.loads(json.dumps(CFG))
+    new["last_edited"] = "2030-01-01T00:00:00Z"
+    new["channels"]["001"]["display_name"] = "Renamed by the app"
+    del new["channels"]["009"]
+    t.on_update("config_io", json.dumps(new), None)
+    run(clock, e, 200)
+    assert e.config.last_edited == "2030-01-01T00:00:00Z"  # the rest of the edit applies
+    assert "009" not in e.config.channels
+    assert e.config.channels["001"].display_name == "Temp"  # the locked channel does not
+    pushed = [json.loads(v) for a, v in t.writes if a == "config_io"][-1]
+    assert pushed["channels"]["001"]["display_name"] == "Temp"
+    assert json.loads(store.d["config_io"])["channels"]["001"]["display_name"] == "Temp"
