@@ -196,6 +196,9 @@ class SegmentOutbox(Outbox):
         self._counts = {}  # seq -> records still undelivered in that segment
         self._sizes = {}  # seq -> bytes
         self._cur = (0, 0)  # (seq, offset) of the oldest undelivered record
+        self._hbuf = bytearray(_HDR_LEN)
+        self._hbuf[0:2] = _MAGIC
+        self._hts = memoryview(self._hbuf)[6:14]
         self._load()
 
     # -- files
@@ -396,8 +399,13 @@ class SegmentOutbox(Outbox):
             self._rotate()
         if self._w is None:
             self._w = open(self._seg(self._wseq), "ab")
-        tsb = struct.pack("<q", ts_us)
-        self._w.write(_MAGIC + struct.pack(_HDR, len(payload), ts_us, _crc(tsb, payload)))
+        # header built in place in one reused buffer (no per-put bytes objects)
+        h = self._hbuf
+        struct.pack_into("<q", h, 6, ts_us)
+        crc = binascii.crc32(payload, binascii.crc32(self._hts)) & 0xFFFFFFFF
+        struct.pack_into("<I", h, 2, len(payload))
+        struct.pack_into("<I", h, 14, crc)
+        self._w.write(h)
         self._w.write(payload)
         self._w.flush()
         if self.sync and hasattr(os, "sync"):

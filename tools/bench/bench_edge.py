@@ -112,7 +112,7 @@ def main(argv=None):
     ap.add_argument("--runtime", choices=("cpython", "micropython", "both"), default="both",
                     help="uedge go (CPython) and/or the same loop on the MicroPython unix port [both]")
     args = ap.parse_args(argv)
-    rc = 0
+    rc = outbox_figures()
     runtimes = ("cpython", "micropython") if args.runtime == "both" else (args.runtime,)
     for rt in runtimes:
         if rt == "micropython":
@@ -124,6 +124,59 @@ def main(argv=None):
                 continue
         rc |= run_one(args, rt)
     return rc
+
+
+def outbox_figures():
+    """Queue throughput (offline path): SQLite on gateways, segment files on boards."""
+    from uedge_host.outbox_sqlite import SqliteOutbox
+
+    payload = json.dumps(dict(("C%03d" % i, 12.345 + i) for i in range(100)))
+    for sync in ("normal", "full"):
+        d = tempfile.mkdtemp(prefix="uedge-bench-q-")
+        q = SqliteOutbox(os.path.join(d, "q.db"), cap_items=0, sync=sync)
+        n = 2000 if sync == "normal" else 300
+        t0 = time.perf_counter()
+        for i in range(n):
+            q.put(i, payload)
+        t1 = time.perf_counter()
+        got = 0
+        while True:
+            b = q.peek(100, 262144)
+            if not b:
+                break
+            got += len(b)
+            q.ack([x[0] for x in b])
+        t2 = time.perf_counter()
+        q.close()
+        import shutil
+
+        shutil.rmtree(d, ignore_errors=True)
+        print("edge.outbox.sqlite.%s: %.0f puts/s, %.0f reports/s peek+ack (%d-byte reports)"
+              % (sync, n / (t1 - t0), got / (t2 - t1), len(payload)))
+    script = os.path.join(ROOT, "tools", "bench", "mpy_outbox_bench.py")
+    for name, exe in (("cpython", sys.executable), ("micropython", MICROPYTHON)):
+        if not os.path.exists(exe):
+            continue
+        d = tempfile.mkdtemp(prefix="uedge-bench-seg-")
+        try:
+            out = subprocess.run([exe, script, os.path.join(d, "q"), "2000"], capture_output=True,
+                                 text=True, timeout=120)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+        except Exception as e:
+            print("edge.outbox.%s: failed: %s" % (name, e))
+            continue
+        finally:
+            import shutil
+
+            shutil.rmtree(d, ignore_errors=True)
+        for kind in ("segment", "memory"):
+            x = r[kind]
+            extra = ""
+            if x.get("alloc_per_put") is not None:
+                extra = ", %.0f bytes allocated per put" % x["alloc_per_put"]
+            print("edge.outbox.%s.%s: %.0f puts/s, %.0f reports/s peek+ack%s"
+                  % (name, kind, x["put_per_s"], x["replay_per_s"], extra))
+    return 0
 
 
 def run_one(args, runtime):
