@@ -76,3 +76,27 @@ def test_custom_source_validation_names_the_key():
     assert AcmeSource.check_channel("1", {"sensor": "T1"}) is None
     assert "app_specific_config.sensor" in AcmeSource.check_channel("1", {})
     assert "app_specific_config.scale" in AcmeSource.check_channel("1", {"sensor": "T", "scale": "x"})
+
+
+def test_importing_host_sources_registers_lazily():
+    import sys
+
+    import uedge_host.sources as hs
+    from uedge.sources import register
+
+    hs.register_lazy()
+    entry = lookup("CANopen")
+    assert isinstance(entry, hs.LazySource)
+    # config validation goes through to the real class
+    assert "evaluation_mode" in entry.check_channel("1", {"node_id": "0x01", "msg_index": "0x180"})
+    # a missing driver: config accepted, opening says why
+    ghost = hs.LazySource("GHOST", "uedge_host.sources.no_such_driver", "X")
+    assert ghost.check_channel("1", {}) is None
+    try:
+        ghost("GHOST", "x", {})
+        raise AssertionError("should fail")
+    except Exception as e:
+        assert "GHOST is not available on this gateway" in str(e)
+    assert "uedge_host.sources.no_such_driver" not in sys.modules
+    register_all()
+    register("CANopen", lookup("CANopen"))
