@@ -4,7 +4,8 @@
 
 Frames are forwarded whole (a pty delivers one write as one read). Requests
 to units in `drop` are swallowed (the device does not answer); responses
-from units in `corrupt` get their last CRC byte flipped.
+from units in `corrupt` get their last CRC byte flipped, from units in
+`truncate` lose their last three bytes.
 """
 
 import os
@@ -22,6 +23,7 @@ class Mitm:
             tty.setraw(fd)
         self.drop = set()
         self.corrupt = set()
+        self.truncate = set()
         self.requests = {}  # unit -> requests seen from the master
         self._stop = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -50,6 +52,8 @@ class Mitm:
                 else:
                     if data[0] in self.corrupt:
                         data[-1] ^= 0x5A
+                    if data[0] in self.truncate:
+                        del data[-3:]
                     os.write(self.left, data)
 
     def close(self):

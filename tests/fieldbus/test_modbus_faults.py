@@ -92,6 +92,23 @@ def test_crc_errors_fail_alone_and_recover(line, kind):
         src.close()
 
 
+def test_truncated_frames_fail_alone_portable(line):
+    port, mitm, _srv = line
+    chans = channels(config_io(CHANS, "Modbus_RTU", port))
+    src = ModbusRTUSource("Modbus_RTU", port, APP)
+    src.open()
+    try:
+        mitm.truncate.add(1)
+        values, errors = read(src, chans)
+        assert set(errors) == {"u1-a", "u1-b", "u1-c"} and "truncated response" in errors["u1-a"]
+        assert values == {k: v for k, v in GOOD.items() if k.startswith("u2")}
+        mitm.truncate.clear()
+        time.sleep(0.5)
+        assert read(src, chans) == (GOOD, {})
+    finally:
+        src.close()
+
+
 def test_crc_errors_pymodbus_path_fail_alone(line):
     # pymodbus discards a frame with a bad CRC and waits: it surfaces as no response
     port, mitm, _srv = line

@@ -8,8 +8,8 @@ in poll() while it waits; otherwise it checks any()/readinto every millisecond.
 Timing follows the RTU rules: before a request the line must have been silent
 for 3.5 character times (fixed 1.75 ms above 19200 baud), and a response that
 stops for longer than that before it is complete is a truncated frame. Times are
-counted in whole milliseconds, rounded up, plus `latency_ms` for adapters that
-deliver bytes in bursts (USB serial, ptys).
+counted in whole milliseconds, rounded up; inside a response `latency_ms` more
+is allowed for adapters that deliver bytes in bursts (USB serial on Linux).
 """
 
 import select
@@ -156,7 +156,8 @@ class RTUMaster:
         # 1.75 ms above 19200 baud (1.5 characters: 0.75 ms).
         t35 = 1750 if baud > 19200 else (35 * self.char_us + 9) // 10
         self.t35_us = t35
-        self.gap_ms = (t35 + 999) // 1000 + latency_ms
+        self.gap_ms = (t35 + 999) // 1000  # silence before a request
+        self.frame_gap_ms = self.gap_ms + latency_ms  # pause that ends a response
         self._tx = bytearray(260)
         self._txv = memoryview(self._tx)
         self._rx = bytearray(260)
@@ -242,7 +243,7 @@ class RTUMaster:
             else:
                 # A frame is sent without pauses: silence longer than the
                 # frame gap means it ended early.
-                wait = self.gap_ms + 1 - ticks_diff(now, self._last)
+                wait = self.frame_gap_ms + 1 - ticks_diff(now, self._last)
                 if wait <= 0:
                     raise ModbusFrameError(
                         "truncated response from unit %d (%d bytes)" % (unit, got)

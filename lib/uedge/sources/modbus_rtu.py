@@ -5,7 +5,8 @@ config_applications interface entry (app_config):
   baud_rate   default 19200; data_bits 8|7; parity "none"|"even"|"odd";
   stop_bits   1|2 (0 is read as 1)
   uedge extensions: timeout_ms (response timeout, default 500), latency_ms
-  (extra inter-frame allowance for bursty adapters, default 0), tx/rx (UART
+  (pause allowed inside a response for bursty adapters: default 0 on a UART,
+  20 on a device path), tx/rx (UART
   pins), max_gap / max_count (coalescing), retry_ms / retry_max_ms (backoff).
 
 Channel app_specific_config: slave_id (1..247) plus the register keys of
@@ -86,7 +87,10 @@ class ModbusRTUSource(ModbusSource):
         self.settings = serial_settings(self.app_config)
         cfg = self.app_config
         self.timeout_ms = codec.parse_int(cfg, "timeout_ms", 500, 1, 60000)
-        self.latency_ms = codec.parse_int(cfg, "latency_ms", 0, 0, 1000)
+        # A board UART hands over bytes as they arrive; a Linux tty (USB
+        # adapter) may hold them back for its latency timer (16 ms on FTDI).
+        self.latency_ms = codec.parse_int(cfg, "latency_ms", 20 if interface.startswith("/") else 0,
+                                          0, 1000)
         self.stream = None
         self.master = None
 
