@@ -10,6 +10,7 @@ ILLEGAL DATA ADDRESS. Units not listed do not answer. Prints "READY" when servin
 import argparse
 import json
 import logging
+import os
 import sys
 
 from pymodbus.server import StartSerialServer, StartTcpServer
@@ -47,7 +48,8 @@ def main():
     with open(a.data) as f:
         devs = devices(json.load(f))
     print("READY", flush=True)
-    sys.stdout.flush()
+    # nobody reads our stdout after READY: never let a full pipe block the server
+    sys.stdout = open(os.devnull, "w")
     if a.tcp:
         StartTcpServer(devs, address=("127.0.0.1", a.tcp))
     else:
