@@ -57,8 +57,31 @@ class Server:
                         raise RuntimeError("modbus TCP server did not start") from None
                     time.sleep(0.02)
         else:
-            time.sleep(0.3)  # the serial server opens its port after READY
+            self._probe()
         return self
+
+    def _probe(self, timeout=15.0):
+        # The serial server opens its port after READY: ask until it answers
+        # (any answer, even an exception, means it is serving).
+        from pymodbus.client import ModbusSerialClient
+
+        peer = self.rtu_path[:-1] + "a"
+        unit = int(next(iter(self.data)))
+        deadline = time.monotonic() + timeout
+        while True:
+            c = ModbusSerialClient(peer, baudrate=115200, timeout=0.2, retries=0)
+            try:
+                if c.connect():
+                    try:
+                        c.read_holding_registers(0, count=1, device_id=unit)
+                        return
+                    except Exception:
+                        pass
+            finally:
+                c.close()
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("modbus RTU server did not answer")
+            time.sleep(0.05)
 
     def pause(self):
         self.proc.send_signal(19)  # SIGSTOP: the device stops answering

@@ -23,9 +23,10 @@ APPS = {
 }
 
 
-def acme_device(path, stop):
+def acme_device(path, stop, ready):
     state = {"T1": "21.5", "P2": "1.25", "R1": "0"}
     port = serial.Serial(path, 9600, timeout=0.05)
+    ready.set()
     while not stop.is_set():
         line = port.readline().decode().strip()
         if not line:
@@ -48,8 +49,10 @@ def test_custom_source_from_config_to_values():
     assert cls is AcmeSource
     with socat_pair() as pair:
         stop = threading.Event()
-        t = threading.Thread(target=acme_device, args=(pair.b, stop), daemon=True)
+        ready = threading.Event()
+        t = threading.Thread(target=acme_device, args=(pair.b, stop, ready), daemon=True)
         t.start()
+        assert ready.wait(5)
         try:
             apps = parse_config_applications(
                 __import__("json").dumps(APPS).replace("IFACE", pair.a))

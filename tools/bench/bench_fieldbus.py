@@ -12,18 +12,18 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "lib"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "fieldbus"))
 
+from fieldbus_peers import rtu_server  # noqa: E402
 from peers.socat import socat_pair  # noqa: E402
 from uedge.modbus import codec, plan  # noqa: E402
 from uedge.modbus.rtu import char_time_us  # noqa: E402
 
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-SERVER = os.path.join(ROOT, "tests", "fieldbus", "modbus_server.py")
 BAUD = 115200
 SECONDS = float(os.environ.get("BENCH_SECONDS", "2"))
 
@@ -50,28 +50,9 @@ def main():
     n_plan = len(plan.build(items))
 
     data = {"1": {"hr": [(i * 7919) & 0xFFFF for i in range(200)]}}
-    fd, data_path = tempfile.mkstemp(suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f)
-    try:
-        with socat_pair() as pair:
-            srv = subprocess.Popen([sys.executable, SERVER, "--data", data_path, "--rtu", pair.b,
-                                    "--baud", str(BAUD)], stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL)
-            try:
-                srv.stdout.readline()
-                import time
-
-                time.sleep(0.3)
-                p = subprocess.run([MICROPYTHON, os.path.join(ROOT, "tools", "bench", "mpy_rtu_bench.py"),
-                                    pair.a, str(BAUD), str(SECONDS)],
-                                   capture_output=True, timeout=120)
-            finally:
-                srv.kill()
-                srv.wait()
-                srv.stdout.close()
-    finally:
-        os.unlink(data_path)
+    with socat_pair() as pair, rtu_server(data, pair.b):
+        p = subprocess.run([MICROPYTHON, os.path.join(ROOT, "tools", "bench", "mpy_rtu_bench.py"),
+                            pair.a, str(BAUD), str(SECONDS)], capture_output=True, timeout=120)
     if p.returncode != 0:
         print(p.stderr.decode())
         return 1
