@@ -445,12 +445,13 @@ class Daemon:
         if not ini:
             log.warning("provisioned, but no INI file (-i) to keep the token in")
             return
-        vals = {"murano_token": tok}
+        vals = {}
         for k in ("murano_id", "murano_host"):
             if getattr(self.s, k):
                 vals[k] = getattr(self.s, k)
         if self.s.murano_port and self.s.origin.get("murano_port") == "cli":
             vals["murano_port"] = self.s.murano_port
+        vals["murano_token"] = tok
         settings_mod.update_ini(ini, vals)
         log.info("provisioned: token saved to %s", ini)
 

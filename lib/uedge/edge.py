@@ -194,8 +194,7 @@ class Edge:
                  watch=("config_io", "data_out", "config_applications"),
                  local_strategy=False, replay_rate=20.0, batch_items=500,
                  batch_bytes=262144, max_inflight=64, ack_timeout_ms=30000,
-                 sync_window_ms=3000, live_timestamps=None, status_hook=None,
-                 need_sources=None):
+                 sync_window_ms=3000, live_timestamps=None, need_sources=None):
         self.clock = clock
         self.scheduler = scheduler
         self.transport = transport
@@ -218,7 +217,6 @@ class Edge:
             # (the connector stamps them on receipt), as edged does over HTTP
             live_timestamps = self.record_res_us == 1
         self.live_timestamps = live_timestamps
-        self.status_hook = status_hook
         # need_sources(application_names): called before a config_io is parsed,
         # so a host can load drivers (and their libraries) only when used
         self.need_sources = need_sources
