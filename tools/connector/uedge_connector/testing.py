@@ -206,7 +206,7 @@ class ConnectorProcess:
         except OSError:
             return ""
 
-    # -- admin helpers ----------------------------------------------------------------
+    # -- admin API shortcuts ----------------------------------------------------------------
     def devices(self):
         return self.admin.devices()
 
