@@ -29,7 +29,7 @@ def test_connector_down_20s_every_sample_kept_in_order(tmp_path):
     cfg = make_config(n=n, rate_ms=100, control=False)  # 10 channels at 10 Hz
     with running_connector(tmp_path) as conn, Uedge(tmp_path, conn, "chaos-1", cfg) as u:
         wait_for(lambda: len(u.data_in()) > 10, what="live data")
-        conn.stop()
+        conn.kill()  # a crash: whatever was in flight is lost on the connector side
         t_down = time.time()
         u.wait_status(lambda s: not s["connected"], what="disconnected")
         time.sleep(max(0.0, 20 - (time.time() - t_down)))
