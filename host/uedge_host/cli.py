@@ -99,8 +99,9 @@ def _add_settings_options(p, suppress):
 
 
 def build_parser():
+    name = os.path.basename(sys.argv[0] or "")
     p = argparse.ArgumentParser(
-        prog="uedge",
+        prog="edged" if name == "edged" else "uedge",
         description="uedge: edge client for ExoSense / Murano IoT Connectors (edged compatible).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
