@@ -152,3 +152,19 @@ def test_remote_config_cached_without_c_and_runs_after_restart(tmp_path):
             u.wait_status(lambda s: s["queue"]["depth"] >= 3, what="cached config sampling offline")
         finally:
             u.stop()
+
+
+def test_client_certificate_auth_over_mqtts_and_https(tmp_path):
+    from uedge_connector import pki
+
+    cfg = make_config(n=1, rate_ms=200, control=False)
+    with running_connector(tmp_path, auth="cert") as conn:
+        for scheme in ("mqtts", "https"):
+            device = "cert-" + scheme
+            cert, key = pki.make_client_cert(str(tmp_path / "client"), conn.pki, device)
+            u = Uedge(tmp_path, conn, device, cfg, scheme=scheme, extra=["-C", cert, "-K", key]).start()
+            try:
+                wait_for(lambda u=u: len(_values(u, "001")) >= 3, what="data_in with a client certificate")
+                assert "murano_token" not in u.ini_text()
+            finally:
+                assert u.stop() == 0
