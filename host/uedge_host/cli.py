@@ -344,6 +344,11 @@ class BackgroundConnect:
             t.last_error = str(e)
             self._log.info("%s; retry in %d ms", e, d)
             self._relay("on_state")(False, str(e))
+        except Exception as e:  # never retry in a tight loop, whatever went wrong
+            d = t.backoff.failed(now)
+            t.last_error = "%s: %s" % (type(e).__name__, e)
+            self._log.error("connect failed: %s; retry in %d ms", t.last_error, d)
+            self._relay("on_state")(False, t.last_error)
 
     def close(self):
         th = self._thread
