@@ -1,6 +1,8 @@
 # The portable edge loop as a MicroPython (unix port) process against a
-# connector: used by bench_edge.py --runtime micropython. Runs until killed.
-#   micropython mpy_edge_bench.py HOST PORT DEVICE CONFIG_IO_PATH CREDENTIALS_PATH
+# connector: used by bench_edge.py --runtime micropython and by the edge tests
+# (with a SegmentOutbox directory: store and forward on the board code path).
+# Runs until killed.
+#   micropython mpy_edge_bench.py HOST PORT DEVICE CONFIG_IO_PATH CREDENTIALS_PATH [OUTBOX_DIR]
 import sys
 
 HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
@@ -12,7 +14,7 @@ import select  # noqa: E402
 from uedge.compat import Clock  # noqa: E402
 from uedge.edge import Edge, FileStore  # noqa: E402
 from uedge.murano import MuranoMQTT  # noqa: E402
-from uedge.outbox import MemoryOutbox  # noqa: E402
+from uedge.outbox import MemoryOutbox, SegmentOutbox  # noqa: E402
 from uedge.scheduler import Scheduler  # noqa: E402
 import uedge.sources.simulated  # noqa: E402,F401
 
@@ -35,7 +37,12 @@ def main(argv):
     host, port, device, cfg_path, cred = argv[1], int(argv[2]), argv[3], argv[4], argv[5]
     clock = Clock()
     link = MuranoMQTT(host, port, device, credentials_path=cred, tls=False, clock=clock)
-    edge = Edge(clock, Scheduler(clock, reuse_report=True), link, MemoryOutbox(cap_items=1000),
+    if len(argv) > 6:
+        outbox = SegmentOutbox(argv[6], cap_bytes=262144, segment_bytes=8192)
+    else:
+        outbox = MemoryOutbox(cap_items=1000)
+    link.backoff.cap_ms = 2000  # reconnect quickly (tests, bench)
+    edge = Edge(clock, Scheduler(clock, reuse_report=True), link, outbox,
                 store=FileStore(cfg_path), log=_Quiet())
     edge.start()
     poller = select.poll()
