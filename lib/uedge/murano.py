@@ -16,7 +16,8 @@ Auth table (from the API):         ClientID   Username   Password
 
 import json
 
-from uedge.compat import Clock, write_secret
+from uedge.compat import Clock
+from uedge.link import AuthError, Backoff, DeviceLink, MuranoError, _read_text, _reason  # noqa: F401 (re-exported)
 from uedge.mqtt import MQTTAuthError, MQTTClient, MQTTException
 
 try:
@@ -25,60 +26,8 @@ except ImportError:  # pragma: no cover
     import urandom as random
 
 
-class MuranoError(Exception):
-    pass
-
-
-class AuthError(MuranoError):
-    """The connector refused the credentials ("not authorized")."""
-
-
 RESOURCE_PREFIX = b"$resource/"
 WATCHED = ("config_io", "data_out", "config_applications")
-
-
-class Backoff:
-    """Exponential backoff with jitter, capped: base, 2*base, 4*base ... cap.
-
-    Each delay is drawn from [d/2, d] so a fleet restarted together spreads out.
-    """
-
-    def __init__(self, base_ms=1000, cap_ms=300000, rand=None):
-        self.base_ms = base_ms
-        self.cap_ms = cap_ms
-        self.failures = 0
-        self.next_ms = 0
-        self._rand = rand or random.random
-
-    def ready(self, now_ms):
-        return now_ms >= self.next_ms
-
-    def failed(self, now_ms, floor_ms=0):
-        """Record a failure at now_ms; returns the delay until the next attempt."""
-        d = self.base_ms
-        for _ in range(self.failures):
-            d *= 2
-            if d >= self.cap_ms:
-                d = self.cap_ms
-                break
-        self.failures += 1
-        d = d // 2 + int(self._rand() * (d - d // 2))
-        if d < floor_ms:
-            d = floor_ms
-        self.next_ms = now_ms + d
-        return d
-
-    def reset(self):
-        self.failures = 0
-        self.next_ms = 0
-
-
-def _read_text(path):
-    try:
-        with open(path) as f:
-            return f.read().strip() or None
-    except OSError:
-        return None
 
 
 def _random_password(n=32):
@@ -120,7 +69,7 @@ def batch_payload(entries):
     return json.dumps(out)
 
 
-class MuranoMQTT:
+class MuranoMQTT(DeviceLink):
     def __init__(
         self,
         host,
@@ -150,47 +99,21 @@ class MuranoMQTT:
             raise MuranoError("auth \"cert\" needs cert= and key= (client certificate and key)")
         if not device_id and auth != "cert":
             raise MuranoError("device_id is required for %s auth" % auth)
-        self.host = host
-        self.port = port or (8883 if tls else 1883)
-        self.device_id = device_id
-        self.auth = auth
-        self.credentials_path = credentials_path
-        self.tls = tls
+        DeviceLink.__init__(
+            self, host, port or (8883 if tls else 1883), device_id, auth, credentials_path, tls, ca, cert, key,
+            server_hostname, clock, backoff_base_ms, backoff_cap_ms, auth_backoff_ms, timeout_ms, log)
         self.keepalive = keepalive
-        self.timeout_ms = timeout_ms
         self.max_packet = max_packet
         self.subscriptions = subscribe
-        self.auth_backoff_ms = auth_backoff_ms
-        self._ssl_params = {}
-        if ca:
-            self._ssl_params["ca"] = ca
-        if server_hostname:
-            self._ssl_params["server_hostname"] = server_hostname
-        if cert:
-            self._ssl_params["cert"] = cert
-            self._ssl_params["key"] = key
-        self.ca = ca
-        self._secret = None
-        if credentials_path:
-            self._secret = _read_text(credentials_path)
         if auth == "password" and password:
             if len(password) < 20:
                 raise MuranoError("password auth needs a password of at least 20 characters")
             self._password_wanted = password
         else:
             self._password_wanted = None
-        self.clock = clock or Clock()
         self._rt = Clock()  # real time for blocking waits (provisioning, content list)
-        self.backoff = Backoff(backoff_base_ms, backoff_cap_ms)
-        self.on_update = None
-        self.on_ack = None
-        self.on_state = None
         self.on_content = None
-        self.attempts = 0
-        self.last_error = None
-        self._log = log
         self._client = None
-        self._want = True
         self._topics = {}
         self._content = None
         self._content_subscribed = False
@@ -205,18 +128,6 @@ class MuranoMQTT:
     @property
     def connected(self):
         return self._client is not None and self._client.connected
-
-    @property
-    def provisioned(self):
-        return self.auth == "cert" or bool(self._secret)
-
-    def _note(self, msg):
-        if self._log:
-            self._log(msg)
-
-    def _state(self, up, reason):
-        if self.on_state:
-            self.on_state(up, reason)
 
     def _new_client(self, user=None, password=None, keepalive=None):
         c = MQTTClient(
@@ -233,28 +144,6 @@ class MuranoMQTT:
             clock=self.clock,
         )
         return c
-
-    def set_credentials(self, secret, persist=False):
-        """Use a token/password obtained elsewhere (e.g. an edged INI file)."""
-        self._secret = secret or None
-        if persist and secret and self.credentials_path:
-            write_secret(self.credentials_path, secret)
-
-    @property
-    def credential(self):
-        """The stored token/password (for the owner to persist; never log it)."""
-        return self._secret
-
-    def forget_credentials(self):
-        """Drop the stored token/password (the next connect provisions again)."""
-        self._secret = None
-        if self.credentials_path:
-            try:
-                import os
-
-                os.remove(self.credentials_path)
-            except OSError:
-                pass
 
     # -- provisioning
 
@@ -312,9 +201,7 @@ class MuranoMQTT:
             raise MuranoError("provisioning failed: %s" % _reason(e)) from None
         finally:
             c.disconnect()
-        self._secret = secret
-        if self.credentials_path:
-            write_secret(self.credentials_path, secret)
+        self._provisioned_with(secret)
         self._note("provisioned %s (%s auth)" % (self.device_id, self.auth))
         return True
 
@@ -370,9 +257,7 @@ class MuranoMQTT:
             raise MuranoError("connect to %s:%d failed: %s" % (self.host, self.port, self.last_error)) from None
         self._client = c
         self._content_subscribed = False
-        self.backoff.reset()
-        self.last_error = None
-        self._state(True, "connected")
+        self._up()
         return True
 
     def close(self):
@@ -398,19 +283,7 @@ class MuranoMQTT:
                 self._note("connection lost: %s" % self.last_error)
                 self._state(False, self.last_error)
             return
-        if not self._want or not self.backoff.ready(now):
-            return
-        try:
-            self.connect()
-        except AuthError as e:
-            d = self.backoff.failed(now, self.auth_backoff_ms)
-            self._note("%s; retry in %d ms" % (e, d))
-            self._state(False, "not authorized")
-        except MuranoError as e:
-            d = self.backoff.failed(now)
-            self.last_error = str(e)
-            self._note("%s; retry in %d ms" % (e, d))
-            self._state(False, str(e))
+        self._reconnect(now)
 
     # -- data
 
@@ -506,9 +379,3 @@ class MuranoMQTT:
                 return http_get(it["url"], sink_write, ca=self.ca, timeout_ms=timeout_ms or self.timeout_ms)
         raise MuranoError("no content named %r" % (name,))
 
-
-def _reason(e):
-    s = str(e)
-    if not s and e.args:
-        s = repr(e.args[0])
-    return "%s: %s" % (e.__class__.__name__, s) if s else e.__class__.__name__

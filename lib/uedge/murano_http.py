@@ -15,16 +15,16 @@ stalls the edge loop. (A blocking read with a short Request-Timeout would
 either stall the loop or hammer the server; the state machine does neither.)
 """
 
-from uedge.compat import Clock, write_secret
+from uedge.compat import MICROPYTHON, Clock
+from uedge.link import AuthError, DeviceLink, MuranoError, _reason
 from uedge.mqtt import _is_wouldblock, open_connection
-from uedge.murano import WATCHED, AuthError, Backoff, MuranoError, _read_text, _reason
+from uedge.murano import WATCHED
 
 try:
     import select
 except ImportError:  # pragma: no cover
     import uselect as select
 
-from uedge.compat import MICROPYTHON
 
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 _SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
@@ -463,7 +463,7 @@ def _stream_chunked(rest, read, sink_write):
         buf = buf[size + 2 :]
 
 
-class MuranoHTTP:
+class MuranoHTTP(DeviceLink):
     """Same device-side shape as uedge.murano.MuranoMQTT, over the HTTP device API."""
 
     def __init__(
@@ -496,46 +496,23 @@ class MuranoHTTP:
             raise MuranoError("auth \"cert\" needs cert= and key=")
         if auth == "token" and not device_id:
             raise MuranoError("device_id is required for token auth")
-        self.host = host
-        self.tls = tls
-        self.port = port or (443 if tls else 80)
-        self.device_id = device_id
-        self.auth = auth
-        self.credentials_path = credentials_path
-        self.ca = ca
+        DeviceLink.__init__(
+            self, host, port or (443 if tls else 80), device_id, auth, credentials_path, tls, ca, cert, key,
+            server_hostname, clock, backoff_base_ms, backoff_cap_ms, auth_backoff_ms, timeout_ms, log)
         self.watch = tuple(watch)
         self.long_poll_ms = long_poll_ms
-        self.timeout_ms = timeout_ms
         self.max_queue = max_queue
         self.record_ts_divisor = record_ts_divisor
-        self.auth_backoff_ms = auth_backoff_ms
-        self.clock = clock or Clock()
-        self.backoff = Backoff(backoff_base_ms, backoff_cap_ms)
-        p = {}
-        if ca:
-            p["ca"] = ca
-        if server_hostname:
-            p["server_hostname"] = server_hostname
-        if cert:
-            p["cert"], p["key"] = cert, key
-        self._ssl_params = p
-        self._secret = _read_text(credentials_path) if credentials_path else None
+        p = self._ssl_params
         self._writer = HTTPConn(self.host, self.port, tls, p, timeout_ms, max_response)
         self._watcher = HTTPConn(self.host, self.port, tls, p, long_poll_ms + timeout_ms, max_response)
         self._queue = []  # [(msg_id, request bytes, is_record)]
         self._msg_id = 0
         self._connected = False
-        self._want = True
         self._since_s = 0
         self._offset_s = 0
         self._watch_retry_ms = 0
-        self.on_update = None
-        self.on_ack = None
-        self.on_state = None
         self.on_reject = None
-        self.attempts = 0
-        self.last_error = None
-        self._log = log
         default = 443 if tls else 80
         self._hostport = self.host if self.port == default else "%s:%d" % (self.host, self.port)
         self._watch_path = "/onep:v1/stack/alias?" + "&".join(quote_plus(a) for a in self.watch)
@@ -547,18 +524,6 @@ class MuranoHTTP:
     @property
     def connected(self):
         return self._connected
-
-    @property
-    def provisioned(self):
-        return self.auth == "cert" or bool(self._secret)
-
-    def _note(self, msg):
-        if self._log:
-            self._log(msg)
-
-    def _state(self, up, reason):
-        if self.on_state:
-            self.on_state(up, reason)
 
     def _headers(self, form=False):
         h = []
@@ -573,27 +538,6 @@ class MuranoHTTP:
         h = self._headers(form)
         h.extend(extra)
         return build_request(method, self.host, self.port, path, h, body, 443 if self.tls else 80)
-
-    def set_credentials(self, secret, persist=False):
-        """Use a token/password obtained elsewhere (e.g. an edged INI file)."""
-        self._secret = secret or None
-        if persist and secret and self.credentials_path:
-            write_secret(self.credentials_path, secret)
-
-    @property
-    def credential(self):
-        """The stored token/password (for the owner to persist; never log it)."""
-        return self._secret
-
-    def forget_credentials(self):
-        self._secret = None
-        if self.credentials_path:
-            try:
-                import os
-
-                os.remove(self.credentials_path)
-            except OSError:
-                pass
 
     # -- provisioning / connection
 
@@ -615,9 +559,7 @@ class MuranoHTTP:
             token = resp.decode().strip()
             if not token:
                 raise MuranoError("activation returned an empty token")
-            self._secret = token
-            if self.credentials_path:
-                write_secret(self.credentials_path, token)
+            self._provisioned_with(token)
             self._note("activated %s" % self.device_id)
             return True
         if status == 409:
@@ -666,9 +608,7 @@ class MuranoHTTP:
             self.last_error = _reason(e)
             raise MuranoError("connect to %s failed: %s" % (self._hostport, self.last_error)) from None
         self._connected = True
-        self.backoff.reset()
-        self.last_error = None
-        self._state(True, "connected")
+        self._up()
         if self.on_update:
             for alias, value in values:
                 self.on_update(alias, value, None)
@@ -686,23 +626,20 @@ class MuranoHTTP:
             raise HTTPError("read %s -> HTTP %d" % (",".join(aliases), st))
         return parse_form(body)
 
+    def _drop(self):
+        self._connected = False
+        self._writer._fail()
+        self._watcher._fail()
+
     def close(self):
         self._want = False
         was = self._connected
-        self._connected = False
-        self._writer.close()
-        self._watcher.close()
-        self._writer._req = None
-        self._watcher._req = None
+        self._drop()
         if was:
             self._state(False, "closed")
 
     def _lost(self, now, reason, auth=False):
-        self._connected = False
-        self._writer.close()
-        self._watcher.close()
-        self._writer._req = None
-        self._watcher._req = None
+        self._drop()
         self.last_error = reason
         self.backoff.failed(now, self.auth_backoff_ms if auth else 0)
         self._note("connection lost: %s" % reason)
@@ -738,18 +675,7 @@ class MuranoHTTP:
     def poll(self, now_ms=None):
         now = self.clock.now_ms() if now_ms is None else now_ms
         if not self._connected:
-            if not self._want or not self.backoff.ready(now):
-                return
-            try:
-                self.connect()
-            except AuthError as e:
-                d = self.backoff.failed(now, self.auth_backoff_ms)
-                self._note("%s; retry in %d ms" % (e, d))
-                self._state(False, "not authorized")
-            except MuranoError as e:
-                d = self.backoff.failed(now)
-                self._note("%s; retry in %d ms" % (e, d))
-                self._state(False, str(e))
+            self._reconnect(now)
             return
         try:
             self._poll_writer()

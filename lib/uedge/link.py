@@ -1,0 +1,172 @@
+"""What the MQTT and HTTP device links (uedge.murano, uedge.murano_http) share.
+
+DeviceLink keeps the stored credential (persisted 0600 with
+compat.write_secret, never logged), the on_update / on_ack / on_state
+callbacks, the TLS parameters and the reconnect backoff. Subclasses provide
+connect() and their own transport.
+"""
+
+from uedge.compat import Clock, write_secret
+
+try:
+    import random
+except ImportError:  # pragma: no cover
+    import urandom as random
+
+
+class MuranoError(Exception):
+    pass
+
+
+class AuthError(MuranoError):
+    """The connector refused the credentials ("not authorized")."""
+
+
+class Backoff:
+    """Exponential backoff with jitter, capped: base, 2*base, 4*base ... cap.
+
+    Each delay is drawn from [d/2, d] so a fleet restarted together spreads out.
+    """
+
+    def __init__(self, base_ms=1000, cap_ms=300000, rand=None):
+        self.base_ms = base_ms
+        self.cap_ms = cap_ms
+        self.failures = 0
+        self.next_ms = 0
+        self._rand = rand or random.random
+
+    def ready(self, now_ms):
+        return now_ms >= self.next_ms
+
+    def failed(self, now_ms, floor_ms=0):
+        """Record a failure at now_ms; returns the delay until the next attempt."""
+        d = self.base_ms
+        for _ in range(self.failures):
+            d *= 2
+            if d >= self.cap_ms:
+                d = self.cap_ms
+                break
+        self.failures += 1
+        d = d // 2 + int(self._rand() * (d - d // 2))
+        if d < floor_ms:
+            d = floor_ms
+        self.next_ms = now_ms + d
+        return d
+
+    def reset(self):
+        self.failures = 0
+        self.next_ms = 0
+
+
+def _read_text(path):
+    try:
+        with open(path) as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
+def _reason(e):
+    s = str(e)
+    if not s and e.args:
+        s = repr(e.args[0])
+    return "%s: %s" % (e.__class__.__name__, s) if s else e.__class__.__name__
+
+
+class DeviceLink:
+    def __init__(self, host, port, device_id, auth, credentials_path, tls, ca, cert, key,
+                 server_hostname, clock, backoff_base_ms, backoff_cap_ms, auth_backoff_ms,
+                 timeout_ms, log):
+        self.host = host
+        self.port = port
+        self.device_id = device_id
+        self.auth = auth
+        self.credentials_path = credentials_path
+        self.tls = tls
+        self.ca = ca
+        self.timeout_ms = timeout_ms
+        self.auth_backoff_ms = auth_backoff_ms
+        p = {}
+        if ca:
+            p["ca"] = ca
+        if server_hostname:
+            p["server_hostname"] = server_hostname
+        if cert:
+            p["cert"], p["key"] = cert, key
+        self._ssl_params = p
+        self._secret = _read_text(credentials_path) if credentials_path else None
+        self.clock = clock or Clock()
+        self.backoff = Backoff(backoff_base_ms, backoff_cap_ms)
+        self.on_update = None
+        self.on_ack = None
+        self.on_state = None
+        self.attempts = 0
+        self.last_error = None
+        self._log = log
+        self._want = True
+
+    @property
+    def provisioned(self):
+        return self.auth == "cert" or bool(self._secret)
+
+    def _note(self, msg):
+        if self._log:
+            self._log(msg)
+
+    def _state(self, up, reason):
+        if self.on_state:
+            self.on_state(up, reason)
+
+    # -- credentials
+
+    def set_credentials(self, secret, persist=False):
+        """Use a token/password obtained elsewhere (e.g. an edged INI file)."""
+        self._secret = secret or None
+        if persist and secret and self.credentials_path:
+            write_secret(self.credentials_path, secret)
+
+    @property
+    def credential(self):
+        """The stored token/password (for the owner to persist; never log it)."""
+        return self._secret
+
+    def forget_credentials(self):
+        """Drop the stored token/password (the next connect provisions again)."""
+        self._secret = None
+        if self.credentials_path:
+            try:
+                import os
+
+                os.remove(self.credentials_path)
+            except OSError:
+                pass
+
+    def _provisioned_with(self, secret):
+        """Keep the secret provisioning returned, and save it (0600) if there is a path."""
+        self._secret = secret
+        if self.credentials_path:
+            write_secret(self.credentials_path, secret)
+
+    # -- connection state
+
+    def _up(self):
+        """A connect() succeeded."""
+        self.backoff.reset()
+        self.last_error = None
+        self._state(True, "connected")
+
+    def _reconnect(self, now):
+        """Try connect() if wanted and the backoff allows; failures schedule the next try."""
+        if not self._want or not self.backoff.ready(now):
+            return
+        try:
+            self.connect()
+        except AuthError as e:
+            d = self.backoff.failed(now, self.auth_backoff_ms)
+            self._note("%s; retry in %d ms" % (e, d))
+            self._state(False, "not authorized")
+        except MuranoError as e:
+            d = self.backoff.failed(now)
+            self.last_error = str(e)
+            self._note("%s; retry in %d ms" % (e, d))
+            self._state(False, str(e))
