@@ -303,6 +303,25 @@ def open_connection(host, port, use_ssl=False, ssl_params=None, timeout_s=10, no
     return sock
 
 
+def close_socket(sock):
+    """Close sock (None is fine), ignoring errors; returns None: `s.sock = close_socket(s.sock)`."""
+    if sock is not None:
+        try:
+            sock.close()
+        except Exception:
+            pass
+    return None
+
+
+def nonblocking_io(sock):
+    """Make sock non-blocking -> (readinto, write) functions for this runtime."""
+    if MICROPYTHON:
+        sock.setblocking(False)
+        return sock.readinto, sock.write
+    sock.settimeout(0)
+    return sock.recv_into, sock.send
+
+
 def pem_to_der(data):
     """First PEM block of data as DER (MicroPython's mbedtls binding takes DER)."""
     import binascii
@@ -485,12 +504,7 @@ class MQTTClient:
 
     def close(self):
         """Drop the socket without DISCONNECT (in-flight QoS 1 messages are kept)."""
-        if self.sock is not None:
-            try:
-                self.sock.close()
-            except Exception:
-                pass
-        self.sock = None
+        self.sock = close_socket(self.sock)
         self._poller = None
         self.connected = False
         self._rx_len = 0
@@ -604,17 +618,9 @@ class MQTTClient:
     # -- internals
 
     def _setup_io(self):
-        s = self.sock
-        if MICROPYTHON:
-            s.setblocking(False)
-            self._read = s.readinto
-            self._write_fn = s.write
-        else:
-            s.settimeout(0)
-            self._read = s.recv_into
-            self._write_fn = s.send
+        self._read, self._write_fn = nonblocking_io(self.sock)
         self._poller = select.poll()
-        self._poller.register(s, select.POLLIN)
+        self._poller.register(self.sock, select.POLLIN)
 
     def _next_pid(self):
         pid = self._pid

@@ -17,7 +17,7 @@ either stall the loop or hammer the server; the state machine does neither.)
 
 from uedge.compat import MICROPYTHON, Clock
 from uedge.link import AuthError, DeviceLink, MuranoError, _reason
-from uedge.mqtt import _is_wouldblock, open_connection
+from uedge.mqtt import _is_wouldblock, close_socket, nonblocking_io, open_connection
 from uedge.murano import WATCHED
 
 try:
@@ -199,21 +199,11 @@ class HTTPConn:
     def open(self):
         self.close()
         self.sock = open_connection(self.host, self.port, self.tls, self.ssl_params, self.timeout_ms / 1000)
-        if MICROPYTHON:
-            self.sock.setblocking(False)
-            self._read, self._write_fn = self.sock.readinto, self.sock.write
-        else:
-            self.sock.settimeout(0)
-            self._read, self._write_fn = self.sock.recv_into, self.sock.send
+        self._read, self._write_fn = nonblocking_io(self.sock)
         self.requests = 0
 
     def close(self):
-        if self.sock is not None:
-            try:
-                self.sock.close()
-            except Exception:
-                pass
-        self.sock = None
+        self.sock = close_socket(self.sock)
 
     @property
     def busy(self):
