@@ -6,6 +6,8 @@ import email.utils
 import logging
 import urllib.parse
 
+from .hub import peer_common_name
+
 LOG = logging.getLogger("uedge_connector.http")
 
 MAX_HEADER = 64 * 1024
@@ -41,14 +43,7 @@ class Request:
         return self.headers.get(name.lower(), default)
 
     def peer_common_name(self):
-        cert = self.writer.get_extra_info("peercert")
-        if not cert:
-            return None
-        for rdn in cert.get("subject", ()):
-            for key, value in rdn:
-                if key == "commonName":
-                    return value
-        return None
+        return peer_common_name(self.writer)
 
 
 class Response:

@@ -31,6 +31,18 @@ class Refused(Exception):
         self.kind = kind
 
 
+def peer_common_name(writer):
+    """Common name of the client certificate on a TLS stream (None without one)."""
+    cert = writer.get_extra_info("peercert")
+    if not cert:
+        return None
+    for rdn in cert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return value
+    return None
+
+
 class Hub:
     def __init__(self, store, auth="token", self_register=True, host="127.0.0.1"):
         self.store = store

@@ -12,7 +12,7 @@ import logging
 import time
 
 from . import mqtt_codec as mc
-from .hub import MAX_RESOURCE, Refused
+from .hub import MAX_RESOURCE, Refused, peer_common_name
 
 LOG = logging.getLogger("uedge_connector.mqtt")
 
@@ -26,17 +26,6 @@ RESERVED_SUBS = ("$resource/#", "$resource/+", "$resource.batch", "$content")
 
 class Disconnect(Exception):
     """Close the connection; str() says why (logged)."""
-
-
-def peer_common_name(writer):
-    cert = writer.get_extra_info("peercert")
-    if not cert:
-        return None
-    for rdn in cert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                return value
-    return None
 
 
 class MQTTSession:

@@ -6,6 +6,7 @@ PBKDF2. Resource history is a time series keyed by (device, alias, ts_us), like
 Murano's: writing the same timestamp again replaces that point.
 """
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -211,46 +212,40 @@ class Store:
         written (replacing one already there). Returns {alias: ts_us}."""
         out = {}
         base = now_us() if ts_us is None else int(ts_us)
-        self.db.execute("BEGIN")
-        try:
+        with self._transaction():
             for alias, value in values.items():
-                if ts_us is None:
-                    ts = self._next_ts(device_id, alias, base)
-                else:
-                    ts = base
-                    key = (device_id, alias)
-                    if key in self._last_ts and ts > self._last_ts[key]:
-                        self._last_ts[key] = ts
-                self.db.execute(
-                    "INSERT OR REPLACE INTO resources(device, alias, ts_us, value, source)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (device_id, alias, ts, value, source),
-                )
+                ts = base if ts_us is not None else self._next_ts(device_id, alias, base)
+                self._put(device_id, alias, ts, value, source)
                 out[alias] = ts
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
         return out
 
     def write_many(self, device_id, records, source):
         """records: [(ts_us, {alias: value}), ...] stored in one transaction."""
-        self.db.execute("BEGIN")
-        try:
+        with self._transaction():
             for ts, values in records:
                 for alias, value in values.items():
-                    key = (device_id, alias)
-                    if key in self._last_ts and ts > self._last_ts[key]:
-                        self._last_ts[key] = ts
-                    self.db.execute(
-                        "INSERT OR REPLACE INTO resources(device, alias, ts_us, value, source)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (device_id, alias, int(ts), value, source),
-                    )
+                    self._put(device_id, alias, int(ts), value, source)
+
+    @contextlib.contextmanager
+    def _transaction(self):
+        self.db.execute("BEGIN")
+        try:
+            yield
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+
+    def _put(self, device_id, alias, ts, value, source):
+        """One point (replacing one at the same time); a later ts moves the alias's last time on."""
+        key = (device_id, alias)
+        if key in self._last_ts and ts > self._last_ts[key]:
+            self._last_ts[key] = ts
+        self.db.execute(
+            "INSERT OR REPLACE INTO resources(device, alias, ts_us, value, source)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (device_id, alias, ts, value, source),
+        )
 
     def latest(self, device_id, alias, source=None):
         if source is None:

@@ -43,6 +43,10 @@ PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LISTENERS = ("mqtt", "mqtts", "https", "http", "admin")
 
 
+def _listener_port(name):
+    return property(lambda self: self.ports[name], doc="port of the %s listener" % name)
+
+
 class ConnectorProcess:
     def __init__(self, workdir, auth="token", whitelist=None, self_register=True,
                  admin_token=False, extra_args=(), host="127.0.0.1", start_timeout=30.0):
@@ -63,25 +67,11 @@ class ConnectorProcess:
         os.makedirs(self.data_dir, exist_ok=True)
 
     # -- addresses ------------------------------------------------------------------
-    @property
-    def mqtt_port(self):
-        return self.ports["mqtt"]
-
-    @property
-    def mqtts_port(self):
-        return self.ports["mqtts"]
-
-    @property
-    def https_port(self):
-        return self.ports["https"]
-
-    @property
-    def http_port(self):
-        return self.ports["http"]
-
-    @property
-    def admin_port(self):
-        return self.ports["admin"]
+    mqtt_port = _listener_port("mqtt")
+    mqtts_port = _listener_port("mqtts")
+    https_port = _listener_port("https")
+    http_port = _listener_port("http")
+    admin_port = _listener_port("admin")
 
     @property
     def admin_url(self):
