@@ -45,6 +45,16 @@ def kind_of(cfg):
     return KIND_NUMBER
 
 
+def _text(v):
+    """bytes -> str (None when not UTF-8); anything else as it is."""
+    if isinstance(v, (bytes, bytearray)):
+        try:
+            return v.decode()
+        except Exception:
+            return None
+    return v
+
+
 def to_bool(v):
     """Return True/False, or None when v has no boolean reading."""
     if v is True or v is False:
@@ -53,11 +63,7 @@ def to_bool(v):
         if v != v:
             return None
         return v != 0
-    if isinstance(v, (bytes, bytearray)):
-        try:
-            v = v.decode()
-        except Exception:
-            return None
+    v = _text(v)
     if isinstance(v, str):
         s = v.strip().lower()
         if s in _TRUE:
@@ -79,11 +85,7 @@ def to_number(v):
         if v != v or v == _INF or v == _NINF:  # JSON cannot carry them
             return None
         return v
-    if isinstance(v, (bytes, bytearray)):
-        try:
-            v = v.decode()
-        except Exception:
-            return None
+    v = _text(v)
     if isinstance(v, str):
         try:
             if "." in v or "e" in v or "E" in v or "n" in v or "N" in v:

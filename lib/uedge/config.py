@@ -211,6 +211,15 @@ class _Parser:
             v = v * 16 + d
         return v
 
+    def digits(self, j, start):
+        """End of the run of digits at j; none there makes the number at start invalid."""
+        k = j
+        while j < self.n and "0" <= self.s[j] <= "9":
+            j += 1
+        if j == k:
+            self.fail("invalid number", start)
+        return j
+
     def number(self, i):
         s = self.s
         n = self.n
@@ -218,28 +227,18 @@ class _Parser:
         if s[j] == "-":
             j += 1
         k = j
-        while j < n and "0" <= s[j] <= "9":
-            j += 1
-        if j == k or (s[k] == "0" and j - k > 1):
+        j = self.digits(j, i)
+        if s[k] == "0" and j - k > 1:
             self.fail("invalid number", i)
         is_float = False
         if j < n and s[j] == ".":
-            j += 1
-            k = j
-            while j < n and "0" <= s[j] <= "9":
-                j += 1
-            if j == k:
-                self.fail("invalid number", i)
+            j = self.digits(j + 1, i)
             is_float = True
         if j < n and s[j] in "eE":
             j += 1
             if j < n and s[j] in "+-":
                 j += 1
-            k = j
-            while j < n and "0" <= s[j] <= "9":
-                j += 1
-            if j == k:
-                self.fail("invalid number", i)
+            j = self.digits(j, i)
             is_float = True
         txt = s[i:j]
         if is_float:
@@ -378,20 +377,16 @@ class _Ctx:
         return v
 
     def number(self, d, key, field, nullable=True):
-        if key not in d:
-            return None
-        v = d[key]
-        if v is None and nullable:
+        v = d.get(key)
+        if v is None and (nullable or key not in d):
             return None
         if not is_number(v):
             self.fail(field, "must be a number, got %s" % _q(v))
         return v
 
     def rate(self, d, key, field, nullable=False):
-        if key not in d:
-            return None
-        v = d[key]
-        if v is None and nullable:
+        v = d.get(key)
+        if v is None and (nullable or key not in d):
             return None
         v = _integral(v)
         if v is None:

@@ -340,10 +340,21 @@ def encode(sp, value):
             v &= (1 << nbits) - 1
         elif v < 0 or v >> nbits:
             raise ValueError("value %d does not fit an unsigned %d-bit register value" % (v, nbits))
-        ordered = bytearray(2 * n)
-        for i in range(2 * n):
-            ordered[i] = (v >> (8 * (2 * n - 1 - i))) & 0xFF
-    # ordered is big-endian (ABCD); apply the channel's byte/register order
+        ordered = _big_endian(v, n)
+    return _wire_order(sp, ordered)
+
+
+def _big_endian(v, n):
+    """Unsigned v as 2*n big-endian (ABCD) bytes."""
+    out = bytearray(2 * n)
+    for i in range(2 * n):
+        out[i] = (v >> (8 * (2 * n - 1 - i))) & 0xFF
+    return out
+
+
+def _wire_order(sp, ordered):
+    """Big-endian (ABCD) register bytes -> the channel's byte/register order."""
+    n = sp.count
     out = bytearray(2 * n)
     for i in range(n):
         j = n - 1 - i if sp.word_little else i
@@ -361,23 +372,10 @@ def encode(sp, value):
 def merge_masked(sp, old, new):
     """Read-modify-write for a masked register channel: keep bits outside the mask."""
     mask = sp.mask
-    n = sp.count
     a = _raw(sp, old, 0)
     b = _raw(sp, new, 0)
     v = (a & ~mask) | (b & mask)
-    ordered = bytearray(2 * n)
-    for i in range(2 * n):
-        ordered[i] = (v >> (8 * (2 * n - 1 - i))) & 0xFF
-    out = bytearray(2 * n)
-    for i in range(n):
-        j = n - 1 - i if sp.word_little else i
-        if sp.byte_little:
-            out[2 * j] = ordered[2 * i + 1]
-            out[2 * j + 1] = ordered[2 * i]
-        else:
-            out[2 * j] = ordered[2 * i]
-            out[2 * j + 1] = ordered[2 * i + 1]
-    return out
+    return _wire_order(sp, _big_endian(v, sp.count))
 
 
 def registers_to_bytes(regs, out=None):

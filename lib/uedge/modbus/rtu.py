@@ -66,37 +66,32 @@ def check_crc(buf, n):
     return buf[n - 2] == (c & 0xFF) and buf[n - 1] == (c >> 8)
 
 
-def build_read(buf, unit, fc, address, count):
-    """Read request (function 1, 2, 3 or 4) into buf; returns its length."""
+def _head(buf, unit, fc, address, word):
+    """The first six bytes of a request: unit, function, address, one 16-bit word."""
     buf[0] = unit
     buf[1] = fc
     buf[2] = address >> 8
     buf[3] = address & 0xFF
-    buf[4] = count >> 8
-    buf[5] = count & 0xFF
+    buf[4] = word >> 8
+    buf[5] = word & 0xFF
+
+
+def build_read(buf, unit, fc, address, count):
+    """Read request (function 1, 2, 3 or 4) into buf; returns its length."""
+    _head(buf, unit, fc, address, count)
     return put_crc(buf, 6)
 
 
 def build_write_single(buf, unit, fc, address, value):
     """Function 5 (value 0xFF00/0x0000) or 6 (register value)."""
-    buf[0] = unit
-    buf[1] = fc
-    buf[2] = address >> 8
-    buf[3] = address & 0xFF
-    buf[4] = (value >> 8) & 0xFF
-    buf[5] = value & 0xFF
+    _head(buf, unit, fc, address, value & 0xFFFF)
     return put_crc(buf, 6)
 
 
 def build_write_multiple(buf, unit, fc, address, count, data):
     """Function 15 (data = packed bits) or 16 (data = register bytes)."""
     nb = len(data)
-    buf[0] = unit
-    buf[1] = fc
-    buf[2] = address >> 8
-    buf[3] = address & 0xFF
-    buf[4] = count >> 8
-    buf[5] = count & 0xFF
+    _head(buf, unit, fc, address, count)
     buf[6] = nb
     buf[7 : 7 + nb] = data
     return put_crc(buf, 7 + nb)
