@@ -12,18 +12,12 @@ import sys
 import tempfile
 import time
 
+from peers.ports import free_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 SERVER = os.path.join(HERE, "modbus_server.py")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Server:

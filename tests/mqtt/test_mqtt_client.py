@@ -5,20 +5,10 @@ import ssl
 import time
 
 import pytest
-from conftest import FakeServer, PahoPeer, read_packet
+from mqtt_helpers import FakeServer, PahoPeer, pump, read_packet
 
 from peers.mosquitto import make_pki, running_mosquitto
 from uedge.mqtt import MQTTAuthError, MQTTClient, MQTTException
-
-
-def pump(c, cond, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        c.poll()
-        if cond():
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def test_publish_subscribe_qos0_and_qos1(broker, peer):

@@ -2,7 +2,7 @@
 
 import time
 
-from conftest import FakeServer, read_packet, run_mpy
+from mqtt_helpers import FakeServer, read_packet, run_mpy
 
 from peers.mosquitto import make_pki, running_mosquitto
 
@@ -73,7 +73,7 @@ def test_mpy_wrong_password_not_authorized(tmp_path):
 
 
 def test_mpy_client_certificate(tmp_path):
-    from conftest import PahoPeer
+    from mqtt_helpers import PahoPeer
 
     from peers.mosquitto import make_client_cert
 

@@ -1,9 +1,10 @@
 """MuranoMQTT and MuranoHTTP against the local IoT connector (a real server)."""
 
 import os
-import time
 
+import mqtt_helpers
 import pytest
+from mqtt_helpers import wait
 
 from uedge.murano import AuthError, MuranoMQTT
 from uedge.murano_http import MuranoHTTP
@@ -18,22 +19,7 @@ def conn(tmp_path_factory):
 
 
 def pump(m, cond, timeout=8.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        m.poll()
-        if cond():
-            return True
-        time.sleep(0.005)
-    return False
-
-
-def wait(cond, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
+    return mqtt_helpers.pump(m, cond, timeout)
 
 
 def test_mqtt_tls_token_provision_write_record_update(conn, tmp_path):

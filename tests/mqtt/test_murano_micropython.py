@@ -4,7 +4,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import MICROPYTHON, ROOT
+from mqtt_helpers import MICROPYTHON, ROOT
 
 testing = pytest.importorskip("uedge_connector.testing")
 

@@ -6,7 +6,7 @@ import stat
 import time
 
 import pytest
-from conftest import PahoPeer
+from mqtt_helpers import PahoPeer, pump
 
 from peers.mosquitto import running_mosquitto
 from uedge.compat import FakeClock
@@ -25,16 +25,6 @@ def answer_content(peer, topic, payload):
         peer.answer("$content", json.dumps([
             {"name": "logo.gif", "length": 16214, "mime": "image/gif", "url": "https://example.invalid/logo.gif"}
         ]).encode())
-
-
-def pump(m, cond, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        m.poll()
-        if cond():
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def make(broker, tmp_path, **kw):
@@ -199,7 +189,7 @@ def test_wrong_credentials_back_off_instead_of_looping(tmp_path):
 
 
 def test_garbage_server_is_a_clear_error_and_the_loop_survives(tmp_path):
-    from conftest import FakeServer, read_packet
+    from mqtt_helpers import FakeServer, read_packet
 
     def handler(srv, conn):
         read_packet(conn)
@@ -224,7 +214,7 @@ def test_garbage_server_is_a_clear_error_and_the_loop_survives(tmp_path):
 def test_mpy_broker_restart_reconnects(tmp_path):
     import subprocess
 
-    from conftest import MICROPYTHON, ROOT
+    from mqtt_helpers import MICROPYTHON, ROOT
 
     (tmp_path / "murano.token").write_text(TOKEN)
     with running_mosquitto(tmp_path / "m") as broker:
