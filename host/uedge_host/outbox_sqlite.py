@@ -60,68 +60,77 @@ class SqliteOutbox(Outbox):
     def nbytes(self):
         return self._bytes
 
-    def _full(self, extra):
-        if self.cap_items and self._count + 1 > self.cap_items:
+    def _full(self, extra, count=None, nbytes=None):
+        count = self._count if count is None else count
+        nbytes = self._bytes if nbytes is None else nbytes
+        if self.cap_items and count + 1 > self.cap_items:
             return True
-        if self.cap_bytes and self._bytes + extra > self.cap_bytes:
+        if self.cap_bytes and nbytes + extra > self.cap_bytes:
             return True
         return False
 
     def _count_drop(self, n):
-        self.dropped += n
         self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (n,))
 
     def put(self, ts_us, payload):
         data = payload.encode() if isinstance(payload, str) else bytes(payload)
         size = len(data)
         db = self._db
+        # the counters change only once the transaction has committed: a
+        # failed put (disk full, database locked) leaves them as they were
+        count, nbytes, dropped = self._count, self._bytes, 0
         db.execute("BEGIN IMMEDIATE")
         try:
             if self.cap_bytes and size > self.cap_bytes:
                 self._count_drop(1)
-                self.last_error = "report of %d bytes exceeds the queue cap" % size
                 db.execute("COMMIT")
+                self.dropped += 1
+                self.last_error = "report of %d bytes exceeds the queue cap" % size
                 return False
-            if self._full(size):
+            if self._full(size, count, nbytes):
                 if self.strategy == "latest":
                     self._count_drop(1)
                     db.execute("COMMIT")
+                    self.dropped += 1
                     return False
                 # drop the oldest rows, enough to make room
-                while self._count and self._full(size):
+                while count and self._full(size, count, nbytes):
                     need = 1
-                    if self.cap_items and self._count + 1 > self.cap_items:
-                        need = self._count + 1 - self.cap_items
+                    if self.cap_items and count + 1 > self.cap_items:
+                        need = count + 1 - self.cap_items
                     rows = db.execute(
                         "SELECT id, LENGTH(payload) FROM outbox ORDER BY id LIMIT ?",
                         (need + (256 if self.cap_bytes else 0),),
                     ).fetchall()
                     last_id = None
-                    dropped = freed = 0
+                    n = freed = 0
                     for rid, ln in rows:
-                        if dropped >= need and not (
-                            self.cap_bytes and self._bytes - freed + size > self.cap_bytes
-                        ):
+                        if n >= need and not (self.cap_bytes and nbytes - freed + size > self.cap_bytes):
                             break
                         last_id = rid
                         freed += ln
-                        dropped += 1
+                        n += 1
                     if last_id is None:
                         break
                     db.execute("DELETE FROM outbox WHERE id <= ?", (last_id,))
-                    self._count -= dropped
-                    self._bytes -= freed
-                    self._count_drop(dropped)
+                    count -= n
+                    nbytes -= freed
+                    dropped += n
+                    self._count_drop(n)
             db.execute(
                 "INSERT INTO outbox (ts_us, payload, crc) VALUES (?, ?, ?)",
                 (int(ts_us), data, binascii.crc32(data) & 0xFFFFFFFF),
             )
             db.execute("COMMIT")
         except Exception:
-            db.execute("ROLLBACK")
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
             raise
-        self._count += 1
-        self._bytes += size
+        self._count = count + 1
+        self._bytes = nbytes + size
+        self.dropped += dropped
         return True
 
     def put_many(self, items):
@@ -156,16 +165,22 @@ class SqliteOutbox(Outbox):
             total += n
             out.append((rid, ts, text))
         if bad:
-            self._db.execute("BEGIN IMMEDIATE")
-            for rid, n in bad:
-                self._db.execute("DELETE FROM outbox WHERE id = ?", (rid,))
-                self._count -= 1
-                self._bytes -= n
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for rid, _n in bad:
+                    db.execute("DELETE FROM outbox WHERE id = ?", (rid,))
+                db.execute("UPDATE meta SET value = value + ? WHERE key = 'corrupted'", (len(bad),))
+                db.execute("COMMIT")
+            except Exception:
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise
+            self._count -= len(bad)
+            self._bytes -= sum(n for _rid, n in bad)
             self.corrupted += len(bad)
-            self._db.execute(
-                "UPDATE meta SET value = value + ? WHERE key = 'corrupted'", (len(bad),)
-            )
-            self._db.execute("COMMIT")
             if not out:
                 return self.peek(max_items, max_bytes)
         return out
@@ -190,7 +205,10 @@ class SqliteOutbox(Outbox):
                 freed += row[1]
             db.execute("COMMIT")
         except Exception:
-            db.execute("ROLLBACK")
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
             raise
         self._count -= n
         self._bytes -= freed

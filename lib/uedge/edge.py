@@ -244,6 +244,7 @@ class Edge:
         self.replayed = 0
         self.queued = 0  # reports that went to the outbox
         self.lost = 0  # reports neither sent nor queued (no outbox / refused)
+        self.queue_errors = 0  # outbox operations that failed (disk full, locked, ...)
         self.control_ok = 0
         self.control_rejected = 0
         self.last_error = None
@@ -315,8 +316,7 @@ class Edge:
         r = self._replay
         if r is not None and r[0] == msg_id:
             self._replay = None
-            if self.outbox is not None:
-                self.outbox.ack(r[1])
+            self._outbox_ack(r[1])
             self.delivered += r[3]
             self.replayed += r[3]
             return
@@ -379,11 +379,33 @@ class Edge:
         if self.outbox is None:
             self.lost += 1
             return False
-        if self.outbox.put(ts_us, payload):
+        try:
+            ok = self.outbox.put(ts_us, payload)
+        except Exception as e:  # disk full, database locked, ...: the loop goes on
+            self.lost += 1
+            self._queue_failed("report lost, the queue refused it", e)
+            return False
+        if ok:
             self.queued += 1
             return True
         self.lost += 1
         return False
+
+    def _queue_failed(self, what, e):
+        msg = "%s: %s: %s" % (what, type(e).__name__, e)
+        self.queue_errors += 1
+        if msg != self.last_error:  # one log line per distinct failure, not per report
+            self.log.error("%s", msg)
+        self.last_error = msg
+
+    def _outbox_ack(self, keys):
+        """Delete delivered records; a failure leaves them queued (sent again later)."""
+        if self.outbox is None:
+            return
+        try:
+            self.outbox.ack(keys)
+        except Exception as e:
+            self._queue_failed("cannot remove %d delivered reports from the queue" % len(keys), e)
 
     def _send_live(self, ts_us, payload, now):
         t = self.transport
@@ -414,7 +436,12 @@ class Edge:
             return
         if not force and now < self._next_replay_ms:
             return
-        batch = ob.peek(self.batch_items, self.batch_bytes)
+        try:
+            batch = ob.peek(self.batch_items, self.batch_bytes)
+        except Exception as e:
+            self._queue_failed("cannot read the queue", e)
+            self._next_replay_ms = now + 1000
+            return
         if not batch:
             return
         records = []
@@ -439,7 +466,7 @@ class Edge:
         self._next_replay_ms = now + self.replay_interval_ms
         if msg is None or self._early_acks.pop(msg, False):
             self._early_acks.clear()
-            ob.ack(keys)
+            self._outbox_ack(keys)
             self.delivered += len(keys)
             self.replayed += len(keys)
         else:
@@ -673,10 +700,22 @@ class Edge:
                 continue
             self.reports += 1
             self.last_report_ts_us = rep.ts_us
-            self._send_live(rep.ts_us, encode_data_in(rep.values, errors), now)
-        self._flush_errors(now)
-        self._replay_step(now)
-        self._check_timeouts(now)
+            try:
+                self._send_live(rep.ts_us, encode_data_in(rep.values, errors), now)
+            except Exception as e:
+                self.lost += 1
+                self._step_failed("report", e)
+        for step in (self._flush_errors, self._replay_step, self._check_timeouts):
+            try:
+                step(now)
+            except Exception as e:  # the loop must go on whatever a step hits
+                self._step_failed(step.__name__, e)
+
+    def _step_failed(self, what, e):
+        msg = "%s: %s: %s" % (what.lstrip("_"), type(e).__name__, e)
+        if msg != self.last_error:
+            self.log.error("%s", msg)
+        self.last_error = msg
 
     def next_wake_ms(self, now, idle_ms=50):
         """When the loop should run again (the transport still needs polling)."""
@@ -759,6 +798,7 @@ class Edge:
             "replayed": self.replayed,
             "queued": self.queued,
             "lost": self.lost,
+            "queue_errors": self.queue_errors,
             "control_ok": self.control_ok,
             "control_rejected": self.control_rejected,
             "last_error": self.last_error,
