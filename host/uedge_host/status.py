@@ -65,6 +65,14 @@ def render(st, now=None):
     lines.append("control    %s applied, %s rejected" % (st.get("control_ok", 0), st.get("control_rejected", 0)))
     if st.get("last_error"):
         lines.append("last error %s" % st["last_error"])
+    o = st.get("ota")
+    if o:
+        text = "version %s%s" % (o.get("version"), " (pending confirmation)" if o.get("pending") else "")
+        if o.get("last"):
+            text += "; %s" % o["last"]
+        if o.get("error"):
+            text += "; last check failed: %s" % o["error"]
+        lines.append("ota        %s" % text)
     chans = st.get("channels") or {}
     lines.append("config_io  last_edited %s, %d channels" % (st.get("config_last_edited"), len(chans)))
     if chans:

@@ -18,7 +18,7 @@ def test_precedence_cli_env_ini_default(tmp_path):
     assert s.murano_id == "from-ini" and s.origin["murano_id"] == "ini"
     assert s.murano_host == "https://cli.example.com" and s.origin["murano_host"] == "cli"
     assert s.queue_strategy == "latest" and s.origin["queue_strategy"] == "env"
-    assert s.queue_items == 50 and s.queue_bytes == 0
+    assert s.queue_items == 50 and s.queue_bytes == 20000000  # queue_size adds a report cap
     assert s.queuing is True and s.origin["queuing"] == "default"
     assert s.queue_path == str(tmp_path / "from-ini.queue.db")
     assert s.status_file == str(tmp_path / "from-ini.status.json")
@@ -30,11 +30,13 @@ def test_sectioned_ini_and_env_ini_file(tmp_path):
     ini = tmp_path / "dev.ini"
     ini.write_text("# gateway\n[device]\nmurano_id = 0001\nqueuing = off\n\n[other]\nhttp_timeout = 3\n")
     s = settings.resolve({}, env={"EDGED_INI_FILE": str(ini)})
-    assert s.murano_id == "0001" and s.queuing is False and s.http_timeout == 3.0
+    assert s.murano_id == "0001" and s.queuing is False
+    # a bare http_timeout below 1000 is uedge's former request timeout in seconds
+    assert s.request_timeout == 3.0 and s.http_long_poll_ms == 300000 and s.warnings
 
 
 def test_bad_values_name_the_setting(tmp_path):
-    with pytest.raises(settings.SettingsError, match="queue_strategy"):
+    with pytest.raises(settings.SettingsError, match="queuing_drop_strategy"):
         settings.resolve({"queue_strategy": "middle"}, env={})
     with pytest.raises(settings.SettingsError, match="EDGED_MURANO_PORT"):
         settings.resolve({}, env={"EDGED_MURANO_PORT": "eighty"})
@@ -81,7 +83,8 @@ def test_edged_options_parse():
          "-a", "a.json", "-K", "k", "-C", "c", "-E", "ca", "-d", "debug", "--queue-size", "10",
          "--queue-strategy", "latest", "--queue-path", "q.db", "--no-queuing", "go"])
     assert (a.murano_id, a.murano_host, a.murano_port, a.murano_token) == ("0001", "h", "443", "tok")
-    assert (a.pkey_file, a.cert_file, a.ca_file, a.debug) == ("k", "c", "ca", "DEBUG")
+    assert (a.pkeyfile, a.certfile, a.murano_cacert, a.debug) == ("k", "c", "ca", "DEBUG")
+    assert (a.queue_size, a.queuing_drop_strategy, a.queuing_db_path) == ("10", "latest", "q.db")
     assert a.queuing is False and a.command == "go"
     # options after the command work too
     a = build_parser().parse_args(["go", "-s", "0002", "--queuing"])
