@@ -231,3 +231,15 @@ def test_remove_unused_device_queues(tmp_path):
     removed = cli.remove_unused_queues(str(tmp_path / "gw1.queue.db"))
     assert removed == ["gw2.queue.db", "gw2.queue.db-shm", "gw2.queue.db-wal"]
     assert sorted(os.listdir(tmp_path)) == ["gw1.ini", "gw1.queue.db", "gw1.queue.db-wal", "keep.txt"]
+
+
+def test_timeouts_reach_the_transports():
+    from uedge.compat import Clock
+
+    s = settings.resolve({"murano_id": "x", "murano_host": "http://127.0.0.1:1", "http_timeout": "45000",
+                          "request_timeout": "4"}, env={})
+    t, scheme = cli.make_transport(s, Clock())
+    assert scheme == "http" and t.long_poll_ms == 45000 and t.timeout_ms == 4000
+    s = settings.resolve({"murano_id": "x", "murano_host": "mqtt://127.0.0.1:1", "http_timeout": "2"}, env={})
+    t, scheme = cli.make_transport(s, Clock())
+    assert scheme == "mqtt" and t.timeout_ms == 2000  # former meaning: request timeout in seconds
