@@ -29,6 +29,7 @@ import json
 
 from uedge import control
 from uedge.config import ConfigError, loads, parse_config_applications, parse_config_io
+from uedge.link import UpdateError
 from uedge.payload import encode_data_in
 
 from uedge.scheduler import registry_check as check_channel
@@ -304,9 +305,23 @@ class Edge:
 
     # -- transport callbacks (may run inside transport.poll) -------------------
     def _on_update(self, alias, value, ts_us=None):
+        if isinstance(value, UpdateError):
+            self._on_update_error(alias, str(value))
+            return
         if isinstance(value, (bytes, bytearray)):
             value = value.decode()
         self._updates.append((alias, value, ts_us))
+
+    def _on_update_error(self, alias, msg):
+        """The transport could not take an update in (e.g. larger than its buffer)."""
+        if alias not in self.watch:
+            return
+        if alias == "config_io":
+            # there is a remote config_io, just not one this device can hold:
+            # do not overwrite it with the local one, keep running the last good
+            self._sync_pending = False
+            msg = "config_io rejected, keeping the last good one: %s" % msg
+        self._error(alias, msg)
 
     def _on_ack(self, msg_id):
         if msg_id in self._live:

@@ -6,12 +6,35 @@ callbacks, the TLS parameters and the reconnect backoff. Subclasses provide
 connect() and their own transport.
 """
 
-from uedge.compat import Clock, write_secret
+from uedge.compat import MICROPYTHON, Clock, write_secret
 
 try:
     import random
 except ImportError:  # pragma: no cover
     import urandom as random
+
+
+# Largest update (config_io, data_out, ...) a link accepts by default. A Murano
+# resource holds up to 1 MiB, so a gateway takes that plus protocol headroom;
+# a board keeps a small receive buffer. Larger updates are skipped and reported
+# through on_update_error, the link stays up.
+DEFAULT_MAX_UPDATE = 65536 if MICROPYTHON else 1048576 + 16384
+
+
+# ts_us given to on_update for values read at connect (the current state, not
+# a change notification): a consumer may skip acting on a value it already had.
+STATE_READ = 0
+
+
+class UpdateError:
+    """Given to on_update instead of the value when an update could not be
+    taken in (e.g. larger than the device's limit); str() is the reason."""
+
+    def __init__(self, message):
+        self.message = message
+
+    def __str__(self):
+        return self.message
 
 
 class MuranoError(Exception):
@@ -112,6 +135,11 @@ class DeviceLink:
     def _note(self, msg):
         if self._log:
             self._log(msg)
+
+    def _update_error(self, alias, msg):
+        self._note("%s: %s" % (alias, msg))
+        if self.on_update:
+            self.on_update(alias, UpdateError(msg), None)
 
     def _state(self, up, reason):
         if self.on_state:

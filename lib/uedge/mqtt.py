@@ -7,7 +7,10 @@ One class, direct socket I/O. What it adds over umqtt.simple:
   on_puback(pid) fires when the broker acknowledges it.
 - TLS with CA verification, SNI and client certificates on CPython and MicroPython.
 - One fixed receive buffer (max_packet bytes) and memoryview framing: incoming
-  packets never grow it; a packet larger than max_packet is rejected clearly.
+  packets never grow it. A PUBLISH larger than max_packet is read and thrown
+  away in buffer-sized pieces (acknowledged if QoS 1) and reported through
+  on_oversize(topic, size); the connection stays up. Any other packet larger
+  than max_packet is a protocol error.
 
 Packet encoders/decoders are module-level functions so they can be tested alone.
 """
@@ -413,6 +416,7 @@ class MQTTClient:
         self.connected = False
         self.cb = None
         self.on_puback = None
+        self.on_oversize = None  # f(topic, size): a PUBLISH too large for max_packet was skipped
         self.lw = None
         self._clock = clock or Clock()  # keepalive and retry schedule (injectable)
         self._rt = Clock()  # real time for network timeouts: a fake clock must not hang I/O
@@ -423,6 +427,8 @@ class MQTTClient:
         self._rx_len = 0
         self._p_start = 0
         self._p_end = 0
+        self._skip = 0  # bytes of an oversized PUBLISH still to throw away
+        self._skip_info = None  # (topic, qos, pid, size) of that PUBLISH
         self._tx = bytearray(512)
         self._pingbuf = bytes((PINGREQ, 0))
         self._ackbuf = bytearray(4)
@@ -459,6 +465,7 @@ class MQTTClient:
         )
         self._setup_io()
         self._rx_len = 0
+        self._skip = 0
         self._ping_out = 0
         try:
             pkt = connect_packet(
@@ -508,6 +515,7 @@ class MQTTClient:
         self._poller = None
         self.connected = False
         self._rx_len = 0
+        self._skip = 0
 
     def ping(self):
         self._write(self._pingbuf)
@@ -717,11 +725,56 @@ class MQTTClient:
     def _next_packet(self):
         """Frame the next complete packet: its first byte (body at _p_start:_p_end), or -1."""
         while True:
+            if self._skip:
+                if not self._discard():
+                    return -1
+                continue
             t = self._frame()
             if t >= 0:
                 return t
+            if t == -2:
+                continue  # an oversized PUBLISH: being skipped
             if not self._fill():
                 return -1
+
+    def _discard(self):
+        """Throw away the next bytes of an oversized PUBLISH. -> False when none were readable."""
+        if not self._rx_len and not self._fill():
+            return False
+        k = self._skip if self._skip < self._rx_len else self._rx_len
+        self._consume(k)
+        self._skip -= k
+        if not self._skip:
+            topic, qos, pid, size = self._skip_info
+            self._skip_info = None
+            if qos == 1:
+                self._send_ack(PUBACK, pid)  # delivered: the broker must not send it again
+            if self.on_oversize:
+                self.on_oversize(topic, size)
+        return True
+
+    def _start_skip(self, hdr_len, rem):
+        """An incoming PUBLISH of rem bytes exceeds max_packet: read its topic
+        (and packet id), then skip the rest without buffering it.
+        -> -2 once skipping, -1 while the topic has not arrived yet."""
+        rx = self._rx
+        n = self._rx_len
+        flags = rx[0]
+        qos = (flags >> 1) & 3
+        if n < hdr_len + 2:
+            return -1
+        tlen = (rx[hdr_len] << 8) | rx[hdr_len + 1]
+        head = hdr_len + 2 + tlen + (2 if qos else 0)
+        if qos == 3 or head > len(rx) or head > hdr_len + rem:
+            self.close()
+            raise MQTTException("incoming PUBLISH of %d bytes exceeds max_packet %d" % (rem, self.max_packet))
+        if n < head:
+            return -1
+        t_end = hdr_len + 2 + tlen
+        pid = (rx[t_end] << 8) | rx[t_end + 1] if qos else 0
+        self._skip_info = (bytes(rx[hdr_len + 2 : t_end]), qos, pid, hdr_len + rem - head)  # payload size
+        self._skip = hdr_len + rem
+        return -2
 
     def _frame(self):
         n = self._rx_len
@@ -745,6 +798,8 @@ class MQTTClient:
                 raise MQTTException("malformed remaining length (more than 4 bytes)")
         if rem > self.max_packet:
             ptype = rx[0]
+            if ptype & 0xF0 == PUBLISH:
+                return self._start_skip(i, rem)
             self.close()
             raise MQTTException(
                 "incoming packet (type 0x%02x) of %d bytes exceeds max_packet %d" % (ptype, rem, self.max_packet)

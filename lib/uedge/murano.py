@@ -17,7 +17,15 @@ Auth table (from the API):         ClientID   Username   Password
 import json
 
 from uedge.compat import Clock
-from uedge.link import AuthError, Backoff, DeviceLink, MuranoError, _read_text, _reason  # noqa: F401 (re-exported)
+from uedge.link import (  # noqa: F401 (re-exported)
+    DEFAULT_MAX_UPDATE,
+    AuthError,
+    Backoff,
+    DeviceLink,
+    MuranoError,
+    _read_text,
+    _reason,
+)
 from uedge.mqtt import MQTTAuthError, MQTTClient, MQTTException
 
 try:
@@ -89,7 +97,7 @@ class MuranoMQTT(DeviceLink):
         backoff_cap_ms=300000,
         auth_backoff_ms=30000,
         timeout_ms=10000,
-        max_packet=65536,
+        max_packet=None,
         subscribe=("$resource/#",),
         log=None,
     ):
@@ -103,7 +111,8 @@ class MuranoMQTT(DeviceLink):
             self, host, port or (8883 if tls else 1883), device_id, auth, credentials_path, tls, ca, cert, key,
             server_hostname, clock, backoff_base_ms, backoff_cap_ms, auth_backoff_ms, timeout_ms, log)
         self.keepalive = keepalive
-        self.max_packet = max_packet
+        # the topic and length header come on top of the resource value
+        self.max_packet = DEFAULT_MAX_UPDATE + 1024 if max_packet is None else max_packet
         self.subscriptions = subscribe
         if auth == "password" and password:
             if len(password) < 20:
@@ -235,6 +244,7 @@ class MuranoMQTT(DeviceLink):
             c._pid = old._pid
         c.set_callback(self._on_msg)
         c.on_puback = self._on_puback
+        c.on_oversize = self._on_oversize
         self.attempts += 1
         try:
             c.connect(clean_session=True)
@@ -323,6 +333,11 @@ class MuranoMQTT(DeviceLink):
     def _on_puback(self, pid):
         if self.on_ack:
             self.on_ack(pid)
+
+    def _on_oversize(self, topic, size):
+        u = parse_update_topic(topic)
+        alias = u[0] if u is not None else topic.decode()
+        self._update_error(alias, "update of %d bytes exceeds the device's limit of %d" % (size, self.max_packet))
 
     def _on_msg(self, topic, msg):
         u = parse_update_topic(topic)

@@ -16,7 +16,7 @@ either stall the loop or hammer the server; the state machine does neither.)
 """
 
 from uedge.compat import MICROPYTHON, Clock
-from uedge.link import AuthError, DeviceLink, MuranoError, _reason
+from uedge.link import DEFAULT_MAX_UPDATE, STATE_READ, AuthError, DeviceLink, MuranoError, _reason
 from uedge.mqtt import _is_wouldblock, close_socket, nonblocking_io, open_connection
 from uedge.murano import WATCHED
 
@@ -33,6 +33,16 @@ _HEX = "0123456789ABCDEF"
 
 class HTTPError(MuranoError):
     pass
+
+
+class TooLarge(HTTPError):
+    """A response body was larger than the receive buffer: it was read and thrown away."""
+
+    def __init__(self, size, limit, head=b""):
+        HTTPError.__init__(self, "response of %d bytes exceeds the device's limit of %d" % (size, limit))
+        self.size = size
+        self.limit = limit
+        self.head = head
 
 
 def quote_plus(s):
@@ -179,7 +189,9 @@ def _chunked(buf, start, end):
 class HTTPConn:
     """One keep-alive HTTP/1.1 connection; responses are read without blocking."""
 
-    def __init__(self, host, port, tls=True, ssl_params=None, timeout_ms=10000, max_response=65536):
+    def __init__(self, host, port, tls=True, ssl_params=None, timeout_ms=10000, max_response=None):
+        if max_response is None:
+            max_response = DEFAULT_MAX_UPDATE
         self.host = host
         self.port = port
         self.tls = tls
@@ -187,9 +199,13 @@ class HTTPConn:
         self.timeout_ms = timeout_ms
         self.clock = Clock()  # network timeouts run on real time, whatever clock the caller uses
         self.sock = None
+        self.max_response = max_response
         self._rx = bytearray(max_response + 4096)
         self._rxv = memoryview(self._rx)
         self._n = 0
+        # an oversized Content-Length body is read through and thrown away
+        self._drop_left = 0
+        self._dropped = None  # (status, headers, size, first body bytes, keep-alive)
         self._req = None
         self._reused = False
         self._sent_ms = 0
@@ -218,6 +234,7 @@ class HTTPConn:
             self.open()
         self._req = data
         self._n = 0
+        self._drop_left = 0
         try:
             self._send(data)
         except OSError:
@@ -254,29 +271,58 @@ class HTTPConn:
             p.poll(20)
 
     def poll(self):
-        """-> None while waiting, else (status, headers{lower: value}, body bytes)."""
+        """-> None while waiting, else (status, headers{lower: value}, body bytes).
+
+        A body larger than max_response is read and thrown away, then
+        TooLarge is raised (the connection stays usable).
+        """
         if self._req is None:
             return None
         while True:
-            if self._n >= len(self._rx):
-                self._fail()
-                raise HTTPError("response larger than %d bytes" % len(self._rx))
+            if self._drop_left:
+                buf = self._rxv
+            else:
+                if self._n >= len(self._rx):
+                    r = self._parse(eof=False)
+                    if r is not None:
+                        return r
+                    if not self._drop_left:
+                        self._fail()
+                        raise HTTPError("response larger than %d bytes" % len(self._rx))
+                    continue
+                buf = self._rxv[self._n :]
             try:
-                n = self._read(self._rxv[self._n :])
+                n = self._read(buf)
             except OSError as e:
                 if _is_wouldblock(e):
                     n = None
+                elif self._drop_left:
+                    self._fail()
+                    raise HTTPError("connection failed: %s" % _reason(e)) from None
                 else:
                     return self._broken(e)
             if n is None:
                 break
             if n == 0:
+                if self._drop_left:
+                    self._fail()
+                    raise HTTPError("truncated body")
                 r = self._parse(eof=True)
                 if r is not None:
                     self.close()
                     return r
                 return self._broken(OSError("connection closed by server"))
+            if self._drop_left:
+                self._drop_left -= n
+                if self._drop_left <= 0:
+                    self._end_drop()
+                continue
             self._n += n
+        if self._drop_left:
+            if self.clock.now_ms() > self._deadline_ms:
+                self._fail()
+                raise HTTPError("no complete response within the request timeout")
+            return None
         r = self._parse(eof=False)
         if r is not None:
             return r
@@ -299,7 +345,20 @@ class HTTPConn:
 
     def _fail(self):
         self._req = None
+        self._drop_left = 0
         self.close()
+
+    def _end_drop(self):
+        status, _headers, size, head, keep = self._dropped
+        self._dropped = None
+        self._drop_left = 0
+        self._req = None
+        self._n = 0
+        if not keep:
+            self.close()
+        e = TooLarge(size, self.max_response, head)
+        e.status = status
+        raise e
 
     def _parse(self, eof):
         buf = self._rx
@@ -345,8 +404,12 @@ class HTTPConn:
         elif "content-length" in headers:
             clen = int(headers["content-length"])
             if start + clen > len(buf):
-                self._fail()
-                raise HTTPError("response body of %d bytes too large" % clen)
+                # too large to hold: read it through without keeping it
+                have = end - start
+                self._dropped = (status, headers, clen, bytes(buf[start : start + min(have, 64)]), keep)
+                self._drop_left = clen - have
+                self._n = 0
+                return None
             if end - start < clen:
                 if eof:
                     self._fail()
@@ -476,7 +539,7 @@ class MuranoHTTP(DeviceLink):
         backoff_cap_ms=300000,
         auth_backoff_ms=30000,
         max_queue=32,
-        max_response=65536,
+        max_response=None,
         record_ts_divisor=1000000,
         log=None,
     ):
@@ -493,6 +556,10 @@ class MuranoHTTP(DeviceLink):
         self.long_poll_ms = long_poll_ms
         self.max_queue = max_queue
         self.record_ts_divisor = record_ts_divisor
+        if max_response is None:
+            # form encoding can triple a JSON value (%22 for each quote ...)
+            max_response = DEFAULT_MAX_UPDATE if MICROPYTHON else 3 * DEFAULT_MAX_UPDATE
+        self.max_response = max_response
         p = self._ssl_params
         self._writer = HTTPConn(self.host, self.port, tls, p, timeout_ms, max_response)
         self._watcher = HTTPConn(self.host, self.port, tls, p, long_poll_ms + timeout_ms, max_response)
@@ -502,6 +569,8 @@ class MuranoHTTP(DeviceLink):
         self._since_s = 0
         self._offset_s = 0
         self._watch_retry_ms = 0
+        self._state_path = None  # a plain read of these aliases is due on the watcher
+        self._state_read = False  # the watcher's request in flight is such a read
         self.on_reject = None
         default = 443 if tls else 80
         self._hostport = self.host if self.port == default else "%s:%d" % (self.host, self.port)
@@ -588,7 +657,10 @@ class MuranoHTTP(DeviceLink):
             except HTTPError:
                 self._offset_s = 0
                 self._since_s = self.clock.epoch_us() // 1000000
-            values = self.read(self.watch)
+            try:
+                values = self.read(self.watch)
+            except TooLarge:
+                values = self._read_each(self.watch)
         except AuthError:
             self._writer.close()
             self.last_error = "not authorized"
@@ -598,10 +670,13 @@ class MuranoHTTP(DeviceLink):
             self.last_error = _reason(e)
             raise MuranoError("connect to %s failed: %s" % (self._hostport, self.last_error)) from None
         self._connected = True
+        self._state_path = None
+        self._state_read = False
         self._up()
         if self.on_update:
+            # the current values, not change notifications: marked STATE_READ
             for alias, value in values:
-                self.on_update(alias, value, None)
+                self.on_update(alias, value, STATE_READ)
         return True
 
     def read(self, aliases):
@@ -615,6 +690,16 @@ class MuranoHTTP(DeviceLink):
         if st != 200:
             raise HTTPError("read %s -> HTTP %d" % (",".join(aliases), st))
         return parse_form(body)
+
+    def _read_each(self, aliases):
+        """Read the aliases one by one; those too large are reported and skipped."""
+        values = []
+        for alias in aliases:
+            try:
+                values.extend(self.read((alias,)))
+            except TooLarge as e:
+                self._update_error(alias, "update of %d bytes exceeds the device's limit of %d" % (e.size, e.limit))
+        return values
 
     def _drop(self):
         self._connected = False
@@ -683,7 +768,10 @@ class MuranoHTTP(DeviceLink):
                 if not self._queue:
                     return
                 w.request(self._queue[0][1])
-            r = w.poll()
+            try:
+                r = w.poll()
+            except TooLarge as e:  # a huge answer to a write: only its status matters
+                r = (e.status, {}, b"")
             if r is None:
                 return
             status, _h, body = r
@@ -710,31 +798,67 @@ class MuranoHTTP(DeviceLink):
         if not w.busy:
             if now < self._watch_retry_ms:
                 return
-            req = self._req(
-                "GET",
-                self._watch_path,
-                extra=(("Request-Timeout", str(self.long_poll_ms)), ("If-Modified-Since", str(self._since_s))),
-            )
+            if self._state_path is not None:
+                # plain read (no long poll) of the other aliases, see below
+                req = self._req("GET", self._state_path)
+                self._state_path = None
+                self._state_read = True
+                wait = self.timeout_ms
+            else:
+                req = self._req(
+                    "GET",
+                    self._watch_path,
+                    extra=(("Request-Timeout", str(self.long_poll_ms)), ("If-Modified-Since", str(self._since_s))),
+                )
+                self._state_read = False
+                wait = self.long_poll_ms + self.timeout_ms
             try:
-                w.request(req, self.long_poll_ms + self.timeout_ms)
+                w.request(req, wait)
             except OSError as e:
                 raise HTTPError("long poll failed: %s" % _reason(e)) from None
             return
-        r = w.poll()
+        try:
+            r = w.poll()
+        except TooLarge as e:
+            self._too_large(e, now)
+            return
         if r is None:
             return
         status, _h, body = r
         if status == 401:
             raise AuthError("not authorized (HTTP 401, device %s)" % self.device_id)
-        self._since_s = self.clock.epoch_us() // 1000000 + self._offset_s
+        state = self._state_read
+        self._state_read = False
+        if not state:
+            self._since_s = self.clock.epoch_us() // 1000000 + self._offset_s
         if status == 200:
             updates = parse_form(body)
             if self.on_update:
                 for alias, value in updates:
-                    self.on_update(alias, value, None)
+                    self.on_update(alias, value, STATE_READ if state else None)
         elif status not in (204, 304):
-            self._note("long poll got HTTP %d" % status)
+            self._note("%s got HTTP %d" % ("read" if state else "long poll", status))
             self._watch_retry_ms = now + 1000
+
+    def _too_large(self, e, now):
+        """The watcher's answer was larger than the device's limit (thrown away).
+
+        It is reported under the alias the body starts with. The connector
+        offers an unacknowledged value again on every long poll within its
+        second, so the next long poll asks from the next second on, and a
+        plain read of the other aliases first picks up what may have been
+        waiting behind the oversized value.
+        """
+        i = e.head.find(b"=")
+        alias = unquote_plus(e.head[:i]) if i > 0 else self.watch[0]
+        self._update_error(alias, "update of %d bytes exceeds the device's limit of %d" % (e.size, e.limit))
+        if self._state_read:
+            self._state_read = False
+            return
+        self._since_s = self.clock.epoch_us() // 1000000 + self._offset_s + 1
+        others = [a for a in self.watch if a != alias]
+        if others:
+            self._state_path = "/onep:v1/stack/alias?" + "&".join(quote_plus(a) for a in others)
 
     # -- content
 

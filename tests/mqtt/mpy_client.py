@@ -71,6 +71,18 @@ def garbage(args):
         print("ERR", e)
 
 
+def oversize(args):
+    c = MQTTClient("x", "127.0.0.1", int(args[0]), timeout_ms=1000, max_packet=32768)
+    got = []
+    c.set_callback(lambda t, m: got.append((t, m)))
+    c.on_oversize = lambda t, n: print("OVERSIZE", t.decode(), n)
+    c.connect()
+    pump(c, lambda: got, 5000)
+    for t, m in got:
+        print("MSG", t.decode(), m.decode())
+    print("CONNECTED", c.connected)
+
+
 def auth(args):
     c = MQTTClient("", args[0], int(args[1]), user=args[2], password=args[3])
     try:
@@ -112,5 +124,5 @@ def cert(args):
     c.disconnect()
 
 
-MODES = {"cert": cert, "pubsub": pubsub, "tlsfail": tlsfail, "garbage": garbage, "auth": auth, "alloc": alloc}
+MODES = {"cert": cert, "pubsub": pubsub, "tlsfail": tlsfail, "garbage": garbage, "oversize": oversize, "auth": auth, "alloc": alloc}
 MODES[sys.argv[1]](sys.argv[2:])

@@ -149,3 +149,24 @@ def read_packet(conn):
         if not byte & 0x80:
             break
     return hdr, exact(rem)
+
+
+def oversized_publish_handler(srv, conn):
+    """CONNACK, a QoS 1 PUBLISH of 1 MiB (sent in pieces), then a small one."""
+    read_packet(conn)
+    conn.sendall(b"\x20\x02\x00\x00")
+    payload = b"x" * (1 << 20)
+    topic = b"$resource/config_io/1700000000000000"
+    rem = 2 + len(topic) + 2 + len(payload)
+    head = bytearray([0x32])
+    while True:
+        byte, rem = rem & 0x7F, rem >> 7
+        head.append(byte | (0x80 if rem else 0))
+        if not rem:
+            break
+    conn.sendall(bytes(head) + bytes([0, len(topic)]) + topic + b"\x00\x07")
+    for i in range(0, len(payload), 65536):
+        conn.sendall(payload[i : i + 65536])
+    conn.sendall(b"\x30\x0a\x00\x03t/s" + b"small")
+    srv.received.append(read_packet(conn))  # PUBACK of the skipped PUBLISH
+    time.sleep(1)

@@ -5,7 +5,7 @@ import ssl
 import time
 
 import pytest
-from mqtt_helpers import FakeServer, PahoPeer, pump, read_packet
+from mqtt_helpers import FakeServer, PahoPeer, oversized_publish_handler, pump, read_packet
 
 from peers.mosquitto import make_pki, running_mosquitto
 from uedge.mqtt import MQTTAuthError, MQTTClient, MQTTException
@@ -136,7 +136,7 @@ def test_unacknowledged_qos1_is_resent_with_dup():
         (b"HTTP/1.1 400 Bad Request\r\n\r\n", "expected CONNACK"),
         (b"\x20\x02\x00\x00\x00\x05hello", "unexpected packet type"),
         (b"\x20\xff\xff\xff\xff\x7f", "malformed remaining length"),
-        (b"\x20\x02\x00\x00\x30\x80\x80\x80\x01", "exceeds max_packet"),
+        (b"\x20\x02\x00\x00\x90\x80\x80\x80\x01", "exceeds max_packet"),
         (b"\x20\x03\x00\x00\x00", "CONNACK with length 3"),
         (b"\x20\x02\x00\x03", "server unavailable"),
         (b"\x20\x02", "no CONNACK"),
@@ -167,20 +167,21 @@ def test_garbage_from_server_is_a_clear_error(reply, match):
         srv.close()
 
 
-def test_oversized_publish_from_server_is_rejected():
-    def handler(srv, conn):
-        read_packet(conn)
-        conn.sendall(b"\x20\x02\x00\x00")
-        # PUBLISH announcing 1 MiB + 1 byte
-        conn.sendall(b"\x30\x81\x80\x40")
-        time.sleep(1)
-
-    srv = FakeServer(handler)
+def test_oversized_publish_from_server_is_skipped_and_acknowledged():
+    srv = FakeServer(oversized_publish_handler)
     try:
         c = MQTTClient("x", "127.0.0.1", srv.port, max_packet=32768)
+        got, big = [], []
+        c.set_callback(lambda t, m: got.append((t, m)))
+        c.on_oversize = lambda t, n: big.append((t, n))
         c.connect()
-        with pytest.raises(MQTTException, match="1048577 bytes exceeds max_packet 32768"):
-            pump(c, lambda: False, 3)
+        assert pump(c, lambda: got, 5)
+        assert big == [(b"$resource/config_io/1700000000000000", 1 << 20)]
+        assert got == [(b"t/s", b"small")]
+        assert c.connected
+        assert pump(c, lambda: srv.received, 3)
+        assert srv.received[0] == (0x40, b"\x00\x07")
+        c.disconnect()
     finally:
         srv.close()
 

@@ -2,7 +2,7 @@
 
 import time
 
-from mqtt_helpers import FakeServer, read_packet, run_mpy
+from mqtt_helpers import FakeServer, oversized_publish_handler, read_packet, run_mpy
 
 from peers.mosquitto import make_pki, running_mosquitto
 
@@ -50,15 +50,16 @@ def test_mpy_garbage_server_gives_clear_error():
     finally:
         srv.close()
 
-    def oversized(srv, conn):
-        read_packet(conn)
-        conn.sendall(b"\x20\x02\x00\x00\x30\x81\x80\x40")
-        time.sleep(1)
 
-    srv = FakeServer(oversized)
+
+def test_mpy_oversized_publish_is_skipped():
+    srv = FakeServer(oversized_publish_handler)
     try:
-        rc, out, err = run_mpy("mpy_client.py", "garbage", srv.port)
-        assert out[0] == "ERR incoming packet (type 0x30) of 1048577 bytes exceeds max_packet 32768", out
+        rc, out, err = run_mpy("mpy_client.py", "oversize", srv.port)
+        assert rc == 0, err
+        assert out == ["OVERSIZE $resource/config_io/1700000000000000 1048576", "MSG t/s small",
+                       "CONNECTED True"], out
+        assert srv.received and srv.received[0] == (0x40, b"\x00\x07")
     finally:
         srv.close()
 

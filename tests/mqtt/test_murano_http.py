@@ -10,6 +10,7 @@ import pytest
 from httpdev import TOKEN, DeviceAPI
 
 from peers.mosquitto import make_pki
+from uedge.link import STATE_READ
 from uedge.murano import AuthError, MuranoError
 from uedge.murano_http import MuranoHTTP
 
@@ -105,7 +106,7 @@ def test_long_poll_delivers_updates_without_blocking(api, tmp_path):
     got = []
     m.on_update = lambda alias, value, ts: got.append((alias, value, ts))
     m.connect()
-    assert got == [("config_io", '{"channels":{}}', None)]  # initial read
+    assert got == [("config_io", '{"channels":{}}', STATE_READ)]  # initial read: the current state
     pump(m, lambda: False, 0.3)  # long poll in flight, nothing changed
     api.set_value("data_out", '{"002": 1}')
     assert pump(m, lambda: len(got) >= 2)

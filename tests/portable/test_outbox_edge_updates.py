@@ -1,0 +1,92 @@
+# How the edge loop takes updates from the link: oversized values, repeated
+# control requests, invalid JSON values.
+import json
+
+from uedge.compat import FakeClock
+from uedge.edge import Edge
+from uedge.link import STATE_READ, UpdateError
+from uedge.outbox import MemoryOutbox
+from uedge.scheduler import Scheduler
+import uedge.sources.simulated  # noqa: F401
+
+CFG = json.dumps({"last_edited": "2024-01-01T00:00:00Z", "channels": {
+    "001": {"display_name": "C", "properties": {"data_type": "NUMBER"},
+            "protocol_config": {"sample_rate": 1000, "report_rate": 1000, "application": "Simulated",
+                                "app_specific_config": {"function": "counter", "start": 0, "step": 1}}},
+    "009": {"display_name": "T", "properties": {"data_type": "TEMPERATURE", "control": True},
+            "control_properties": {"range": {"min": 20, "max": 40}},
+            "protocol_config": {"report_rate": 60000}},
+    "010": {"display_name": "J", "properties": {"data_type": "JSON", "control": True},
+            "protocol_config": {"report_rate": 60000}},
+}})
+
+
+class _Link:
+    def __init__(self):
+        self.connected = True
+        self.sent = []
+        self.on_update = self.on_ack = self.on_state = None
+
+    def poll(self, now):
+        pass
+
+    def record(self, entries):
+        self.sent.append(("record", entries))
+
+    def write(self, alias, value):
+        self.sent.append(("write", alias, value))
+
+    def close(self):
+        pass
+
+    def data_in(self):
+        out = []
+        for s in self.sent:
+            if s[0] == "record":
+                for _ts, vals in s[1]:
+                    out.append(json.loads(vals["data_in"]))
+            elif s[1] == "data_in":
+                out.append(json.loads(s[2]))
+        return out
+
+
+class _Store:
+    def load(self, alias):
+        return CFG if alias == "config_io" else None
+
+    def save(self, alias, text):
+        pass
+
+
+class _Log:
+    def error(self, msg, *args):
+        pass
+
+    warning = info = debug = error
+
+
+def _edge():
+    clock = FakeClock()
+    link = _Link()
+    e = Edge(clock, Scheduler(clock), link, MemoryOutbox(), store=_Store(), log=_Log())
+    e.start()
+    e._on_state(True, "up")
+    return clock, link, e
+
+
+def _run(e, clock, n, step=100):
+    for _ in range(n):
+        e.poll(clock.now_ms())
+        clock.advance(step)
+
+
+def test_oversized_config_io_is_reported_and_the_remote_one_is_not_overwritten():
+    clock, link, e = _edge()
+    e._sync_pending = True
+    link.on_update("config_io", UpdateError("update of 120000 bytes exceeds the device's limit of 65536"), None)
+    _run(e, clock, 50)  # well past the sync window
+    errs = [d["__error"]["config_io"] for d in link.data_in() if "__error" in d and "config_io" in d["__error"]]
+    assert errs and "exceeds the device's limit of 65536" in errs[0]
+    # the last good config keeps running and is not pushed over the remote one
+    assert not [s for s in link.sent if s[0] == "write" and s[1] == "config_io"]
+    assert "001" in e.config.channels
