@@ -29,7 +29,7 @@ import json
 
 from uedge import control
 from uedge.config import ConfigError, loads, parse_config_applications, parse_config_io
-from uedge.link import UpdateError
+from uedge.link import STATE_READ, UpdateError
 from uedge.payload import encode_data_in
 
 from uedge.scheduler import registry_check as check_channel
@@ -519,10 +519,11 @@ class Edge:
                 continue
             try:
                 if alias == "data_out":
-                    # the HTTP transport re-reads data_out on every reconnect and
-                    # gives no timestamp: the same request again is acknowledged
-                    # and its state echoed, but not actuated a second time
-                    repeat = ts_us is None and value == self._last_data_out
+                    # the HTTP transport re-reads data_out on every reconnect
+                    # (marked STATE_READ): the request already carried out is
+                    # acknowledged and its state echoed, not actuated again. A
+                    # long-poll delivery is a new request, even with the same value.
+                    repeat = ts_us == STATE_READ and value == self._last_data_out
                     self._last_data_out = value
                     self._on_data_out(value, actuate=not repeat)
                 elif alias == "config_io":

@@ -90,3 +90,33 @@ def test_oversized_config_io_is_reported_and_the_remote_one_is_not_overwritten()
     # the last good config keeps running and is not pushed over the remote one
     assert not [s for s in link.sent if s[0] == "write" and s[1] == "config_io"]
     assert "001" in e.config.channels
+
+
+def _set_state(e, cid, v):
+    e.scheduler.channels[cid].slot.source.states[cid] = v
+
+
+def test_repeated_control_request_by_long_poll_is_carried_out():
+    clock, link, e = _edge()
+    for _ in range(2):
+        link.on_update("data_out", '{"009":25}', None)  # HTTP long poll: no timestamp
+        _run(e, clock, 2)
+        _set_state(e, "009", 20)  # changed locally between the requests
+    assert e.control_ok == 2
+    assert e.scheduler.state("009")[0] == 25
+
+
+def test_data_out_read_at_reconnect_is_not_carried_out_again():
+    clock, link, e = _edge()
+    link.on_update("data_out", '{"009":25}', None)
+    _run(e, clock, 2)
+    assert e.control_ok == 1
+    link.sent.clear()
+    link.on_update("data_out", '{"009":25}', STATE_READ)  # the same request read at reconnect
+    _run(e, clock, 2)
+    assert e.control_ok == 1
+    assert ("write", "data_out", '{"009":25}') in link.sent  # still acknowledged
+    assert any(d.get("009") == 25 for d in link.data_in())  # and its state echoed
+    link.on_update("data_out", '{"009":30}', STATE_READ)  # a new request read at reconnect
+    _run(e, clock, 2)
+    assert e.control_ok == 2
