@@ -1,18 +1,31 @@
 """Memory and flash footprint of uedge on MicroPython boards.
 
-    python tools/bench/bench_footprint.py            (make bench runs it)
+    python tools/bench/bench_footprint.py              (make bench runs it)
+    python tools/bench/bench_footprint.py --rev REV    (also measure git revision REV)
 
-Prints:
+Prints, for the working tree (and for REV when given, side by side):
   * the smallest MicroPython heap (-X heapsize, binary search in 1 KB steps)
-    in which, with every module the board firmware loads, 16 channels report for 10 minutes of simulated time through the
-    real edge loop (scheduler + channel pipeline + data_in encoding + outbox +
-    the transport's record batching), including one minute offline whose
-    reports are queued and replayed;
-  * peak gc heap use and bytes allocated per report cycle at a roomy heap;
+    in which the board firmware's modules, loaded from .mpy files as a board
+    loads them, let 16 channels report for 10 minutes of simulated time
+    through the real edge loop: scheduler, channel pipeline, data_in encoding,
+    the flash outbox (SegmentOutbox in a temporary directory), the MQTT
+    transport's receive buffer and record batching, with one minute offline
+    whose reports are queued and replayed.  The edge loop, outbox and
+    transport are sized as uedge_fw.app sizes them from the settings
+    defaults (uedge_fw.settings.DEFAULTS);
+  * the heap those modules take once imported (bytecode, constants, globals);
+  * the working heap the loop needs beyond the loaded modules (what a build
+    with the modules frozen into the firmware image needs), and the live heap;
+  * the heap each module costs when imported (in dependency order, each on
+    top of the ones before it) and whether the firmware loads it for an MQTT
+    configuration without Modbus channels;
   * the .mpy size of lib/ + firmware/ per board (mpy-cross for the board's arch).
 
-The workload imports the modules from a build made with mpy-cross (what a
-board loads), not from .py source, so the heap holds bytecode as on hardware.
+The unix port runs the board code; "-X heapsize=<n>w" scales the heap by the
+word size, so "32-bit board equivalent" figures halve what the objects take
+on this 64-bit build.  Bytecode and strings do not halve, so for modules
+loaded from .mpy the 32-bit figure is a lower bound (the real need is up to
+about 1.3 times higher; the heap beyond the loaded modules halves well).
 Run under MicroPython this file is the workload itself.
 """
 
@@ -22,32 +35,86 @@ CHANNELS = 16
 SIM_MINUTES = 10
 OFFLINE = (240000, 300000)  # ms of simulated time with the connector away
 
+# Every library module, dependencies first (the import cost table).
+MODULES = (
+    "uedge.compat", "uedge.sources", "uedge.config", "uedge.config_apps", "uedge.channel",
+    "uedge.control", "uedge.payload", "uedge.scheduler", "uedge.link", "uedge.edge",
+    "uedge.outbox", "uedge.ota", "uedge.ota_fetch", "uedge.mqtt", "uedge.murano",
+    "uedge.murano_http", "uedge.sources.simulated", "uedge.sources.onboard", "uedge.modbus",
+    "uedge.modbus.codec", "uedge.modbus.plan", "uedge.modbus.engine", "uedge.modbus.rtu",
+    "uedge.sources.modbus_rtu", "board", "uedge_fw.version", "uedge_fw.settings", "uedge_fw.led",
+    "uedge_fw.net", "uedge_fw.rtu", "uedge_fw.app",
+)
+# simulated hardware modules of the virtual board (source, not board code)
+_HW = ("machine", "network", "ntptime")
 
-def workload(leave_free=0):
-    import gc
 
-    gc.collect()
-    base = gc.mem_alloc()
-    from uedge import murano  # noqa: F401  (loaded on a board: batch encoding below)
-    from uedge.compat import FakeClock
-    from uedge.config import parse_config_io
-    from uedge.edge import Edge
-    from uedge.outbox import MemoryOutbox
-    from uedge.scheduler import Scheduler
-    import uedge.sources.simulated  # noqa: F401
-
-    # the rest of what the board firmware loads (OTA, on-board I/O, RTU, glue)
-    for name in ("uedge.ota", "uedge.sources.onboard", "uedge.sources.modbus_rtu",
-                 "uedge_fw.led", "uedge_fw.net", "uedge_fw.settings"):
+def _hw():
+    for name in _HW:
         try:
             __import__(name)
         except ImportError:
             pass
 
+
+def import_costs():
+    import gc
+
+    _hw()
+    for name in MODULES:
+        gc.collect()
+        a = gc.mem_alloc()
+        try:
+            __import__(name)
+        except ImportError:
+            continue
+        gc.collect()
+        print("COST %s %d" % (name, gc.mem_alloc() - a))
+
+
+def _board_modules():
+    """Import what uedge_fw.app loads for an MQTT config (Simulated channels here)."""
+    import board  # noqa: F401  (app.main imports the board profile)
+    from uedge_fw import app  # noqa: F401  (module level imports of the firmware)
+    from uedge_fw import settings
+
+    from uedge import murano  # noqa: F401  (make_transport, MQTT)
+    from uedge import outbox  # noqa: F401  (make_outbox)
+    import uedge.sources.simulated  # noqa: F401  (the bench's channels)
+
+    return settings.DEFAULTS
+
+
+def workload(outbox_dir, leave_free=0):
+    import gc
+
+    _hw()
+    gc.collect()
+    base = gc.mem_alloc()
+    d = _board_modules()
+    gc.collect()
+    mods = gc.mem_alloc() - base
+    print("LOADED " + " ".join(sorted(k for k in sys.modules if k.startswith("uedge") or k == "board")))
+    from uedge import murano
+    from uedge.compat import FakeClock
+    from uedge.config import parse_config_io
+    from uedge.edge import Edge
+    from uedge.mqtt import MQTTClient
+    from uedge.outbox import SegmentOutbox
+    from uedge.scheduler import Scheduler
+
+    max_update = d.get("max_update", 65536)
+    edge_kw = {}
+    for k in ("batch_items", "batch_bytes", "max_inflight"):
+        if k in d:
+            edge_kw[k] = d[k]
+
     class Transport:
-        """Batches like MuranoMQTT.record (JSON encode), delivery acknowledged at once."""
+        """Holds the MQTT client's buffers as MuranoMQTT does; records encode
+        like MuranoMQTT.record; delivery is acknowledged at once."""
 
         def __init__(self):
+            self.client = MQTTClient("", "127.0.0.1", 1883, max_packet=max_update + 1024)
             self.connected = True
             self.on_update = self.on_ack = self.on_state = None
             self.sent = 0
@@ -86,14 +153,16 @@ def workload(leave_free=0):
     import json
 
     cfg_text = json.dumps({"last_edited": "2026-01-01T00:00:00Z", "channels": chans})
+    del chans
     clock = FakeClock(0)
     t = Transport()
+    ob = SegmentOutbox(outbox_dir, cap_bytes=d.get("outbox_bytes", 65536), segment_bytes=4096)
     sched = Scheduler(clock, reuse_report=True)
-    edge = Edge(clock, sched, t, MemoryOutbox(cap_items=120), replay_rate=5)
+    edge = Edge(clock, sched, t, ob, replay_rate=5, **edge_kw)
     cfg = parse_config_io(cfg_text)
     sched.apply(cfg)
     edge.config = cfg
-    del cfg_text, chans
+    del cfg_text
     edge._on_state(True, "bench")
     gc.collect()
     ballast = None  # noqa: F841 - held only to occupy the heap
@@ -134,20 +203,24 @@ def workload(leave_free=0):
         wake = edge.next_wake_ms(now, 1000)
         clock.advance(max(wake - now, 1))
     gc.collect()
+    if edge.replayed == 0 or t.sent < edge.reports:
+        print("RESULT incomplete reports=%d sent=%d replayed=%d" % (edge.reports, t.sent, edge.replayed))
+        return
     print(
         "RESULT ok modules_heap=%d loaded=%d peak=%d live_peak=%d reports=%d sent=%d "
         "replayed=%d alloc_per_cycle=%d cycles=%d"
-        % (loaded - base, loaded, peak, live_peak, edge.reports, t.sent, edge.replayed,
+        % (mods, loaded - base, peak - base, live_peak - base, edge.reports, t.sent, edge.replayed,
            alloc_total // max(measured, 1), cycles)
     )
 
 
 def _mpy_main():
-    lib = sys.argv[1] if len(sys.argv) > 1 else "lib"
-    leave = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-    sys.path.insert(0, lib)
+    sys.path.insert(0, sys.argv[2])
+    if sys.argv[1] == "costs":
+        import_costs()
+        return
     try:
-        workload(leave)
+        workload(sys.argv[3], int(sys.argv[4]))
     except MemoryError:
         print("RESULT memory_error")
 
@@ -155,98 +228,195 @@ def _mpy_main():
 # -- CPython orchestration -------------------------------------------------------
 
 
-def _host_main():
+def _host_main(argv):
+    import argparse
     import shutil
     import tempfile
 
+    p = argparse.ArgumentParser(description="uedge heap and flash footprint on MicroPython boards")
+    p.add_argument("--rev", help="also measure this git revision (e.g. HEAD~5) for a before/after")
+    a = p.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="uedge-footprint-")
     try:
-        return _measure(tmp)
+        return _measure(tmp, a.rev)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _measure(tmp):
+def _load_deploy(root):
+    import importlib.util
     import os
-    import subprocess
 
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    sys.path.insert(0, os.path.join(root, "tools"))
-    import deploy
+    spec = importlib.util.spec_from_file_location("deploy_%d" % abs(hash(root)),
+                                                  os.path.join(root, "tools", "deploy.py"))
+    mod = importlib.util.module_from_spec(spec)
+    old = list(sys.path)
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path[:] = old
+        for k in [k for k in sys.modules if k == "uedge" or k.startswith("uedge.")]:
+            del sys.modules[k]  # deploy imports that tree's uedge.ota
+    return mod
 
-    mpy = os.path.join(root, ".venv", "bin", "micropython")
-    if not os.path.exists(mpy):
-        mpy = "micropython"
-    sizes = {}
-    for board in deploy.BOARDS:
-        s = deploy.build(board, os.path.join(tmp, board), quiet=True)
-        core = sum(v for k, v in s.items() if k.startswith("lib/uedge/"))
-        fw = sum(v for k, v in s.items() if k.startswith("lib/uedge_fw/") or k == "lib/board.mpy")
-        src = sum(v for k, v in s.items() if not k.endswith(".mpy"))
-        sizes[board] = (core, fw, src)
-    lib = os.path.join(tmp, "rp2040", "lib")
 
-    def run(heap, word_adjust=True, leave_free=0):
+class Tree:
+    """One source tree (the working tree or an exported revision), built and measured."""
+
+    def __init__(self, name, root, tmp, here_root):
+        import os
+        import subprocess
+
+        self.name = name
+        self.root = root
+        self.tmp = tmp
+        self.mpy = os.path.join(here_root, ".venv", "bin", "micropython")
+        if not os.path.exists(self.mpy):
+            self.mpy = "micropython"
+        self.env = dict(os.environ, MICROPYPATH=os.path.join(here_root, "tools", "virtual_board", "mpy"))
+        deploy = _load_deploy(root)
+        self.sizes = {}
+        for board in deploy.BOARDS:
+            s = deploy.build(board, os.path.join(tmp, board), quiet=True)
+            core = sum(v for k, v in s.items() if k.startswith("lib/uedge/"))
+            fw = sum(v for k, v in s.items() if k.startswith("lib/uedge_fw/") or k == "lib/board.mpy")
+            src = sum(v for k, v in s.items() if not k.endswith(".mpy"))
+            self.sizes[board] = (deploy.ARCH[board], core, fw, src)
+        self.lib = os.path.join(tmp, "rp2040", "lib")
+        self.runs = 0
+        self._subprocess = subprocess
+
+    def _mp(self, args, heap):
+        r = self._subprocess.run([self.mpy, "-X", "heapsize=" + heap, __file__] + args,
+                                 capture_output=True, text=True, timeout=600, env=self.env, cwd=self.tmp)
+        return r.stdout.splitlines()
+
+    def costs(self):
+        out = []
+        for line in self._mp(["costs", self.lib], "4194304"):
+            if line.startswith("COST "):
+                _, name, n = line.split()
+                out.append((name, int(n)))
+        return out
+
+    def run(self, heap, word_adjust=True, leave_free=0):
         # "<n>w": the unix port scales the heap by word size / 4, so the number
         # is the 32-bit board equivalent (the objects of a 64-bit build are
         # twice as big as on an RP2040 or ESP32).
+        import os
+        import shutil
+
+        self.runs += 1
+        ob = os.path.join(self.tmp, "outbox")
+        shutil.rmtree(ob, ignore_errors=True)
         spec = "%dw" % heap if word_adjust else "%d" % heap
-        r = subprocess.run([mpy, "-X", "heapsize=" + spec, os.path.abspath(__file__), lib,
-                            str(leave_free)],
-                           capture_output=True, text=True, timeout=600)
-        for line in r.stdout.splitlines():
+        res = None
+        for line in self._mp(["run", self.lib, ob, str(leave_free)], spec):
+            if line.startswith("LOADED "):
+                self.loaded = line.split()[1:]
             if line.startswith("RESULT ok"):
-                return dict(kv.split("=") for kv in line.split()[2:])
-        return None
+                res = dict(kv.split("=") for kv in line.split()[2:])
+        return res
 
-    roomy = run(1024 * 1024, False)
-    if roomy is None:
-        print("footprint: the workload fails even with a 1 MB heap")
-        return 1
-
-    def search(word_adjust):
-        lo, hi = 8 * 1024, 512 * 1024
-        if run(hi, word_adjust) is None:
+    def measure(self):
+        roomy = self.run(1024 * 1024, False)
+        if roomy is None:
             return None
-        while hi - lo > 1024:
-            mid = (lo + hi) // 2 // 1024 * 1024
-            if run(mid, word_adjust) is not None:
-                hi = mid
-            else:
-                lo = mid
-        return hi
 
-    hi = search(True)
-    hi64 = search(False)
-    if hi is None or hi64 is None:
-        print("footprint: needs more than 512 KB")
-        return 1
-    lo_w, hi_w = 0, 256 * 1024
-    while hi_w - lo_w > 512:
-        mid = (lo_w + hi_w) // 2
-        if run(1024 * 1024, False, mid) is not None:
-            hi_w = mid
-        else:
-            lo_w = mid
-    print("footprint: %d channels, %d min simulated (1 min offline, queued + replayed), %s reports"
-          % (CHANNELS, SIM_MINUTES, roomy["reports"]))
-    print("footprint: smallest heap, 32-bit board equivalent: %d KB (-X heapsize=%dw) "
-          "[target <= 64 KB; includes the bytecode of .mpy modules loaded into RAM]"
-          % (hi // 1024, hi))
-    print("footprint: smallest heap on this 64-bit unix port: %d KB" % (hi64 // 1024))
-    print("footprint: modules loaded from .mpy (64-bit): %.1f KB of heap; frozen into the "
-          "firmware image (boards/<board>/manifest.py) this stays in flash"
-          % (int(roomy["modules_heap"]) / 1024))
-    print("footprint: working heap beyond the loaded modules: %.1f KB on 64-bit, about %.1f KB "
-          "on a 32-bit board (what a frozen-module firmware needs) [target <= 64 KB]"
-          % (hi_w / 1024, hi_w / 2048))
-    print("footprint: peak live heap after gc (64-bit): %.1f KB (after load %.1f KB)"
-          % (int(roomy["live_peak"]) / 1024, int(roomy["loaded"]) / 1024))
-    print("footprint: allocated per loop pass while connected: %s bytes (mean over %s passes)"
-          % (roomy["alloc_per_cycle"], roomy["cycles"]))
-    for board, (core, fw, src) in sizes.items():
-        print("footprint: %s (%s) .mpy: lib/uedge %.1f KB + firmware %.1f KB = %.1f KB; boot.py+main.py %d bytes"
-              % (board, deploy.ARCH[board], core / 1024, fw / 1024, (core + fw) / 1024, src))
+        def search(word_adjust):
+            lo, hi = 8 * 1024, 512 * 1024
+            if self.run(hi, word_adjust) is None:
+                return None
+            while hi - lo > 1024:
+                mid = (lo + hi) // 2 // 1024 * 1024
+                if self.run(mid, word_adjust) is not None:
+                    hi = mid
+                else:
+                    lo = mid
+            return hi
+
+        lo_w, hi_w = 0, 256 * 1024
+        while hi_w - lo_w > 512:
+            mid = (lo_w + hi_w) // 2
+            if self.run(1024 * 1024, False, mid) is not None:
+                hi_w = mid
+            else:
+                lo_w = mid
+        return {"roomy": roomy, "heap32": search(True), "heap64": search(False), "work64": hi_w,
+                "costs": self.costs()}
+
+
+def _export(root, rev, dest):
+    import os
+    import subprocess
+
+    os.makedirs(dest)
+    arc = subprocess.run(["git", "-C", root, "archive", rev, "lib", "firmware", "boards", "tools/deploy.py"],
+                         capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", dest], input=arc, check=True)
+    return dest
+
+
+def _kb(n):
+    return "-" if n is None else "%.1f" % (n / 1024)
+
+
+def _measure(tmp, rev):
+    import os
+
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    trees = []
+    if rev:
+        src = _export(here, rev, os.path.join(tmp, "src-rev"))
+        trees.append(Tree(rev, src, os.path.join(tmp, "rev"), here))
+    trees.append(Tree("now", here, os.path.join(tmp, "now"), here))
+    res = []
+    for t in trees:
+        m = t.measure()
+        if m is None:
+            print("footprint: %s: the workload fails even with a 1 MB heap" % t.name)
+            return 1
+        res.append(m)
+    r0 = res[-1]["roomy"]
+    print("footprint: %d channels, %d min simulated (1 min offline, queued in the flash outbox and "
+          "replayed), %s reports; modules loaded from .mpy as by uedge_fw.app with MQTT"
+          % (CHANNELS, SIM_MINUTES, r0["reports"]))
+    cols = [t.name for t in trees]
+    print("footprint: %-62s %s" % ("figure [KB unless noted]", "  ".join("%10s" % c for c in cols)))
+
+    def row(label, vals):
+        print("footprint: %-62s %s" % (label, "  ".join("%10s" % v for v in vals)))
+
+    row("smallest heap, 32-bit board equivalent (-X heapsize=<n>w)",
+        [_kb(m["heap32"]) for m in res])
+    row("smallest heap on this 64-bit unix port", [_kb(m["heap64"]) for m in res])
+    row("heap of the loaded modules (64-bit)", [_kb(int(m["roomy"]["modules_heap"])) for m in res])
+    row("heap after load + config + transport + outbox (64-bit)",
+        [_kb(int(m["roomy"]["loaded"])) for m in res])
+    row("working heap beyond that (64-bit)", [_kb(m["work64"]) for m in res])
+    row("  same, about, on a 32-bit board (a frozen-module build)", [_kb(m["work64"] / 2) for m in res])
+    row("peak live heap after gc (64-bit)", [_kb(int(m["roomy"]["live_peak"])) for m in res])
+    row("allocated per loop pass while connected [bytes]", [m["roomy"]["alloc_per_cycle"] for m in res])
+    for board in trees[-1].sizes:
+        row("%s .mpy: lib/uedge + firmware" % board,
+            [_kb(t.sizes[board][1] + t.sizes[board][2]) for t in trees])
+    print("footprint: import cost per module, 64-bit heap bytes (each on top of the ones before it); "
+          "* = loaded by the firmware with MQTT and no Modbus channel")
+    names = []
+    for m in res:
+        for n, _ in m["costs"]:
+            if n not in names:
+                names.append(n)
+    tot = [0] * len(res)
+    for n in names:
+        vals = []
+        for i, m in enumerate(res):
+            c = dict(m["costs"]).get(n)
+            vals.append("-" if c is None else ("%d%s" % (c, "*" if n in trees[i].loaded else " ")))
+            if c is not None and n in trees[i].loaded:
+                tot[i] += c
+        row(n, vals)
+    row("total of * (the firmware's modules)", [str(x) for x in tot])
     return 0
 
 
@@ -254,4 +424,4 @@ if __name__ == "__main__":
     if sys.implementation.name == "micropython":
         _mpy_main()
     else:
-        sys.exit(_host_main())
+        sys.exit(_host_main(sys.argv[1:]))
