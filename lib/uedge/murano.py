@@ -237,10 +237,12 @@ class MuranoMQTT(DeviceLink):
         user, pw = self._credentials()
         old = self._client
         c = self._new_client(user, pw)
-        if old is not None and old.pending():
-            # keep unacknowledged QoS 1 messages: they are re-sent after CONNACK
-            c._if_pid, c._if_topic, c._if_msg = old._if_pid, old._if_topic, old._if_msg
-            c._if_retain, c._if_time, c._inflight = old._if_retain, old._if_time, old._inflight
+        if old is not None:
+            # Messages unacknowledged when the link dropped are not re-sent by
+            # the link: the owner learnt of the loss from on_state(False) and
+            # re-sends what it still wants (the Edge re-queues them), so each
+            # goes out again once. Packet ids go on from the old session.
+            old.forget_pending()
             c._pid = old._pid
         c.set_callback(self._on_msg)
         c.on_puback = self._on_puback

@@ -563,7 +563,10 @@ class MuranoHTTP(DeviceLink):
         p = self._ssl_params
         self._writer = HTTPConn(self.host, self.port, tls, p, timeout_ms, max_response)
         self._watcher = HTTPConn(self.host, self.port, tls, p, long_poll_ms + timeout_ms, max_response)
-        self._queue = []  # [(msg_id, request bytes, is_record)]
+        # [(msg_id, path, body, is_record)]: the request (with the credential
+        # of the moment) is built when it is sent. Emptied when the link drops:
+        # the owner re-sends what was not acknowledged (Edge re-queues it).
+        self._queue = []
         self._msg_id = 0
         self._connected = False
         self._since_s = 0
@@ -703,6 +706,7 @@ class MuranoHTTP(DeviceLink):
 
     def _drop(self):
         self._connected = False
+        self._queue = []
         self._writer._fail()
         self._watcher._fail()
 
@@ -722,13 +726,13 @@ class MuranoHTTP(DeviceLink):
 
     # -- data
 
-    def _enqueue(self, req, is_record=False):
+    def _enqueue(self, path, body, is_record=False):
         if not self._connected:
             raise MuranoError("not connected")
         if len(self._queue) >= self.max_queue:
             raise MuranoError("%d requests waiting; poll() and retry" % self.max_queue)
         self._msg_id = self._msg_id + 1 if self._msg_id < 65535 else 1
-        self._queue.append((self._msg_id, req, is_record))
+        self._queue.append((self._msg_id, path, body, is_record))
         return self._msg_id
 
     def write(self, alias, value_str):
@@ -738,11 +742,11 @@ class MuranoHTTP(DeviceLink):
         return self._write_body(urlencode(values))
 
     def _write_body(self, body):
-        return self._enqueue(self._req("POST", "/onep:v1/stack/alias", body, form=True))
+        return self._enqueue("/onep:v1/stack/alias", body)
 
     def record(self, entries):
         body = record_body(entries, self.record_ts_divisor)
-        return self._enqueue(self._req("POST", "/onep:v1/stack/record", body, form=True), True)
+        return self._enqueue("/onep:v1/stack/record", body, True)
 
     def pending(self):
         return len(self._queue)
@@ -767,7 +771,8 @@ class MuranoHTTP(DeviceLink):
             if not w.busy:
                 if not self._queue:
                     return
-                w.request(self._queue[0][1])
+                head = self._queue[0]
+                w.request(self._req("POST", head[1], head[2], form=True))
             try:
                 r = w.poll()
             except TooLarge as e:  # a huge answer to a write: only its status matters
@@ -775,7 +780,7 @@ class MuranoHTTP(DeviceLink):
             if r is None:
                 return
             status, _h, body = r
-            msg_id, _req, is_record = self._queue[0]
+            msg_id, _path, _body, is_record = self._queue[0]
             if 200 <= status < 300 or (status == 409 and is_record):
                 # 409 on record: those timestamps are already stored (a retry)
                 self._queue.pop(0)

@@ -11,6 +11,9 @@ TOKEN = "4f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c"
 class DeviceAPI:
     def __init__(self, tls_context=None):
         self.requests = []
+        self.token = TOKEN  # the credential the server accepts
+        # reject(path, body) -> an HTTP status to answer instead, or None
+        self.reject = None
         self.drop_idle = False  # close every connection after its response, silently
         self.activated = set()
         self.values = {}
@@ -30,6 +33,9 @@ class DeviceAPI:
                 return self.rfile.read(n) if n else b""
 
             def _send(self, code, body=b"", ctype="text/plain; charset=utf-8"):
+                rec = getattr(self, "_rec", None)
+                if rec is not None:
+                    rec["status"] = code
                 self.send_response(code)
                 if code not in (204, 304):
                     self.send_header("Content-Type", ctype)
@@ -41,13 +47,14 @@ class DeviceAPI:
                     self.close_connection = True  # like a server timing out idle keep-alives
 
             def _record(self, body):
-                api.requests.append({
+                self._rec = {
                     "method": self.command, "path": self.path, "headers": dict(self.headers),
-                    "body": body, "conn": id(self.connection),
-                })
+                    "body": body, "conn": id(self.connection), "status": None,
+                }
+                api.requests.append(self._rec)
 
             def _auth(self):
-                if self.headers.get("X-Exosite-CIK") != TOKEN:
+                if self.headers.get("X-Exosite-CIK") != api.token:
                     self._send(401)
                     return False
                 return True
@@ -64,6 +71,10 @@ class DeviceAPI:
                     return self._send(200, TOKEN.encode())
                 if not self._auth():
                     return
+                if api.reject is not None:
+                    code = api.reject(path, body)
+                    if code:
+                        return self._send(code)
                 if path == "/onep:v1/stack/alias":
                     with api.cond:
                         for k, v in parse_qsl(body.decode(), keep_blank_values=True):
