@@ -7,6 +7,7 @@ import json
 
 from uedge.compat import FakeClock
 from uedge.edge import Edge, edited_seconds
+from uedge.link import STATE_READ
 from uedge.outbox import MemoryOutbox
 from uedge.scheduler import Scheduler
 import uedge.sources.simulated  # noqa: F401
@@ -285,7 +286,7 @@ def test_data_out_reread_not_actuated_twice():
     n = e.control_ok
     t.writes.clear()
     before = len(t.sent)
-    t.on_update("data_out", '{"009": 25}', None)  # the HTTP transport re-reads on reconnect
+    t.on_update("data_out", '{"009": 25}', STATE_READ)  # the HTTP transport re-reads on reconnect
     run(clock, e, 200)
     assert e.control_ok == n  # not actuated again ...
     assert t.writes == [("data_out", '{"009": 25}')]  # ... but acknowledged
