@@ -233,6 +233,7 @@ class Edge:
         self._errors = {}  # pending __error entries (channel or config key -> msg)
         self._live = {}  # msg_id -> (ts_us, payload, sent_ms)
         self._replay = None  # (msg_id, keys, sent_ms, n)
+        self._replay_limit = batch_items  # smaller while a refused batch is split
         self._early_acks = {}
         self._sending = False
         self._last_data_out = None
@@ -331,6 +332,7 @@ class Edge:
         r = self._replay
         if r is not None and r[0] == msg_id:
             self._replay = None
+            self._replay_ok()
             self._outbox_ack(r[1])
             self.delivered += r[3]
             self.replayed += r[3]
@@ -341,18 +343,29 @@ class Edge:
             self._early_acks[msg_id] = True
 
     def _on_reject(self, msg_id, status=None, body=None):
-        """The connector refused a message for good (HTTP 4xx): never resend it."""
+        """The connector refused a message for good (HTTP 4xx).
+
+        A live report is dropped. A replay batch is never dropped whole: it is
+        sent again in halves, down to single reports, so that only a report
+        the connector refuses on its own (400) or that is too large alone
+        (413) is dropped.
+        """
         if msg_id in self._live:
-            del self._live[msg_id]
+            ts_us, payload, _sent = self._live.pop(msg_id)
             self.lost += 1
-            self.last_error = "report rejected by the connector (%s)" % status
+            self.last_error = "report rejected by the connector (HTTP %s), dropped: %s" % (status, payload[:120])
         elif self._replay is not None and self._replay[0] == msg_id:
             r = self._replay
             self._replay = None
-            if self.outbox is not None:
-                self.outbox.ack(r[1])
-            self.lost += r[3]
-            self.last_error = "%d queued reports rejected by the connector (%s)" % (r[3], status)
+            n = r[3]
+            if n > 1:
+                self._replay_limit = n // 2
+                self._next_replay_ms = 0
+                self.log.warning("%d queued reports refused together (HTTP %s): sending them in halves", n, status)
+                return
+            self._outbox_ack(r[1])
+            self.lost += 1
+            self.last_error = "queued report rejected by the connector (HTTP %s), dropped" % (status,)
         else:
             return
         self.log.error("%s", self.last_error)
@@ -452,7 +465,7 @@ class Edge:
         if not force and now < self._next_replay_ms:
             return
         try:
-            batch = ob.peek(self.batch_items, self.batch_bytes)
+            batch = ob.peek(self._replay_limit, self.batch_bytes)
         except Exception as e:
             self._queue_failed("cannot read the queue", e)
             self._next_replay_ms = now + 1000
@@ -481,22 +494,34 @@ class Edge:
         self._next_replay_ms = now + self.replay_interval_ms
         if msg is None or self._early_acks.pop(msg, False):
             self._early_acks.clear()
+            self._replay_ok()
             self._outbox_ack(keys)
             self.delivered += len(keys)
             self.replayed += len(keys)
         else:
             self._replay = (msg, keys, now, len(keys))
 
+    def _replay_ok(self):
+        if self._replay_limit < self.batch_items:  # back to full batches step by step
+            self._replay_limit = min(self.batch_items, self._replay_limit * 2)
+
     def _check_timeouts(self, now):
         if not self.ack_timeout_ms:
             return
         limit = now - self.ack_timeout_ms
+        # a transport that can take back what it has not sent yet (a request
+        # waiting behind retries) is asked to: the report then goes once
+        cancel = getattr(self.transport, "cancel", None)
         if self._live:
             late = [m for m in self._live if self._live[m][2] < limit]
             for m in late:
                 ts_us, payload, _sent = self._live.pop(m)
+                if cancel is not None:
+                    cancel(m)
                 self._queue(ts_us, payload)
         if self._replay is not None and self._replay[2] < limit:
+            if cancel is not None:
+                cancel(self._replay[0])
             self._replay = None
 
     def _error(self, key, msg):

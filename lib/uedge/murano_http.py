@@ -572,6 +572,8 @@ class MuranoHTTP(DeviceLink):
         self._since_s = 0
         self._offset_s = 0
         self._watch_retry_ms = 0
+        self._retry_ms = 0  # the head of the queue waits until then (408/429/5xx)
+        self._retries = 0
         self._state_path = None  # a plain read of these aliases is due on the watcher
         self._state_read = False  # the watcher's request in flight is such a read
         self.on_reject = None
@@ -707,6 +709,8 @@ class MuranoHTTP(DeviceLink):
     def _drop(self):
         self._connected = False
         self._queue = []
+        self._retries = 0
+        self._retry_ms = 0
         self._writer._fail()
         self._watcher._fail()
 
@@ -751,13 +755,27 @@ class MuranoHTTP(DeviceLink):
     def pending(self):
         return len(self._queue)
 
+    def cancel(self, msg_id):
+        """Take a request that has not gone out yet off the queue (the owner
+        gave up waiting and re-sends it another way). -> True if it was taken off."""
+        for i, item in enumerate(self._queue):
+            if item[0] == msg_id:
+                if i == 0 and self._writer.busy:
+                    return False  # on the wire: its answer decides
+                del self._queue[i]
+                if i == 0:
+                    self._retries = 0
+                    self._retry_ms = 0
+                return True
+        return False
+
     def poll(self, now_ms=None):
         now = self.clock.now_ms() if now_ms is None else now_ms
         if not self._connected:
             self._reconnect(now)
             return
         try:
-            self._poll_writer()
+            self._poll_writer(now)
             if self._connected:
                 self._poll_watcher(now)
         except AuthError as e:
@@ -765,11 +783,11 @@ class MuranoHTTP(DeviceLink):
         except (OSError, HTTPError) as e:
             self._lost(now, _reason(e))
 
-    def _poll_writer(self):
+    def _poll_writer(self, now):
         w = self._writer
         while True:
             if not w.busy:
-                if not self._queue:
+                if not self._queue or now < self._retry_ms:
                     return
                 head = self._queue[0]
                 w.request(self._req("POST", head[1], head[2], form=True))
@@ -784,17 +802,34 @@ class MuranoHTTP(DeviceLink):
             if 200 <= status < 300 or (status == 409 and is_record):
                 # 409 on record: those timestamps are already stored (a retry)
                 self._queue.pop(0)
+                self._retries = 0
                 if self.on_ack:
                     self.on_ack(msg_id)
             elif status == 401:
                 raise AuthError("not authorized (HTTP 401, device %s)" % self.device_id)
+            elif status in (408, 429) or status >= 500:
+                # busy or failing for now: the request stays at the head and
+                # goes again after a pause (Retry-After when the server gives one)
+                d = 1000 << (self._retries if self._retries < 5 else 5)
+                ra = _h.get("retry-after", "")
+                if ra.isdigit():
+                    d = int(ra) * 1000
+                if d > 60000:
+                    d = 60000
+                self._retries += 1
+                self._retry_ms = now + d
+                self._note("request %d got HTTP %d; again in %d ms" % (msg_id, status, d))
+                return
             elif 400 <= status < 500:
+                # refused for good (400 bad request, 413 too large, ...): the
+                # owner decides (the Edge splits a batch or drops the report)
                 self._queue.pop(0)
+                self._retries = 0
                 self._note("request %d rejected with HTTP %d" % (msg_id, status))
                 if self.on_reject:
                     self.on_reject(msg_id, status, body)
             else:
-                raise HTTPError("server error HTTP %d" % status)
+                raise HTTPError("unexpected HTTP %d" % status)
 
     def _poll_watcher(self, now):
         if not self.watch:

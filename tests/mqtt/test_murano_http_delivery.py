@@ -88,6 +88,19 @@ def delivered_values(api):
     return [v for v in out if v is not None]
 
 
+def watch_states(m):
+    """Record the link's state changes (the Edge still gets them)."""
+    states = []
+    edge_cb = m.on_state
+
+    def cb(up, why):
+        states.append(up)
+        edge_cb(up, why)
+
+    m.on_state = cb
+    return states
+
+
 def drained(e):
     return not e._live and e._replay is None and not len(e.outbox)
 
@@ -142,3 +155,75 @@ def test_transport_queue_is_emptied_when_the_link_drops(api, tmp_path):
     assert acks == [mid]
     assert api.requests[-1]["headers"]["X-Exosite-CIK"] == NEW_TOKEN
     m.close()
+
+
+def values_in(body):
+    out = []
+    for k, v in parse_qsl(body.decode()):
+        if k not in ("alias",) and v.startswith("{"):
+            out.append(json.loads(v).get("001"))
+    return out
+
+
+def start_offline(api, tmp_path, seconds=0.8, **kw):
+    """An edge that cannot connect for a while (its token is refused): reports queue."""
+    api.token = NEW_TOKEN
+    m, e = make_edge(api, tmp_path, **kw)
+    run(e, seconds)
+    assert not e.connected and len(e.outbox) >= 8
+    api.token = TOKEN
+    return m, e
+
+
+def test_bad_record_in_a_batch_drops_only_that_record(api, tmp_path):
+    api.reject = lambda path, body: 400 if 5 in values_in(body) else None
+    m, e = start_offline(api, tmp_path)
+    states = watch_states(m)
+    assert run(e, 10, lambda: e.connected and drained(e) and e.reports > 25)
+    got = delivered_values(api)
+    assert 5 not in got
+    assert sorted(got) == [v for v in range(max(got) + 1) if v != 5]
+    assert e.lost == 1 and "HTTP 400" in e.last_error
+    assert any("rejected by the connector (HTTP 400)" in line for line in e.log.lines)
+    assert False not in states  # the link stayed up
+    e.shutdown(flush_ms=0)
+
+
+def test_batch_too_large_is_split(api, tmp_path):
+    api.reject = lambda path, body: 413 if path.endswith("/record") and len(values_in(body)) > 3 else None
+    m, e = start_offline(api, tmp_path)
+    assert run(e, 10, lambda: e.connected and drained(e) and e.reports > 25)
+    got = delivered_values(api)
+    assert sorted(got) == list(range(max(got) + 1))
+    assert e.lost == 0
+    e.shutdown(flush_ms=0)
+
+
+def test_server_busy_is_retried_without_losing_or_repeating(api, tmp_path):
+    refused = []
+
+    def busy(path, body):
+        if len(refused) < 3:
+            refused.append(path)
+            return 503 if len(refused) < 3 else 429
+        return None
+
+    api.reject = busy
+    m, e = make_edge(api, tmp_path)
+    states = watch_states(m)
+    assert run(e, 10, lambda: len(refused) == 3)
+    assert run(e, 15, lambda: drained(e) and e.reports > 40 and e.delivered >= e.reports - 1)
+    got = delivered_values(api)
+    assert sorted(got) == list(range(max(got) + 1))
+    assert e.lost == 0 and False not in states
+    e.shutdown(flush_ms=0)
+
+
+def test_bad_live_report_is_dropped(api, tmp_path):
+    api.reject = lambda path, body: 400 if 3 in values_in(body) else None
+    m, e = make_edge(api, tmp_path)
+    assert run(e, 5, lambda: e.reports > 10 and drained(e))
+    got = delivered_values(api)
+    assert 3 not in got and e.lost == 1
+    assert sorted(got) == [v for v in range(max(got) + 1) if v != 3]
+    e.shutdown(flush_ms=0)
