@@ -16,6 +16,8 @@ The window keeps only the statistic its mode needs (running min, max or sum,
 count, last value), no lists: an integer sample allocates nothing at all.
 """
 
+from uedge.payload import json_finite
+
 KIND_NUMBER = 0
 KIND_BOOLEAN = 1
 KIND_STRING = 2
@@ -234,8 +236,13 @@ class Channel:
                 self.cerr = msg
                 return _BAD
             return raw
-        # JSON: JSON-able values pass through (nested content is trusted)
-        if isinstance(raw, (dict, list, str)) or raw is None or raw is True or raw is False or type(raw) is int:
+        # JSON: JSON-able values pass through (nested NaN/Infinity are refused)
+        if isinstance(raw, (dict, list)):
+            if not json_finite(raw):
+                self.cerr = "not JSON (NaN or Infinity inside): %s" % _short(raw)
+                return _BAD
+            return raw
+        if isinstance(raw, str) or raw is None or raw is True or raw is False or type(raw) is int:
             return raw
         if type(raw) is float:
             if raw != raw or raw == _INF or raw == _NINF:
@@ -243,6 +250,9 @@ class Channel:
                 return _BAD
             return raw
         if isinstance(raw, tuple):
+            if not json_finite(raw):
+                self.cerr = "not JSON (NaN or Infinity inside): %s" % _short(raw)
+                return _BAD
             return list(raw)
         if isinstance(raw, (bytes, bytearray)):
             try:

@@ -20,6 +20,7 @@ from uedge.channel import (
     to_bool,
     to_number,
 )
+from uedge.payload import json_finite
 
 
 def _fmt(v):
@@ -66,7 +67,9 @@ def check_request(cfg, value):
             msg = check_location(v)
             if msg is not None:
                 return None, "channel %s: %s" % (cid, msg)
-    else:  # KIND_JSON: any JSON value
+    else:  # KIND_JSON: any JSON value, but NaN and Infinity are not JSON
+        if not json_finite(value):
+            return None, "channel %s: NaN and Infinity are not valid JSON values" % cid
         v = value
     en = cfg.control_enum
     if en is not None and kind != KIND_JSON:

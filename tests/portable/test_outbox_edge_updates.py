@@ -120,3 +120,26 @@ def test_data_out_read_at_reconnect_is_not_carried_out_again():
     link.on_update("data_out", '{"009":30}', STATE_READ)  # a new request read at reconnect
     _run(e, clock, 2)
     assert e.control_ok == 2
+
+
+def _bad_constant(name):
+    raise ValueError("invalid JSON constant " + name)
+
+
+def _strict(text):
+    try:
+        return json.loads(text, parse_constant=_bad_constant)
+    except TypeError:  # MicroPython: no keyword arguments (and no NaN either)
+        return json.loads(text)
+
+
+def test_data_out_with_nan_never_reaches_data_in():
+    clock, link, e = _edge()
+    link.on_update("data_out", '{"010":{"a":NaN}}', None)
+    _run(e, clock, 3)
+    assert e.control_ok == 0
+    for s in link.sent:
+        if s[0] == "record" or s[1] == "data_in":
+            text = s[1][0][1]["data_in"] if s[0] == "record" else s[2]
+            _strict(text)
+    assert e.last_error and ("NaN" in e.last_error or "not JSON" in e.last_error)
