@@ -22,19 +22,30 @@ MAX_DEPTH = 32
 # Characters allowed in a channel id: the schema's ^[-+#%()\t \/0-9:A-Z_a-z]+$
 _ID_EXTRA = "-+#%()\t /:_"
 
-# Enumerations the seed gives for standard application interfaces.
-MODBUS_RTU_ENUMS = (
-    ("baud_rate", (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)),
-    ("stop_bits", (1, 0, 2)),
-    ("parity", ("even", "odd", "none")),
-    ("data_bits", (8, 7)),
-)
-CANOPEN_ENUMS = (("bitrate", (10000, 20000, 50000, 125000, 250000, 500000, 800000, 1000000)),)
-INTERFACE_ENUMS = {"Modbus_RTU": MODBUS_RTU_ENUMS, "CANopen": CANOPEN_ENUMS}
 
 
 class ConfigError(ValueError):
     pass
+
+
+# config_applications lives in uedge.config_apps, imported when one is parsed
+# (a board without one never loads it); its names are reachable here too.
+_APPS_NAMES = ("ConfigApplications", "MODBUS_RTU_ENUMS", "CANOPEN_ENUMS", "INTERFACE_ENUMS")
+
+
+def __getattr__(name):
+    if name in _APPS_NAMES:
+        from uedge import config_apps
+
+        return getattr(config_apps, name)
+    raise AttributeError(name)
+
+
+def parse_config_applications(obj_or_text):
+    """Validate a config_applications document (dict or JSON text) -> ConfigApplications."""
+    from uedge import config_apps
+
+    return config_apps.parse_config_applications(obj_or_text)
 
 
 # ---------------------------------------------------------------- JSON text
@@ -399,13 +410,49 @@ class _Ctx:
 # ---------------------------------------------------------------- config_io
 
 
+_NO_DEFAULT = object()
+
+
 class ChannelConfig:
-    """One validated channel of config_io, with defaults filled in."""
+    """One validated channel of config_io, with defaults filled in.
+
+    The defaults are class attributes and an instance stores only the values
+    that differ from them: 16 channels take noticeably less RAM on a board.
+    """
+
+    description = None
+    data_unit = None
+    primitive_type = None
+    precision = None
+    locked = False
+    control = False
+    device_diagnostic = False
+    min = None
+    max = None
+    timeout = None
+    report_on_change = False
+    report_on_change_tolerance = 0
+    down_sample = "ACT"
+    application = None
+    interface = None
+    input_raw_min = None
+    input_raw_max = None
+    input_raw_unit = None
+    multiplier = None
+    offset = None
+    control_min = None
+    control_max = None
+    control_enum = None
+    source_state = None
 
     def __init__(self, cid, raw):
         self.id = cid
         self.raw = raw
-        self.source_state = None
+
+    def _set(self, name, v):
+        d = getattr(ChannelConfig, name, _NO_DEFAULT)
+        if v is not d and (type(v) is not type(d) or v != d):
+            setattr(self, name, v)
 
     def __repr__(self):
         return "<ChannelConfig %s %s>" % (self.id, self.data_type)
@@ -432,7 +479,7 @@ def _parse_channel(cid, ch, check_channel):
         raise ConfigError("channel %s: must be an object, got %s" % (cid, _tname(ch)))
     cfg = ChannelConfig(cid, ch)
     cfg.display_name = c.string(ch, "display_name", "display_name", required=True)
-    cfg.description = c.string(ch, "description", "description")
+    cfg._set("description", c.string(ch, "description", "description"))
 
     props = c.obj(ch, "properties", "properties", required=True)
     dt = c.string(props, "data_type", "properties.data_type", required=True)
@@ -442,11 +489,11 @@ def _parse_channel(cid, ch, check_channel):
     unit = c.string(props, "data_unit", "properties.data_unit", nullable=True)
     if unit is not None and not _upper_ident(unit):
         c.fail("properties.data_unit", "must be upper-case letters and _, got %s" % _q(unit))
-    cfg.data_unit = unit
+    cfg._set("data_unit", unit)
     pt = c.string(props, "primitive_type", "properties.primitive_type")
     if pt is not None and pt not in PRIMITIVE_TYPES:
         c.fail("properties.primitive_type", "must be one of %s, got %s" % (", ".join(PRIMITIVE_TYPES), _q(pt)))
-    cfg.primitive_type = pt
+    cfg._set("primitive_type", pt)
     prec = props.get("precision")
     if prec is not None:
         prec = _integral(props["precision"])
@@ -454,12 +501,12 @@ def _parse_channel(cid, ch, check_channel):
             c.fail("properties.precision", "must be an integer, got %s" % _q(props["precision"]))
         if prec < 0 or prec > 15:
             c.fail("properties.precision", "must be 0..15, got %d" % prec)
-    cfg.precision = prec
-    cfg.locked = c.boolean(props, "locked", "properties.locked")
-    cfg.control = c.boolean(props, "control", "properties.control")
-    cfg.device_diagnostic = c.boolean(props, "device_diagnostic", "properties.device_diagnostic")
-    cfg.min = c.number(props, "min", "properties.min")
-    cfg.max = c.number(props, "max", "properties.max")
+    cfg._set("precision", prec)
+    cfg._set("locked", c.boolean(props, "locked", "properties.locked"))
+    cfg._set("control", c.boolean(props, "control", "properties.control"))
+    cfg._set("device_diagnostic", c.boolean(props, "device_diagnostic", "properties.device_diagnostic"))
+    cfg._set("min", c.number(props, "min", "properties.min"))
+    cfg._set("max", c.number(props, "max", "properties.max"))
 
     pc = c.obj(ch, "protocol_config", "protocol_config")
     if pc is None:
@@ -472,33 +519,32 @@ def _parse_channel(cid, ch, check_channel):
         sr = rr
     cfg.sample_rate = sr
     cfg.report_rate = rr
-    cfg.timeout = c.rate(pc, "timeout", "protocol_config.timeout", nullable=True)
-    cfg.report_on_change = c.boolean(pc, "report_on_change", "protocol_config.report_on_change")
+    cfg._set("timeout", c.rate(pc, "timeout", "protocol_config.timeout", nullable=True))
+    cfg._set("report_on_change", c.boolean(pc, "report_on_change", "protocol_config.report_on_change"))
     tol = c.number(pc, "report_on_change_tolerance", "protocol_config.report_on_change_tolerance")
     if tol is not None and tol < 0:
         c.fail("protocol_config.report_on_change_tolerance", "must be >= 0, got %s" % _q(tol))
-    cfg.report_on_change_tolerance = tol or 0
+    cfg._set("report_on_change_tolerance", tol or 0)
     ds = c.string(pc, "down_sample", "protocol_config.down_sample")
     if ds is not None and ds not in DOWN_SAMPLE:
         c.fail("protocol_config.down_sample", "must be one of %s, got %s" % (", ".join(DOWN_SAMPLE), _q(ds)))
-    cfg.down_sample = ds or "ACT"
+    cfg._set("down_sample", ds or "ACT")
     app = c.string(pc, "application", "protocol_config.application")
     if app == "":
         c.fail("protocol_config.application", "must not be empty")
-    cfg.application = app
-    cfg.interface = c.string(pc, "interface", "protocol_config.interface", nullable=True)
+    cfg._set("application", app)
+    cfg._set("interface", c.string(pc, "interface", "protocol_config.interface", nullable=True))
     asc = c.obj(pc, "app_specific_config", "protocol_config.app_specific_config")
     cfg.app_specific_config = asc if asc is not None else {}
 
     ir = c.obj(pc, "input_raw", "protocol_config.input_raw")
-    cfg.input_raw_min = cfg.input_raw_max = cfg.input_raw_unit = None
     if ir is not None:
         cfg.input_raw_min = c.number(ir, "min", "protocol_config.input_raw.min", nullable=False)
         cfg.input_raw_max = c.number(ir, "max", "protocol_config.input_raw.max", nullable=False)
         u = ir.get("unit")
         if u is not None and not isinstance(u, str) and not is_number(u):
             c.fail("protocol_config.input_raw.unit", "must be a string, got %s" % _tname(u))
-        cfg.input_raw_unit = u
+        cfg._set("input_raw_unit", u)
         rmin, rmax = cfg.input_raw_min, cfg.input_raw_max
         if (rmin is None) != (rmax is None):
             c.fail("protocol_config.input_raw", "needs both min and max")
@@ -507,11 +553,10 @@ def _parse_channel(cid, ch, check_channel):
                 c.fail("protocol_config.input_raw", "min and max must differ, both are %s" % _q(rmin))
             if cfg.min is None or cfg.max is None:
                 c.fail("protocol_config.input_raw", "mapping needs properties.min and properties.max")
-    cfg.multiplier = c.number(pc, "multiplier", "protocol_config.multiplier", nullable=False)
-    cfg.offset = c.number(pc, "offset", "protocol_config.offset", nullable=False)
+    cfg._set("multiplier", c.number(pc, "multiplier", "protocol_config.multiplier", nullable=False))
+    cfg._set("offset", c.number(pc, "offset", "protocol_config.offset", nullable=False))
 
     cp = c.obj(ch, "control_properties", "control_properties")
-    cfg.control_min = cfg.control_max = cfg.control_enum = None
     if cp is not None:
         rng = c.obj(cp, "range", "control_properties.range")
         if rng is not None:
@@ -529,7 +574,7 @@ def _parse_channel(cid, ch, check_channel):
             for k in range(len(en)):
                 if not isinstance(en[k], str):
                     c.fail("control_properties.enum[%d]" % k, "must be a string, got %s" % _q(en[k]))
-            cfg.control_enum = en
+            cfg._set("control_enum", en)
 
     if app is not None and check_channel is not None:
         msg = check_channel(app, cid, cfg.app_specific_config)
@@ -576,88 +621,3 @@ def parse_config_io(obj_or_text, check_channel=None):
         cio.channels[cid] = cfg
         cio.order.append(cid)
     return cio
-
-
-# ---------------------------------------------------------------- config_applications
-
-
-class ConfigApplications:
-    def __init__(self, raw):
-        self.raw = raw
-        self.applications = {}
-        self.last_edited = None
-        self.last_editor = None
-
-    def interface_config(self, application, interface):
-        """That interface's entry merged over the app's options; {} when none."""
-        app = self.applications.get(application)
-        if app is None:
-            return {}
-        out = {}
-        for k in app["options"]:
-            out[k] = app["options"][k]
-        for itf in app["interfaces"]:
-            if itf.get("interface") == interface:
-                for k in itf:
-                    out[k] = itf[k]
-                break
-        return out
-
-
-def parse_config_applications(obj_or_text):
-    doc = obj_or_text
-    if isinstance(doc, (str, bytes, bytearray)):
-        doc = loads(doc)
-    if not isinstance(doc, dict):
-        raise ConfigError("config_applications must be a JSON object, got %s" % _tname(doc))
-    c = _Ctx("")
-    ca = ConfigApplications(doc)
-    le = doc.get("last_edited")
-    if le is not None and not isinstance(le, str) and not is_number(le):
-        c.fail("last_edited", "must be a string, got %s" % _tname(le))
-    ca.last_edited = le
-    ca.last_editor = c.string(doc, "last_editor", "last_editor")
-    apps = c.obj(doc, "applications", "applications")
-    if apps is None:
-        return ca
-    for name in apps:
-        a = apps[name]
-        ac = _Ctx("application %s: " % name)
-        if not isinstance(a, dict):
-            raise ConfigError("application %s: must be an object, got %s" % (name, _tname(a)))
-        dn = ac.string(a, "application_display_name", "application_display_name")
-        if dn is None:
-            dn = ac.string(a, "display_name", "display_name")
-        opts = ac.obj(a, "app_specific_config_options", "app_specific_config_options") or {}
-        itfs = a.get("interfaces")
-        if itfs is None:
-            itfs = []
-        if not isinstance(itfs, list):
-            ac.fail("interfaces", "must be an array, got %s" % _tname(itfs))
-        enums = INTERFACE_ENUMS.get(name, ())
-        seen = []
-        for k in range(len(itfs)):
-            itf = itfs[k]
-            f = "interfaces[%d]" % k
-            if not isinstance(itf, dict):
-                ac.fail(f, "must be an object, got %s" % _tname(itf))
-            name_itf = ac.string(itf, "interface", f + ".interface")
-            if name_itf is not None:
-                if name_itf in seen:
-                    ac.fail(f + ".interface", "duplicates %s" % _q(name_itf))
-                seen.append(name_itf)
-            for key, allowed in enums:
-                if key in itf:
-                    v = itf[key]
-                    ok = False
-                    for a_ in allowed:
-                        if v == a_ and (v is not True and v is not False):
-                            ok = True
-                            break
-                    if not ok:
-                        ac.fail(
-                            "%s.%s" % (f, key),
-                            "must be one of %s, got %s" % (", ".join([_q(x) for x in allowed]), _q(v)),
-                        )
-        ca.applications[name] = {"display_name": dn, "interfaces": itfs, "options": opts}
-    return ca

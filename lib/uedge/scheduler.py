@@ -10,7 +10,7 @@ FakeClock drives an hour of schedule in milliseconds.
 """
 
 from uedge.channel import Channel
-from uedge.config import ConfigApplications, ConfigIO, parse_config_applications, parse_config_io
+from uedge.config import ConfigIO, parse_config_applications, parse_config_io
 from uedge.control import check_request
 from uedge.sources import SourceError, lookup
 
@@ -151,7 +151,7 @@ class Scheduler:
         (and then changes nothing).
         """
         if config_applications is not None:
-            if not isinstance(config_applications, ConfigApplications):
+            if not hasattr(config_applications, "interface_config"):  # not parsed yet
                 config_applications = parse_config_applications(config_applications)
             self.config_applications = config_applications
         if not isinstance(config_io, ConfigIO):

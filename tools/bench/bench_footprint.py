@@ -85,9 +85,34 @@ def _board_modules():
     return settings.DEFAULTS
 
 
+_HELD = []  # ballast that occupies the heap during a run
+
+
+def _fill_leaving(n):
+    """Fill the free heap except for one contiguous block of n bytes."""
+    import gc
+
+    gc.collect()
+    pieces = []
+    size = gc.mem_free()
+    while size >= 16:
+        try:
+            pieces.append(bytearray(size))
+        except MemoryError:
+            size //= 2
+    if not pieces or len(pieces[0]) < n + 64:
+        raise MemoryError("no contiguous block of %d bytes" % n)
+    first = len(pieces[0])
+    pieces[0] = None
+    gc.collect()
+    pieces[0] = bytearray(first - n - 64)  # first fit: the freed block's start
+    return pieces
+
+
 def workload(outbox_dir, phase="run"):
     """phase "load": import only; "setup": also parse the config and build the
-    edge loop, transport and outbox; "run": and run the 10 minutes."""
+    edge loop, transport and outbox; "run": and run the 10 minutes;
+    "free:<n>": run in n contiguous bytes left after loading the modules."""
     import gc
 
     _hw()
@@ -99,6 +124,11 @@ def workload(outbox_dir, phase="run"):
     if phase == "load":
         print("RESULT ok modules_heap=%d" % mods)
         return
+    if phase.startswith("free:"):
+        # As in a build with the modules frozen into the firmware image: the
+        # rest runs in a contiguous region of the given size, unfragmented by
+        # the module loading.
+        _HELD.append(_fill_leaving(int(phase[5:])))
     print("LOADED " + " ".join(sorted(k for k in sys.modules if k.startswith("uedge") or k == "board")))
     from uedge import murano
     from uedge.compat import FakeClock
@@ -120,6 +150,7 @@ def workload(outbox_dir, phase="run"):
 
         def __init__(self):
             self.client = MQTTClient("", "127.0.0.1", 1883, max_packet=max_update + 1024)
+            print("RXBUF %d" % len(self.client._rx))
             self.connected = True
             self.on_update = self.on_ack = self.on_state = None
             self.sent = 0
@@ -316,6 +347,8 @@ class Tree:
         for line in self._mp(["run", self.lib, ob, phase], spec):
             if line.startswith("LOADED "):
                 self.loaded = line.split()[1:]
+            if line.startswith("RXBUF "):
+                self.rxbuf = int(line.split()[1])
             if line.startswith("RESULT ok"):
                 res = dict(kv.split("=") for kv in line.split()[2:])
         return res
@@ -338,9 +371,18 @@ class Tree:
             return hi
 
         heap64 = search(False)
+        lo, hi = 0, 512 * 1024
+        while hi - lo > 512:
+            mid = (lo + hi) // 2
+            if self.run(2048 * 1024, False, "free:%d" % mid) is not None:
+                hi = mid
+            else:
+                lo = mid
+        # the objects halve on a 32-bit board, the receive buffer's bytes do not
+        frozen32 = (hi + self.rxbuf) / 2
         return {"roomy": roomy, "heap32": search(True), "heap64": heap64,
                 "load32": search(True, "load"), "setup32": search(True, "setup"),
-                "work64": heap64 - int(roomy["modules_heap"]), "costs": self.costs()}
+                "work64": hi, "frozen32": frozen32, "costs": self.costs()}
 
 
 def _export(root, rev, dest):
@@ -395,8 +437,8 @@ def _measure(tmp, rev):
     row("live heap after config + transport + outbox (64-bit)",
         [_kb(int(m["roomy"]["loaded"])) for m in res])
     row("peak live heap after gc while running (64-bit)", [_kb(int(m["roomy"]["live_peak"])) for m in res])
-    row("smallest heap less the modules' live heap (64-bit)", [_kb(m["work64"]) for m in res])
-    row("  same, /2: about what a frozen-module build needs (32-bit)", [_kb(m["work64"] / 2) for m in res])
+    row("heap needed beyond the loaded modules, contiguous (64-bit)", [_kb(m["work64"]) for m in res])
+    row("  same on a 32-bit board: about what a frozen build needs", [_kb(m["frozen32"]) for m in res])
     row("allocated per loop pass while connected [bytes]", [m["roomy"]["alloc_per_cycle"] for m in res])
     for board in trees[-1].sizes:
         row("%s .mpy: lib/uedge + firmware" % board,
