@@ -444,6 +444,7 @@ class MQTTClient:
         self._if_msg = [None] * max_inflight
         self._if_retain = [False] * max_inflight
         self._if_time = [0] * max_inflight
+        self._if_first = [0] * max_inflight  # first sent on this connection
         self._inflight = 0
         self._read = None
         self._write_fn = None
@@ -499,6 +500,7 @@ class MQTTClient:
         for i in range(self._n_slots):
             if self._if_pid[i]:
                 self._if_time[i] = now - self.retry_ms
+                self._if_first[i] = now
         return present
 
     def disconnect(self):
@@ -540,7 +542,7 @@ class MQTTClient:
             self._if_topic[slot] = topic
             self._if_msg[slot] = msg
             self._if_retain[slot] = retain
-            self._if_time[slot] = self._clock.now_ms()
+            self._if_time[slot] = self._if_first[slot] = self._clock.now_ms()
             self._inflight += 1
         self._send_publish(topic, msg, qos, retain, False, pid)
         return pid
@@ -597,10 +599,19 @@ class MQTTClient:
             if self._ping_out and now - self._ping_out >= ka:
                 self.close()
                 raise MQTTException("no PINGRESP within keepalive (%d s): connection lost" % self.keepalive)
-            if not self._ping_out and now - self._last_tx >= ka // 2:
+            # ping when we have been quiet, and also when the server has: a
+            # half-open connection (peer gone, our writes still buffered) only
+            # shows as silence while we keep sending
+            if not self._ping_out and (now - self._last_tx >= ka // 2 or now - self._last_rx >= ka // 2):
                 self.ping()
                 self._ping_out = now or 1
         if self._inflight:
+            for i in range(self._n_slots):
+                if self._if_pid[i] and now - self._if_first[i] > 2 * self.retry_ms:
+                    self.close()
+                    raise MQTTException(
+                        "no PUBACK for packet %d within %d ms: connection lost" % (self._if_pid[i], 2 * self.retry_ms)
+                    )
             for i in range(self._n_slots):
                 if self._if_pid[i] and now - self._if_time[i] >= self.retry_ms:
                     self._if_time[i] = now

@@ -3,8 +3,10 @@ half-open connections, messages unacknowledged when the link dropped."""
 
 import time
 
+import pytest
 from mqtt_helpers import FakeServer, read_packet
 
+from uedge.mqtt import MQTTClient, MQTTException
 from uedge.murano import MuranoMQTT
 
 
@@ -55,6 +57,79 @@ def test_unacknowledged_messages_are_handed_back_not_resent():
         # the old message is the owner's to re-send (the Edge re-queues it): not sent again here
         assert not [p for p in second if p[0] & 0xF0 == 0x30], second
         assert m.pending() == 0
+        m.close()
+    finally:
+        srv.close()
+
+
+def silent_after_connack(answer_pings=False):
+    """A server that accepts, then reads everything and answers nothing
+    (a half-open connection seen from the client) - or only PINGREQs."""
+
+    def handler(srv, conn):
+        read_packet(conn)
+        conn.sendall(b"\x20\x02\x00\x00")
+        conn.settimeout(10)
+        try:
+            while not srv.stop:
+                hdr, _body = read_packet(conn)
+                srv.received.append(hdr)
+                if answer_pings and hdr == 0xC0:
+                    conn.sendall(b"\xd0\x00")
+        except Exception:
+            pass
+
+    return handler
+
+
+def test_half_open_connection_is_detected_while_publishing():
+    srv = FakeServer(silent_after_connack())
+    try:
+        c = MQTTClient("x", "127.0.0.1", srv.port, keepalive=2, retry_ms=30000)
+        c.connect()
+        t0 = time.time()
+        with pytest.raises(MQTTException, match="no PINGRESP"):
+            while time.time() - t0 < 10:
+                c.publish(b"t", b"data")  # steady traffic out, nothing comes back
+                c.poll()
+                time.sleep(0.05)
+        assert 0xC0 in srv.received  # it did ask
+        assert not c.connected
+    finally:
+        srv.close()
+
+
+def test_overdue_puback_drops_the_link():
+    srv = FakeServer(silent_after_connack(answer_pings=True))
+    try:
+        c = MQTTClient("x", "127.0.0.1", srv.port, keepalive=30, retry_ms=400)
+        c.connect()
+        c.publish(b"t", b"data", qos=1)
+        t0 = time.time()
+        with pytest.raises(MQTTException, match="no PUBACK"):
+            while time.time() - t0 < 5:
+                c.poll()
+                time.sleep(0.02)
+        assert not c.connected
+    finally:
+        srv.close()
+
+
+def test_murano_link_reports_a_half_open_connection():
+    srv = FakeServer(silent_after_connack())
+    try:
+        m = link(srv.port, keepalive=2)
+        states = []
+        m.on_state = lambda up, why: states.append((up, why))
+        m.connect()
+        t0 = time.time()
+        while time.time() - t0 < 10 and len(states) < 2:
+            if m.connected:
+                m._client.publish(b"$resource/data_in", b'{"001":1}')  # steady traffic out
+            m.poll()
+            time.sleep(0.05)
+        assert states[0][0] is True and states[1][0] is False
+        assert "no PINGRESP" in states[1][1]
         m.close()
     finally:
         srv.close()
