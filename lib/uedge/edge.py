@@ -464,24 +464,40 @@ class Edge:
             return
         if not force and now < self._next_replay_ms:
             return
+        res = self.record_res_us
+        want = self._replay_limit
         try:
-            batch = ob.peek(self._replay_limit, self.batch_bytes)
+            # with a coarse record API, one more to see whether the batch
+            # would end in the middle of a record slot
+            batch = ob.peek(want + 1 if res > 1 else want, self.batch_bytes)
+            more = len(ob) > len(batch)
         except Exception as e:
             self._queue_failed("cannot read the queue", e)
             self._next_replay_ms = now + 1000
             return
         if not batch:
             return
+        nxt = None
+        if len(batch) > want:
+            nxt = batch.pop()
+            more = True
         records = []
         keys = []
-        res = self.record_res_us
+        last_start = 0
         for key, ts_us, payload in batch:
-            keys.append(key)
             if res > 1 and records and records[-1][0] // res == ts_us // res:
                 # one point per record slot: merge, the later value of a channel wins
                 records[-1] = (records[-1][0], {"data_in": _merge(records[-1][1]["data_in"], payload)})
             else:
+                last_start = len(keys)
                 records.append((ts_us, {"data_in": payload}))
+            keys.append(key)
+        if res > 1 and more and len(records) > 1:
+            if nxt is None or nxt[1] // res == records[-1][0] // res:
+                # the slot may go on in the next batch: send it whole, then
+                # (the connector keeps one value per slot: halves would clash)
+                records.pop()
+                keys = keys[:last_start]
         self._sending = True
         try:
             msg = self.transport.record(records)

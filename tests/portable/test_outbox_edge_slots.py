@@ -1,0 +1,85 @@
+# Replay over a record API with one-second slots (HTTP): reports of the same
+# second are merged into one record, also where a batch would split them.
+import json
+
+from uedge.compat import FakeClock
+from uedge.edge import Edge
+from uedge.outbox import MemoryOutbox
+from uedge.scheduler import Scheduler
+
+S = 1700000000 * 1000000
+
+
+class _SlotLink:
+    record_ts_divisor = 1000000
+
+    def __init__(self):
+        self.connected = False
+        self.records = []
+        self.on_update = self.on_ack = self.on_state = None
+
+    def poll(self, now):
+        pass
+
+    def record(self, entries):
+        self.records.extend(entries)
+        return None  # delivered at once
+
+    def write(self, alias, value):
+        return None
+
+    def close(self):
+        pass
+
+
+class _NoConfig:
+    def load(self, alias):
+        return None
+
+    def save(self, alias, text):
+        pass
+
+
+def _replay(items, batch_items):
+    clock = FakeClock()
+    link = _SlotLink()
+    q = MemoryOutbox(cap_items=0)
+    for ts, payload in items:
+        q.put(ts, payload)
+    e = Edge(clock, Scheduler(clock), link, q, store=_NoConfig(), log=None, batch_items=batch_items)
+    e.start()
+    link.connected = True
+    e._on_state(True, "up")
+    for _ in range(50):
+        e.poll(clock.now_ms())
+        clock.advance(100)
+    assert len(q) == 0
+    return link.records
+
+
+def test_same_second_reports_are_not_split_at_a_batch_boundary():
+    items = [
+        (S - 1000000, '{"000":0}'),
+        (S + 100000, '{"001":1}'),
+        (S + 500000, '{"002":2}'),  # batch of 3 would end here
+        (S + 700000, '{"003":3}'),  # same second: must be in the same record
+        (S + 1200000, '{"004":4}'),
+    ]
+    records = _replay(items, 3)
+    seconds = [ts // 1000000 for ts, _v in records]
+    assert len(seconds) == len(set(seconds)), "two records in one second: %s" % records
+    merged = {}
+    for ts, v in records:
+        if ts // 1000000 == S // 1000000:
+            merged = json.loads(v["data_in"])
+    assert merged == {"001": 1, "002": 2, "003": 3}
+    allv = {}
+    for _ts, v in records:
+        allv.update(json.loads(v["data_in"]))
+    assert allv == {"000": 0, "001": 1, "002": 2, "003": 3, "004": 4}
+
+
+def test_batches_still_fill_when_seconds_differ():
+    items = [(S + i * 1000000, '{"001":%d}' % i) for i in range(7)]
+    records = _replay(items, 3)
+    assert [json.loads(v["data_in"])["001"] for _ts, v in records] == list(range(7))
