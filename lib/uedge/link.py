@@ -127,6 +127,8 @@ class DeviceLink:
         self.last_error = None
         self._log = log
         self._want = True
+        self._up_since = None  # when the current connection came up
+        self.stable_ms = 60000  # up this long: the backoff starts from the base again
 
     @property
     def provisioned(self):
@@ -178,10 +180,21 @@ class DeviceLink:
     # -- connection state
 
     def _up(self):
-        """A connect() succeeded."""
-        self.backoff.reset()
+        """A connect() succeeded. The backoff is not reset yet: a server that
+        accepts and then drops the connection at once must not get a reconnect
+        every second; it is once the link has stayed up stable_ms (_stable)."""
+        self._up_since = -1  # stamped by the first _stable(now), in the poll's time base
         self.last_error = None
         self._state(True, "connected")
+
+    def _stable(self, now):
+        """Called while connected: reset the backoff once the link proved stable."""
+        t = self._up_since
+        if t == -1:
+            self._up_since = now
+        elif t is not None and now - t >= self.stable_ms:
+            self._up_since = None
+            self.backoff.reset()
 
     def _reconnect(self, now):
         """Try connect() if wanted and the backoff allows; failures schedule the next try."""
@@ -193,7 +206,8 @@ class DeviceLink:
             d = self.backoff.failed(now, self.auth_backoff_ms)
             self._note("%s; retry in %d ms" % (e, d))
             self._state(False, "not authorized")
-        except MuranoError as e:
+        except (MuranoError, ValueError) as e:
+            # ValueError/UnicodeError: e.g. a host name that cannot be encoded
             d = self.backoff.failed(now)
             self.last_error = str(e)
             self._note("%s; retry in %d ms" % (e, d))

@@ -174,7 +174,7 @@ class MuranoMQTT(DeviceLink):
             c.connect()
         except MQTTAuthError:
             raise AuthError("not authorized: anonymous provisioning refused") from None
-        except (MQTTException, OSError) as e:
+        except (MQTTException, OSError, ValueError) as e:
             raise MuranoError("provisioning connect failed: %s" % _reason(e)) from None
         try:
             if self.auth == "token":
@@ -262,7 +262,8 @@ class MuranoMQTT(DeviceLink):
             c.close()
             self.last_error = "not authorized"
             raise AuthError("not authorized (%s auth, device %s)" % (self.auth, self.device_id)) from None
-        except (MQTTException, OSError) as e:
+        except (MQTTException, OSError, ValueError) as e:
+            # ValueError/UnicodeError: a host name that cannot be encoded (IDNA)
             self._client = c
             c.close()
             self.last_error = _reason(e)
@@ -286,6 +287,7 @@ class MuranoMQTT(DeviceLink):
         now = self.clock.now_ms() if now_ms is None else now_ms
         c = self._client
         if c is not None and c.connected:
+            self._stable(now)
             try:
                 c.poll(now)
             except (MQTTException, OSError) as e:

@@ -615,7 +615,7 @@ class MuranoHTTP(DeviceLink):
         conn = HTTPConn(self.host, self.port, self.tls, self._ssl_params, timeout_ms or self.timeout_ms)
         try:
             status, _h, resp = conn.roundtrip(req)
-        except (OSError, HTTPError) as e:
+        except (OSError, HTTPError, ValueError) as e:
             raise MuranoError("activation request failed: %s" % _reason(e)) from None
         finally:
             conn.close()
@@ -670,7 +670,8 @@ class MuranoHTTP(DeviceLink):
             self._writer.close()
             self.last_error = "not authorized"
             raise
-        except (OSError, HTTPError) as e:
+        except (OSError, HTTPError, ValueError) as e:
+            # ValueError/UnicodeError: a host name that cannot be encoded (IDNA)
             self._writer.close()
             self.last_error = _reason(e)
             raise MuranoError("connect to %s failed: %s" % (self._hostport, self.last_error)) from None
@@ -774,6 +775,7 @@ class MuranoHTTP(DeviceLink):
         if not self._connected:
             self._reconnect(now)
             return
+        self._stable(now)
         try:
             self._poll_writer(now)
             if self._connected:

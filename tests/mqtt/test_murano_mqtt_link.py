@@ -133,3 +133,75 @@ def test_murano_link_reports_a_half_open_connection():
         m.close()
     finally:
         srv.close()
+
+
+def test_server_that_accepts_then_kicks_gets_a_growing_backoff():
+    from uedge.compat import FakeClock
+
+    def kick(srv, conn):
+        read_packet(conn)
+        conn.sendall(b"\x20\x02\x00\x00")
+        srv.received.append("connect")
+        # and the connection closes
+
+    srv = FakeServer(kick)
+    try:
+        clock = FakeClock()
+        m = link(srv.port, clock=clock, backoff_base_ms=1000, backoff_cap_ms=60000)
+        m.connect()
+        for _ in range(300):  # 30 s of the link's time
+            m.poll(clock.now_ms())
+            time.sleep(0.002)
+            clock.advance(100)
+        # 1, 2, 4, 8, 16 s apart at most: a handful, not one every second
+        assert 3 <= len(srv.received) <= 7, srv.received
+        assert m.backoff.failures >= 3
+    finally:
+        srv.close()
+
+
+def test_backoff_starts_again_from_the_base_once_the_link_was_stable():
+    from uedge.compat import FakeClock
+
+    def stay(srv, conn):
+        read_packet(conn)
+        conn.sendall(b"\x20\x02\x00\x00")
+        conn.settimeout(5)
+        try:
+            while not srv.stop:
+                hdr, _b = read_packet(conn)
+                if hdr == 0xC0:
+                    conn.sendall(b"\xd0\x00")
+        except Exception:
+            pass
+
+    srv = FakeServer(stay)
+    try:
+        clock = FakeClock()
+        m = link(srv.port, clock=clock, keepalive=0)
+        m.backoff.failures = 4  # earlier failures
+        m.connect()
+        m.poll(clock.now_ms())
+        assert m.backoff.failures == 4
+        clock.advance(61000)
+        m.poll(clock.now_ms())
+        assert m.backoff.failures == 0
+        m.close()
+    finally:
+        srv.close()
+
+
+def test_unencodable_host_name_is_a_link_error_not_a_crash():
+    m = MuranoMQTT("a" * 70 + ".example", 1883, "dev", tls=False)
+    m.set_credentials("t" * 40)
+    states = []
+    m.on_state = lambda up, why: states.append((up, why))
+    m.poll(0)  # a reconnect attempt: must not raise
+    assert states and states[0][0] is False
+    assert m.last_error
+    from uedge.murano_http import MuranoHTTP
+
+    h = MuranoHTTP("a" * 70 + ".example", 80, "dev", tls=False)
+    h.set_credentials("t" * 40)
+    h.poll(0)
+    assert h.last_error and not h.connected
