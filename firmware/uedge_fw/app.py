@@ -77,6 +77,16 @@ def make_transport(s, clock):
                       max_packet=s["max_update"] + 1024, **common)
 
 
+# A wall clock before this was never set (a board's RTC starts in 2000).
+CLOCK_SET_AFTER_US = 1704067200 * 1000000  # 2024-01-01
+
+
+def clock_is_set(net, clock):
+    """Time synced by NTP, or an RTC that already holds a plausible date.
+    Until then the edge loop holds back replaying queued reports."""
+    return net.synced or clock.epoch_us() >= CLOCK_SET_AFTER_US
+
+
 def _forward(name):
     return property(lambda self: getattr(self.inner, name),
                     lambda self, v: setattr(self.inner, name, v))
@@ -236,7 +246,8 @@ class App:
         store = FileStore(s["config_io_path"], s["config_applications_path"])
         self.edge = edge = Edge(clock, sched, transport, make_outbox(s), store=store, log=Log(),
                                 batch_items=s["batch_items"], batch_bytes=s["batch_bytes"],
-                                max_inflight=s["max_inflight"], need_sources=self.need_sources)
+                                max_inflight=s["max_inflight"], need_sources=self.need_sources,
+                                clock_ok=lambda: clock_is_set(net, clock))
         edge.start()
         log("uedge: edge loop started (sources: Onboard, Modbus_RTU when a channel uses it)")
         gc.collect()

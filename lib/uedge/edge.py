@@ -195,7 +195,7 @@ class Edge:
                  watch=("config_io", "data_out", "config_applications"),
                  local_strategy=False, replay_rate=20.0, batch_items=500,
                  batch_bytes=262144, max_inflight=64, ack_timeout_ms=30000,
-                 sync_window_ms=3000, live_timestamps=None, need_sources=None):
+                 sync_window_ms=3000, live_timestamps=None, need_sources=None, clock_ok=None):
         self.clock = clock
         self.scheduler = scheduler
         self.transport = transport
@@ -221,6 +221,11 @@ class Edge:
         # need_sources(application_names): called before a config_io is parsed,
         # so a host can load drivers (and their libraries) only when used
         self.need_sources = need_sources
+        # clock_ok() -> False while the wall clock is not set yet (a board
+        # before its first time sync): queued reports are held back (their
+        # replay would carry those timestamps) and live reports go without a
+        # timestamp, so the connector stamps them on receipt
+        self.clock_ok = clock_ok
 
         self.config = None  # last good ConfigIO
         self.config_text = None
@@ -435,13 +440,21 @@ class Edge:
         except Exception as e:
             self._queue_failed("cannot remove %d delivered reports from the queue" % len(keys), e)
 
+    def _clock_set(self):
+        if self.clock_ok is None:
+            return True
+        try:
+            return bool(self.clock_ok())
+        except Exception:
+            return True
+
     def _send_live(self, ts_us, payload, now):
         t = self.transport
         if not self.connected or len(self._live) >= self.max_inflight:
             return self._queue(ts_us, payload)
         self._sending = True
         try:
-            if self.live_timestamps:
+            if self.live_timestamps and self._clock_set():
                 msg = t.record([(ts_us, {"data_in": payload})])
             else:
                 msg = t.write("data_in", payload)
@@ -464,6 +477,8 @@ class Edge:
             return
         if not force and now < self._next_replay_ms:
             return
+        if not self._clock_set():
+            return  # held until the wall clock is set
         res = self.record_res_us
         want = self._replay_limit
         try:
@@ -783,7 +798,8 @@ class Edge:
         wake = now + idle_ms
         if due is not None and due < wake:
             wake = due
-        if self.outbox is not None and self.connected and self._replay is None and len(self.outbox):
+        if (self.outbox is not None and self.connected and self._replay is None and len(self.outbox)
+                and self._clock_set()):
             if self._next_replay_ms < wake:
                 wake = self._next_replay_ms
         return wake if wake > now else now
@@ -811,7 +827,8 @@ class Edge:
             except Exception:
                 break
             self._replay_step(now, force=True)
-            if not self._live and self._replay is None and (self.outbox is None or not len(self.outbox)):
+            if not self._live and self._replay is None and (
+                    self.outbox is None or not len(self.outbox) or not self._clock_set()):
                 break
             clock.sleep_ms(5)
         self._requeue_inflight()

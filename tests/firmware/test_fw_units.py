@@ -168,3 +168,26 @@ def test_settings_load_merge_and_errors(tmp_path):
     open(sp, "w").write("{broken")
     with pytest.raises(settings_mod.SettingsError, match="not valid JSON"):
         settings_mod.load(sp, xp)
+
+
+def test_replay_waits_for_a_set_clock(monkeypatch):
+    import types
+
+    monkeypatch.setitem(sys.modules, "machine", types.ModuleType("machine"))
+    from uedge_fw import app
+
+    class Net:
+        synced = False
+
+    class Clock:
+        def __init__(self, us):
+            self.us = us
+
+        def epoch_us(self):
+            return self.us
+
+    net = Net()
+    assert not app.clock_is_set(net, Clock(946684800 * 10**6 + 5))  # RTC at its 2000 default
+    assert app.clock_is_set(net, Clock(1767225600 * 10**6))  # an RTC that kept the time
+    net.synced = True
+    assert app.clock_is_set(net, Clock(946684800 * 10**6))

@@ -83,3 +83,42 @@ def test_batches_still_fill_when_seconds_differ():
     items = [(S + i * 1000000, '{"001":%d}' % i) for i in range(7)]
     records = _replay(items, 3)
     assert [json.loads(v["data_in"])["001"] for _ts, v in records] == list(range(7))
+
+
+class _TsLink(_SlotLink):
+    record_ts_divisor = 1  # microsecond records (MQTT): live reports carry timestamps
+
+    def __init__(self):
+        _SlotLink.__init__(self)
+        self.writes = []
+
+    def write(self, alias, value):
+        self.writes.append((alias, value))
+        return None
+
+
+def test_replay_waits_for_the_clock_to_be_set():
+    clock = FakeClock()
+    link = _TsLink()
+    q = MemoryOutbox(cap_items=0)
+    for i in range(3):
+        q.put(S + i * 1000000, '{"001":%d}' % i)
+    synced = [False]
+    e = Edge(clock, Scheduler(clock), link, q, store=_NoConfig(), log=None, clock_ok=lambda: synced[0])
+    e.start()
+    link.connected = True
+    e._on_state(True, "up")
+    for _ in range(20):
+        e.poll(clock.now_ms())
+        clock.advance(100)
+    assert len(q) == 3 and not link.records  # held
+    assert e.next_wake_ms(clock.now_ms()) > clock.now_ms()  # and no busy loop meanwhile
+    e._send_live(clock.epoch_us(), '{"002":1}', clock.now_ms())
+    assert link.writes == [("data_in", '{"002":1}')] and not link.records  # stamped by the connector
+    synced[0] = True
+    for _ in range(20):
+        e.poll(clock.now_ms())
+        clock.advance(100)
+    assert len(q) == 0 and len(link.records) == 3
+    e._send_live(clock.epoch_us(), '{"002":2}', clock.now_ms())
+    assert len(link.records) == 4  # with its timestamp again
