@@ -37,8 +37,8 @@ OFFLINE = (240000, 300000)  # ms of simulated time with the connector away
 
 # Every library module, dependencies first (the import cost table).
 MODULES = (
-    "uedge.compat", "uedge.sources", "uedge.config", "uedge.config_apps", "uedge.channel",
-    "uedge.control", "uedge.payload", "uedge.scheduler", "uedge.link", "uedge.edge",
+    "uedge.compat", "uedge.sources", "uedge.config", "uedge.config_apps", "uedge.payload",
+    "uedge.channel", "uedge.control", "uedge.scheduler", "uedge.link", "uedge.edge",
     "uedge.outbox", "uedge.ota", "uedge.ota_fetch", "uedge.mqtt", "uedge.murano",
     "uedge.murano_http", "uedge.sources.simulated", "uedge.sources.onboard", "uedge.modbus",
     "uedge.modbus.codec", "uedge.modbus.plan", "uedge.modbus.engine", "uedge.modbus.rtu",
@@ -60,16 +60,22 @@ def _hw():
 def import_costs():
     import gc
 
+    import micropython
+
     _hw()
     for name in MODULES:
         gc.collect()
+        micropython.qstr_info()  # the host reads the qstr pool figures around each import
         a = gc.mem_alloc()
         try:
             __import__(name)
         except ImportError:
+            print("COST %s none" % name)
             continue
         gc.collect()
-        print("COST %s %d" % (name, gc.mem_alloc() - a))
+        b = gc.mem_alloc()
+        micropython.qstr_info()
+        print("COST %s %d" % (name, b - a))
 
 
 def _board_modules():
@@ -325,11 +331,24 @@ class Tree:
         return r.stdout.splitlines()
 
     def costs(self):
+        """[(module, heap bytes)]: qstr pools grow in chunks that land on whichever
+        import overflows the last one, so each module is charged its own qstrs
+        (string bytes + an 11-byte pool entry each) instead of the chunk."""
         out = []
+        qi = []
         for line in self._mp(["costs", self.lib], "4194304"):
-            if line.startswith("COST "):
+            if line.startswith("qstr pool:"):
+                qi.append(dict((kv.split("=")[0].strip(), int(kv.split("=")[1]))
+                               for kv in line.split(":", 1)[1].split(",")))
+            elif line.startswith("COST "):
                 _, name, n = line.split()
-                out.append((name, int(n)))
+                if n != "none" and len(qi) >= 2:
+                    q0, q1 = qi[-2], qi[-1]
+                    n = (int(n) - (q1["n_total_bytes"] - q0["n_total_bytes"])
+                         + (q1["n_str_data_bytes"] - q0["n_str_data_bytes"])
+                         + 11 * (q1["n_qstr"] - q0["n_qstr"]))
+                    out.append((name, n))
+                qi = []
         return out
 
     def run(self, heap, word_adjust=True, phase="run"):
@@ -443,7 +462,8 @@ def _measure(tmp, rev):
     for board in trees[-1].sizes:
         row("%s .mpy: lib/uedge + firmware" % board,
             [_kb(t.sizes[board][1] + t.sizes[board][2]) for t in trees])
-    print("footprint: import cost per module, 64-bit heap bytes (each on top of the ones before it); "
+    print("footprint: import cost per module, 64-bit heap bytes (each on top of the ones before it, "
+          "its qstrs included, qstr pool chunks spread); "
           "* = loaded by the firmware with MQTT and no Modbus channel")
     names = []
     for m in res:
