@@ -129,3 +129,40 @@ def test_oversized_update_is_reported_and_skipped_https(conn, tmp_path):
     assert pump(h, lambda: mid in seen.acks)
     assert h.connected and [s for s in seen.states if not s[0]] == []
     h.close()
+
+
+class _NoCache:
+    def load(self, alias):
+        return None
+
+    def save(self, alias, text):
+        pass
+
+
+@pytest.mark.parametrize("kind", ["mqtt", "https"])
+def test_edge_applies_a_config_io_over_64k(conn, tmp_path, kind):
+    from uedge.compat import Clock
+    from uedge.edge import Edge
+    from uedge.outbox import MemoryOutbox
+    from uedge.scheduler import Scheduler
+
+    dev = "big-edge-" + kind
+    if kind == "mqtt":
+        link = MuranoMQTT(conn.host, conn.mqtts_port, dev, credentials_path=str(tmp_path / "t"), ca=conn.ca_path)
+    else:
+        link = MuranoHTTP(conn.host, conn.https_port, dev, credentials_path=str(tmp_path / "t"),
+                          ca=conn.ca_path, long_poll_ms=2000)
+    link.provision()
+    clock = Clock()
+    e = Edge(clock, Scheduler(clock), link, MemoryOutbox(), store=_NoCache())
+    e.start()
+    try:
+        assert mqtt_helpers.pump(e, lambda: e.connected, 10)
+        mqtt_helpers.pump(e, lambda: False, 0.3)
+        conn.set_resource(dev, "config_io", BIG)
+        assert mqtt_helpers.pump(e, lambda: e.config is not None and len(e.config.channels) == 250, 20)
+        # acknowledged: the connector's config_io is what runs on the device
+        assert mqtt_helpers.pump(e, lambda: conn.get_resource(dev, "config_io") == e.config_text, 10)
+        assert e.connected
+    finally:
+        e.shutdown(flush_ms=0)
