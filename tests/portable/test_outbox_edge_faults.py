@@ -1,65 +1,7 @@
 # The edge loop keeps running when the outbox fails (disk full, database locked).
-from uedge.compat import FakeClock
-from uedge.edge import Edge
 from uedge.outbox import MemoryOutbox
-from uedge.scheduler import Scheduler
-import uedge.sources.simulated  # noqa: F401
 
-CFG = (
-    '{"last_edited":"2024-01-01T00:00:00Z","channels":{"001":{"display_name":"C",'
-    '"properties":{"data_type":"NUMBER"},"protocol_config":{"sample_rate":1000,'
-    '"report_rate":1000,"application":"Simulated","app_specific_config":'
-    '{"function":"counter","start":0,"step":1}}}}}'
-)
-
-
-class _Link:
-    def __init__(self):
-        self.connected = False
-        self.sent = []
-        self.n = 0
-        self.on_update = self.on_ack = self.on_state = None
-
-    def poll(self, now):
-        pass
-
-    def record(self, entries):
-        if not self.connected:
-            raise OSError("down")
-        self.n += 1
-        self.sent.append((self.n, entries))
-        return self.n
-
-    def write(self, alias, value):
-        return self.record([(0, {alias: value})])
-
-    def close(self):
-        pass
-
-
-class _Store:
-    def load(self, alias):
-        return CFG if alias == "config_io" else None
-
-    def save(self, alias, text):
-        pass
-
-
-class _Log:
-    def __init__(self):
-        self.errors = []
-
-    def error(self, msg, *args):
-        self.errors.append(msg % args if args else msg)
-
-    def warning(self, msg, *args):
-        pass
-
-    def info(self, msg, *args):
-        pass
-
-    def debug(self, msg, *args):
-        pass
+from edge_rig import Link, Log, Store, run, start_edge
 
 
 class _FullBox(MemoryOutbox):
@@ -86,18 +28,14 @@ class _FullBox(MemoryOutbox):
 
 
 def _edge(box):
-    clock = FakeClock()
-    link = _Link()
-    log = _Log()
-    e = Edge(clock, Scheduler(clock), link, box, store=_Store(), log=log)
-    e.start()
+    link = Link()
+    log = Log()
+    clock, e = start_edge(link, box, Store(), log)
     return clock, link, log, e
 
 
 def _run(e, clock, n):
-    for _ in range(n):
-        e.poll(clock.now_ms())  # never raises
-        clock.advance(500)
+    run(e, clock, n, 500)  # poll never raises
 
 
 def test_put_failure_counts_reports_lost_and_loop_goes_on():

@@ -2,10 +2,9 @@
 # second are merged into one record, also where a batch would split them.
 import json
 
-from uedge.compat import FakeClock
-from uedge.edge import Edge
 from uedge.outbox import MemoryOutbox
-from uedge.scheduler import Scheduler
+
+from edge_rig import Store, run, start_edge
 
 S = 1700000000 * 1000000
 
@@ -32,27 +31,13 @@ class _SlotLink:
         pass
 
 
-class _NoConfig:
-    def load(self, alias):
-        return None
-
-    def save(self, alias, text):
-        pass
-
-
 def _replay(items, batch_items):
-    clock = FakeClock()
     link = _SlotLink()
     q = MemoryOutbox(cap_items=0)
     for ts, payload in items:
         q.put(ts, payload)
-    e = Edge(clock, Scheduler(clock), link, q, store=_NoConfig(), log=None, batch_items=batch_items)
-    e.start()
-    link.connected = True
-    e._on_state(True, "up")
-    for _ in range(50):
-        e.poll(clock.now_ms())
-        clock.advance(100)
+    clock, e = start_edge(link, q, Store(None), up=True, batch_items=batch_items)
+    run(e, clock, 50)
     assert len(q) == 0
     return link.records
 
@@ -98,27 +83,19 @@ class _TsLink(_SlotLink):
 
 
 def test_replay_waits_for_the_clock_to_be_set():
-    clock = FakeClock()
     link = _TsLink()
     q = MemoryOutbox(cap_items=0)
     for i in range(3):
         q.put(S + i * 1000000, '{"001":%d}' % i)
     synced = [False]
-    e = Edge(clock, Scheduler(clock), link, q, store=_NoConfig(), log=None, clock_ok=lambda: synced[0])
-    e.start()
-    link.connected = True
-    e._on_state(True, "up")
-    for _ in range(20):
-        e.poll(clock.now_ms())
-        clock.advance(100)
+    clock, e = start_edge(link, q, Store(None), up=True, clock_ok=lambda: synced[0])
+    run(e, clock, 20)
     assert len(q) == 3 and not link.records  # held
     assert e.next_wake_ms(clock.now_ms()) > clock.now_ms()  # and no busy loop meanwhile
     e._send_live(clock.epoch_us(), '{"002":1}', clock.now_ms())
     assert link.writes == [("data_in", '{"002":1}')] and not link.records  # stamped by the connector
     synced[0] = True
-    for _ in range(20):
-        e.poll(clock.now_ms())
-        clock.advance(100)
+    run(e, clock, 20)
     assert len(q) == 0 and len(link.records) == 3
     e._send_live(clock.epoch_us(), '{"002":2}', clock.now_ms())
     assert len(link.records) == 4  # with its timestamp again

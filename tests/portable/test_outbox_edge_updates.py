@@ -2,12 +2,10 @@
 # control requests, invalid JSON values.
 import json
 
-from uedge.compat import FakeClock
-from uedge.edge import Edge
 from uedge.link import STATE_READ, UpdateError
 from uedge.outbox import MemoryOutbox
-from uedge.scheduler import Scheduler
-import uedge.sources.simulated  # noqa: F401
+
+from edge_rig import Log, Store, run, start_edge
 
 CFG = json.dumps({"last_edited": "2024-01-01T00:00:00Z", "channels": {
     "001": {"display_name": "C", "properties": {"data_type": "NUMBER"},
@@ -50,41 +48,17 @@ class _Link:
         return out
 
 
-class _Store:
-    def load(self, alias):
-        return CFG if alias == "config_io" else None
-
-    def save(self, alias, text):
-        pass
-
-
-class _Log:
-    def error(self, msg, *args):
-        pass
-
-    warning = info = debug = error
-
-
 def _edge():
-    clock = FakeClock()
     link = _Link()
-    e = Edge(clock, Scheduler(clock), link, MemoryOutbox(), store=_Store(), log=_Log())
-    e.start()
-    e._on_state(True, "up")
+    clock, e = start_edge(link, MemoryOutbox(), Store(CFG), Log(), up=True)
     return clock, link, e
-
-
-def _run(e, clock, n, step=100):
-    for _ in range(n):
-        e.poll(clock.now_ms())
-        clock.advance(step)
 
 
 def test_oversized_config_io_is_reported_and_the_remote_one_is_not_overwritten():
     clock, link, e = _edge()
     e._sync_pending = True
     link.on_update("config_io", UpdateError("update of 120000 bytes exceeds the device's limit of 65536"), None)
-    _run(e, clock, 50)  # well past the sync window
+    run(e, clock, 50)  # well past the sync window
     errs = [d["__error"]["config_io"] for d in link.data_in() if "__error" in d and "config_io" in d["__error"]]
     assert errs and "exceeds the device's limit of 65536" in errs[0]
     # the last good config keeps running and is not pushed over the remote one
@@ -100,7 +74,7 @@ def test_repeated_control_request_by_long_poll_is_carried_out():
     clock, link, e = _edge()
     for _ in range(2):
         link.on_update("data_out", '{"009":25}', None)  # HTTP long poll: no timestamp
-        _run(e, clock, 2)
+        run(e, clock, 2)
         _set_state(e, "009", 20)  # changed locally between the requests
     assert e.control_ok == 2
     assert e.scheduler.state("009")[0] == 25
@@ -109,16 +83,16 @@ def test_repeated_control_request_by_long_poll_is_carried_out():
 def test_data_out_read_at_reconnect_is_not_carried_out_again():
     clock, link, e = _edge()
     link.on_update("data_out", '{"009":25}', None)
-    _run(e, clock, 2)
+    run(e, clock, 2)
     assert e.control_ok == 1
     link.sent.clear()
     link.on_update("data_out", '{"009":25}', STATE_READ)  # the same request read at reconnect
-    _run(e, clock, 2)
+    run(e, clock, 2)
     assert e.control_ok == 1
     assert ("write", "data_out", '{"009":25}') in link.sent  # still acknowledged
     assert any(d.get("009") == 25 for d in link.data_in())  # and its state echoed
     link.on_update("data_out", '{"009":30}', STATE_READ)  # a new request read at reconnect
-    _run(e, clock, 2)
+    run(e, clock, 2)
     assert e.control_ok == 2
 
 
@@ -136,7 +110,7 @@ def _strict(text):
 def test_data_out_with_nan_never_reaches_data_in():
     clock, link, e = _edge()
     link.on_update("data_out", '{"010":{"a":NaN}}', None)
-    _run(e, clock, 3)
+    run(e, clock, 3)
     assert e.control_ok == 0
     for s in link.sent:
         if s[0] == "record" or s[1] == "data_in":
