@@ -1,16 +1,14 @@
 # The portable edge loop with a segment outbox: offline -> queued -> replayed.
 import json
-import os
-
-import binascii
 
 from uedge.outbox import SegmentOutbox
 
 from edge_rig import Link, Store, run, start_edge
+from scratch import rmtree, tmpdir
 
 
 def test_edge_segment_outbox_replay():
-    d = "/tmp/uedge-edge-" + binascii.hexlify(os.urandom(6)).decode()
+    d = tmpdir("uedge-edge-")
     link = Link(ack_on_poll=True)
     q = SegmentOutbox(d, cap_bytes=0)
     clock, e = start_edge(link, q, Store())
@@ -30,6 +28,4 @@ def test_edge_segment_outbox_replay():
         assert [v for _ts, v in seen][:8] == [0, 1, 2, 3, 4, 5, 6, 7]
     finally:
         q.close()
-        for name in os.listdir(d):
-            os.remove(d + "/" + name)
-        os.rmdir(d)
+        rmtree(d)

@@ -1,25 +1,13 @@
 # SegmentOutbox: append-only segment files with per-record length + CRC.
 import os
 
-import binascii
-
 from uedge.outbox import SegmentOutbox
 
-
-def _tmpdir():
-    base = "/tmp/uedge-outbox-" + binascii.hexlify(os.urandom(6)).decode()
-    os.mkdir(base)
-    return base
-
-
-def _rmtree(path):
-    for name in os.listdir(path):
-        os.remove(path + "/" + name)
-    os.rmdir(path)
+from scratch import rmtree, tmpdir
 
 
 def test_segment_roundtrip_and_reopen():
-    d = _tmpdir()
+    d = tmpdir("uedge-outbox-")
     try:
         q = SegmentOutbox(d, cap_bytes=0, segment_bytes=1024)
         for i in range(100):
@@ -49,11 +37,11 @@ def test_segment_roundtrip_and_reopen():
         assert [b[2] for b in q.peek(5)] == ["after"]
         q.close()
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_segment_unacked_peek_repeats():
-    d = _tmpdir()
+    d = tmpdir("uedge-outbox-")
     try:
         q = SegmentOutbox(d)
         q.put(1, "a")
@@ -66,11 +54,11 @@ def test_segment_unacked_peek_repeats():
         assert len(q) == 0 and q.peek(10) == []
         q.close()
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_segment_drop_oldest_cap():
-    d = _tmpdir()
+    d = tmpdir("uedge-outbox-")
     try:
         q = SegmentOutbox(d, cap_bytes=4096, segment_bytes=1024, strategy="oldest")
         for i in range(500):
@@ -84,11 +72,11 @@ def test_segment_drop_oldest_cap():
         assert ts == sorted(ts)
         q.close()
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_segment_drop_latest_cap():
-    d = _tmpdir()
+    d = tmpdir("uedge-outbox-")
     try:
         q = SegmentOutbox(d, cap_items=10, cap_bytes=0, strategy="latest")
         ok = [q.put(i, "v%d" % i) for i in range(15)]
@@ -97,7 +85,7 @@ def test_segment_drop_latest_cap():
         assert [b[1] for b in q.peek(100)] == list(range(10))
         q.close()
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def _corrupt(path, offset):
@@ -108,55 +96,58 @@ def _corrupt(path, offset):
         f.write(data)
 
 
+def _filled(d, n, fmt):
+    """Put n records (ts 0..n-1, payload fmt % ts) in a new SegmentOutbox in d
+    and close it -> their keys."""
+    q = SegmentOutbox(d, cap_bytes=0)
+    for i in range(n):
+        q.put(i, fmt % i)
+    keys = [b[0] for b in q.peek(n)]
+    q.close()
+    return keys
+
+
+def _drain(q, batch_items):
+    """Peek and ack batches until the outbox is empty -> the ts delivered."""
+    got = []
+    while True:
+        batch = q.peek(batch_items)
+        if not batch:
+            break
+        got.extend(b[1] for b in batch)
+        q.ack([b[0] for b in batch])
+    return got
+
+
 def test_segment_corrupted_record_skipped():
-    d = _tmpdir()
+    d = tmpdir("uedge-outbox-")
     try:
-        q = SegmentOutbox(d, cap_bytes=0)
-        for i in range(10):
-            q.put(i, '{"001":%d}' % i)
-        keys = [b[0] for b in q.peek(10)]
-        q.close()
+        keys = _filled(d, 10, '{"001":%d}')
         seg = d + "/%08d.seg" % keys[3][0]
         _corrupt(seg, keys[3][1] + 20)  # a payload byte of record 3
         q = SegmentOutbox(d, cap_bytes=0)
-        got = []
-        while True:
-            batch = q.peek(4)
-            if not batch:
-                break
-            got.extend(b[1] for b in batch)
-            q.ack([b[0] for b in batch])
+        got = _drain(q, 4)
         assert got == [0, 1, 2, 4, 5, 6, 7, 8, 9]
         assert q.corrupted == 1
         assert "damaged" in q.last_error
         q.close()
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_segment_corrupted_header_and_torn_tail():
-    d = _tmpdir()
+    d = tmpdir("uedge-outbox-")
     try:
-        q = SegmentOutbox(d, cap_bytes=0)
-        for i in range(6):
-            q.put(i, "payload-%d" % i)
-        keys = [b[0] for b in q.peek(10)]
-        q.close()
+        keys = _filled(d, 6, "payload-%d")
         seg = d + "/%08d.seg" % keys[0][0]
         _corrupt(seg, keys[0][1])  # magic of the first record
         with open(seg, "ab") as f:
             f.write(b"\xa5\x5a\x10\x00")  # power cut in the middle of a header
         q = SegmentOutbox(d, cap_bytes=0)
         q.put(100, "new")  # goes to a fresh segment, never after the torn tail
-        got = []
-        while True:
-            batch = q.peek(100)
-            if not batch:
-                break
-            got.extend(b[1] for b in batch)
-            q.ack([b[0] for b in batch])
+        got = _drain(q, 100)
         assert got == [1, 2, 3, 4, 5, 100]
         assert q.corrupted >= 1
         q.close()
     finally:
-        _rmtree(d)
+        rmtree(d)

@@ -1,9 +1,7 @@
 # SegmentOutbox against a plain list model: random put/peek/ack/reopen runs.
-import os
-
-import binascii
-
 from uedge.outbox import SegmentOutbox
+
+from scratch import rmtree, tmpdir
 
 
 class _Rand:
@@ -16,21 +14,9 @@ class _Rand:
         return (self.x >> 8) % n
 
 
-def _tmpdir():
-    d = "/tmp/uedge-outbox-model-" + binascii.hexlify(os.urandom(6)).decode()
-    os.mkdir(d)
-    return d
-
-
-def _rmtree(d):
-    for name in os.listdir(d):
-        os.remove(d + "/" + name)
-    os.rmdir(d)
-
-
 def _run(seed, cap_bytes, steps=400, put_weight=5):
     r = _Rand(seed)
-    d = _tmpdir()
+    d = tmpdir("uedge-outbox-model-")
     try:
         q = SegmentOutbox(d, cap_bytes=cap_bytes, segment_bytes=1024)
         model = []  # ts of undelivered items, in order (exact when unbounded)
@@ -79,7 +65,7 @@ def _run(seed, cap_bytes, steps=400, put_weight=5):
         assert len(delivered) + q.dropped == puts
         q.close()
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_segment_model_unbounded():
