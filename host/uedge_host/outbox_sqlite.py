@@ -14,6 +14,7 @@ replayed.
 """
 
 import binascii
+import contextlib
 import logging
 import os
 import sqlite3
@@ -69,58 +70,14 @@ class SqliteOutbox(Outbox):
             return True
         return False
 
-    def _count_drop(self, n):
-        self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (n,))
-
-    def put(self, ts_us, payload):
-        data = payload.encode() if isinstance(payload, str) else bytes(payload)
-        size = len(data)
+    @contextlib.contextmanager
+    def _transaction(self):
+        """BEGIN IMMEDIATE ... COMMIT around the block; ROLLBACK (and re-raise)
+        when the block or the commit fails."""
         db = self._db
-        # the counters change only once the transaction has committed: a
-        # failed put (disk full, database locked) leaves them as they were
-        count, nbytes, dropped = self._count, self._bytes, 0
         db.execute("BEGIN IMMEDIATE")
         try:
-            if self.cap_bytes and size > self.cap_bytes:
-                self._count_drop(1)
-                db.execute("COMMIT")
-                self.dropped += 1
-                self.last_error = "report of %d bytes exceeds the queue cap" % size
-                return False
-            if self._full(size, count, nbytes):
-                if self.strategy == "latest":
-                    self._count_drop(1)
-                    db.execute("COMMIT")
-                    self.dropped += 1
-                    return False
-                # drop the oldest rows, enough to make room
-                while count and self._full(size, count, nbytes):
-                    need = 1
-                    if self.cap_items and count + 1 > self.cap_items:
-                        need = count + 1 - self.cap_items
-                    rows = db.execute(
-                        "SELECT id, LENGTH(payload) FROM outbox ORDER BY id LIMIT ?",
-                        (need + (256 if self.cap_bytes else 0),),
-                    ).fetchall()
-                    last_id = None
-                    n = freed = 0
-                    for rid, ln in rows:
-                        if n >= need and not (self.cap_bytes and nbytes - freed + size > self.cap_bytes):
-                            break
-                        last_id = rid
-                        freed += ln
-                        n += 1
-                    if last_id is None:
-                        break
-                    db.execute("DELETE FROM outbox WHERE id <= ?", (last_id,))
-                    count -= n
-                    nbytes -= freed
-                    dropped += n
-                    self._count_drop(n)
-            db.execute(
-                "INSERT INTO outbox (ts_us, payload, crc) VALUES (?, ?, ?)",
-                (int(ts_us), data, binascii.crc32(data) & 0xFFFFFFFF),
-            )
+            yield db
             db.execute("COMMIT")
         except Exception:
             try:
@@ -128,6 +85,64 @@ class SqliteOutbox(Outbox):
             except sqlite3.Error:
                 pass
             raise
+
+    def _count_drop(self, n):
+        self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (n,))
+
+    def _drop_oldest(self, db, size, count, nbytes):
+        """Inside a transaction: delete the oldest rows, enough to make room
+        for size bytes -> (count, nbytes, rows dropped) after it."""
+        dropped = 0
+        while count and self._full(size, count, nbytes):
+            need = 1
+            if self.cap_items and count + 1 > self.cap_items:
+                need = count + 1 - self.cap_items
+            rows = db.execute(
+                "SELECT id, LENGTH(payload) FROM outbox ORDER BY id LIMIT ?",
+                (need + (256 if self.cap_bytes else 0),),
+            ).fetchall()
+            last_id = None
+            n = freed = 0
+            for rid, ln in rows:
+                if n >= need and not (self.cap_bytes and nbytes - freed + size > self.cap_bytes):
+                    break
+                last_id = rid
+                freed += ln
+                n += 1
+            if last_id is None:
+                break
+            db.execute("DELETE FROM outbox WHERE id <= ?", (last_id,))
+            count -= n
+            nbytes -= freed
+            dropped += n
+            self._count_drop(n)
+        return count, nbytes, dropped
+
+    def put(self, ts_us, payload):
+        data = payload.encode() if isinstance(payload, str) else bytes(payload)
+        size = len(data)
+        # the counters change only once the transaction has committed: a
+        # failed put (disk full, database locked) leaves them as they were
+        count, nbytes, dropped = self._count, self._bytes, 0
+        refused = None  # not queued: why ("" when the queue is full and keeps the latest)
+        with self._transaction() as db:
+            if self.cap_bytes and size > self.cap_bytes:
+                refused = "report of %d bytes exceeds the queue cap" % size
+            elif self.strategy == "latest" and self._full(size, count, nbytes):
+                refused = ""
+            if refused is not None:
+                self._count_drop(1)
+            else:
+                count, nbytes, dropped = self._drop_oldest(db, size, count, nbytes)
+                db.execute(
+                    "INSERT INTO outbox (ts_us, payload, crc) VALUES (?, ?, ?)",
+                    (int(ts_us), data, binascii.crc32(data) & 0xFFFFFFFF),
+                )
+        if refused is not None:
+            self.dropped += 1
+            if refused:
+                self.last_error = refused
+            return False
         self._count = count + 1
         self._bytes = nbytes + size
         self.dropped += dropped
@@ -165,19 +180,10 @@ class SqliteOutbox(Outbox):
             total += n
             out.append((rid, ts, text))
         if bad:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as db:
                 for rid, _n in bad:
                     db.execute("DELETE FROM outbox WHERE id = ?", (rid,))
                 db.execute("UPDATE meta SET value = value + ? WHERE key = 'corrupted'", (len(bad),))
-                db.execute("COMMIT")
-            except Exception:
-                try:
-                    db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                raise
             self._count -= len(bad)
             self._bytes -= sum(n for _rid, n in bad)
             self.corrupted += len(bad)
@@ -188,12 +194,10 @@ class SqliteOutbox(Outbox):
     def ack(self, keys):
         if not keys:
             return
-        db = self._db
         keys = [int(k) for k in keys]
         n = 0
         freed = 0
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             for i in range(0, len(keys), 500):
                 chunk = keys[i:i + 500]
                 marks = ",".join("?" * len(chunk))
@@ -203,13 +207,6 @@ class SqliteOutbox(Outbox):
                 db.execute("DELETE FROM outbox WHERE id IN (%s)" % marks, chunk)
                 n += row[0]
                 freed += row[1]
-            db.execute("COMMIT")
-        except Exception:
-            try:
-                db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            raise
         self._count -= n
         self._bytes -= freed
 
