@@ -1,0 +1,56 @@
+"""What the firmware keeps in RAM: modules loaded on demand, buffers bounded by settings."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "firmware"))
+from uedge_fw import settings as settings_mod  # noqa: E402
+
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+
+SCRIPT = """
+import sys
+sys.path[:0] = [%(lib)r, %(fw)r, %(board)r]
+import board
+from uedge_fw import app
+from uedge.sources import lookup
+loaded = lambda: sorted(m for m in sys.modules if m.startswith("uedge.modbus") or m.endswith("modbus_rtu"))
+print("before", loaded(), lookup("Modbus_RTU") is not None)
+a = app.App(board)
+a.need_sources(["Onboard"])
+print("onboard", loaded(), lookup("Modbus_RTU") is not None)
+a.need_sources(["Onboard", "Modbus_RTU"])
+print("rtu", len(loaded()) > 0, lookup("Modbus_RTU") is not None)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")
+def test_modbus_rtu_modules_load_only_when_a_channel_uses_them():
+    script = SCRIPT % {"lib": os.path.join(ROOT, "lib"), "fw": os.path.join(ROOT, "firmware"),
+                       "board": os.path.join(ROOT, "boards", "rp2040")}
+    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "tools", "virtual_board", "mpy"))
+    r = subprocess.run([MICROPYTHON, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    out = r.stdout.splitlines()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "before [] False" in out
+    assert "onboard [] False" in out
+    assert "rtu True True" in out
+    assert "uedge: Modbus_RTU loaded" in out
+
+
+def test_settings_bound_buffers_and_batches(tmp_path):
+    sp, xp = str(tmp_path / "settings.json"), str(tmp_path / "secrets.json")
+    with open(sp, "w") as f:
+        f.write(json.dumps({"device_id": "d1", "host": "h"}))
+    s = settings_mod.load(sp, xp)
+    assert s["max_update"] == 16384
+    assert 0 < s["batch_items"] and 0 < s["batch_bytes"] <= 16384 and 0 < s["max_inflight"]
+    for key, bad in (("max_update", 0), ("batch_bytes", "4k"), ("max_inflight", -1)):
+        with open(sp, "w") as f:
+            f.write(json.dumps({"device_id": "d1", "host": "h", key: bad}))
+        with pytest.raises(settings_mod.SettingsError, match=key):
+            settings_mod.load(sp, xp)
