@@ -13,9 +13,13 @@ Prints, for the working tree (and for REV when given, side by side):
     whose reports are queued and replayed.  The edge loop, outbox and
     transport are sized as uedge_fw.app sizes them from the settings
     defaults (uedge_fw.settings.DEFAULTS);
+    The same search for importing only, and for importing + setting up.
+    This file's own code sits in the heap too: it is printed, and the
+    smallest heaps are also printed without it (what uedge needs);
   * the heap those modules take once imported (bytecode, constants, globals);
-  * the working heap the loop needs beyond the loaded modules (what a build
-    with the modules frozen into the firmware image needs), and the live heap;
+  * the heap the rest needs in a contiguous region left after loading the
+    modules (about what a build with them frozen into the firmware image
+    needs), and the live heap;
   * the heap each module costs when imported (in dependency order, each on
     top of the ones before it) and whether the firmware loads it for an MQTT
     configuration without Modbus channels;
