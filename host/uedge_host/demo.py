@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,17 @@ _FALLBACK_CONFIG = {
                 "control_properties": {"range": {"min": 10, "max": 30}}},
     },
 }
+
+
+def go_command(device, endpoint, ini, config_path, ca_path=None, options=()):
+    """argv that runs `uedge go` with this Python for device at endpoint
+    (e.g. "mqtts://127.0.0.1:8883"); ca_path: the CA to trust (-E); options:
+    further command-line options before `go`."""
+    cmd = [sys.executable, "-m", "uedge_host.cli", "-s", device, "-H", endpoint,
+           "-i", ini, "-c", config_path]
+    if ca_path:
+        cmd += ["-E", ca_path]
+    return cmd + list(options) + ["go"]
 
 
 def _example_config():
@@ -152,7 +162,7 @@ def main(argv=None):
     p.add_argument("--http", action="store_true", help="use the HTTPS device API instead of MQTT/TLS")
     args = p.parse_args(argv)
 
-    from uedge_connector.testing import running_connector
+    from uedge_connector.testing import running_connector, start_logged, stop_process
 
     workdir = args.workdir or tempfile.mkdtemp(prefix="uedge-demo-")
     os.makedirs(workdir, exist_ok=True)
@@ -177,18 +187,13 @@ def main(argv=None):
                 endpoint = "https://127.0.0.1:%d" % conn.https_port
             else:
                 endpoint = "mqtts://127.0.0.1:%d" % conn.mqtts_port
-            cmd = [sys.executable, "-m", "uedge_host.cli", "-s", DEVICE, "-H", endpoint,
-                   "-E", conn.ca_path, "-i", os.path.join(workdir, DEVICE + ".ini"),
-                   "-c", cfg_path, "go"]
+            cmd = go_command(DEVICE, endpoint, os.path.join(workdir, DEVICE + ".ini"), cfg_path,
+                             ca_path=conn.ca_path)
             print("starting: uedge -s %s -H %s -E <ca> -i %s.ini -c config_io.json go" % (
                 DEVICE, endpoint, DEVICE))
-            log = open(os.path.join(workdir, "uedge.log"), "ab")
-            try:
-                # own session: Ctrl-C reaches the demo, which then stops uedge with SIGTERM
-                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, cwd=workdir, start_new_session=True)
-            finally:
-                log.close()
+            # own session: Ctrl-C reaches the demo, which then stops uedge with SIGTERM
+            proc = start_logged(cmd, os.path.join(workdir, "uedge.log"), cwd=workdir,
+                                start_new_session=True)
             started = time.time()
             cid, target = _control_target(cfg)
             control_sent = False
@@ -228,13 +233,7 @@ def main(argv=None):
                         break
                     time.sleep(0.1)
             print("\nstopping uedge (SIGTERM) ...")
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc, 30)
             chans, n, _errors = _collect(conn)
             if n == 0 and best[0]:  # the connector may have taken the terminal's Ctrl-C too
                 n, chans = best[0], best[1]

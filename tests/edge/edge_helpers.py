@@ -2,11 +2,11 @@
 
 import json
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
+
+from uedge_connector.testing import kill_process, read_log, start_logged, stop_process
+from uedge_host.demo import go_command
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -67,45 +67,28 @@ class Uedge:
                 json.dump(config, f)
         port = {"mqtt": conn.mqtt_port, "mqtts": conn.mqtts_port, "http": conn.http_port,
                 "https": conn.https_port}[scheme]
-        self.args = [sys.executable, "-m", "uedge_host.cli", "-s", device,
-                     "-H", "%s://127.0.0.1:%d" % (scheme, port), "-i", self.ini,
-                     "-c", self.cfg_path, "-d", "DEBUG", "--reconnect-max", "1"]
-        if scheme in ("mqtts", "https"):
-            self.args += ["-E", conn.ca_path]
-        self.args += list(extra) + ["go"]
+        self.args = go_command(device, "%s://127.0.0.1:%d" % (scheme, port), self.ini, self.cfg_path,
+                               ca_path=conn.ca_path if scheme in ("mqtts", "https") else None,
+                               options=["-d", "DEBUG", "--reconnect-max", "1"] + list(extra))
         self.proc = None
 
     def start(self):
         env = dict(os.environ)
         env["PYTHONPATH"] = PYPATH + os.pathsep + env.get("PYTHONPATH", "")
         env["PYTHONUNBUFFERED"] = "1"
-        log = open(self.log_path, "ab")
-        try:
-            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=env, cwd=self.dir)
-        finally:
-            log.close()
+        self.proc = start_logged(self.args, self.log_path, env=env, cwd=self.dir)
         return self
 
     def stop(self, timeout=20.0):
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        rc = self.proc.returncode
+        rc = stop_process(self.proc, timeout)
         self.proc = None
         return rc
 
     def kill(self):
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc.wait()
+            kill_process(self.proc)
             self.proc = None
 
     def ini_text(self):
@@ -116,11 +99,7 @@ class Uedge:
             return ""
 
     def log_text(self):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(self.log_path)
 
     def status(self):
         try:

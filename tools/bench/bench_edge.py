@@ -16,7 +16,6 @@ ExoEdge reference: ~150 us CPU per datapoint, ~40 MB RSS.
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 for p in ("lib", "host", "tools/connector"):
     sys.path.insert(0, os.path.join(ROOT, p))
 
-from uedge_connector.testing import running_connector  # noqa: E402
+from uedge_connector.testing import running_connector, start_logged, stop_process  # noqa: E402
+from uedge_host.demo import go_command  # noqa: E402
 
 DEVICE = "bench-0001"
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
@@ -200,18 +200,14 @@ def _run(args, runtime, work):
             cmd = [MICROPYTHON, "-X", "heapsize=1M", os.path.join(ROOT, "tools", "bench", "mpy_edge_bench.py"),
                    "127.0.0.1", str(port), DEVICE, cfg_path, os.path.join(work, "token")]
         else:
-            cmd = [sys.executable, "-m", "uedge_host.cli", "-s", DEVICE,
-                   "-H", "%s://127.0.0.1:%d" % (args.transport, port),
-                   "-i", os.path.join(work, DEVICE + ".ini"), "-c", cfg_path, "-d", "WARNING"]
-            if args.transport == "mqtts":
-                cmd += ["-E", conn.ca_path]
-            cmd.append("go")
+            cmd = go_command(DEVICE, "%s://127.0.0.1:%d" % (args.transport, port),
+                             os.path.join(work, DEVICE + ".ini"), cfg_path,
+                             ca_path=conn.ca_path if args.transport == "mqtts" else None,
+                             options=["-d", "WARNING"])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(os.path.join(ROOT, p) for p in ("lib", "host", "tools/connector"))
-        log = open(os.path.join(work, "uedge.log"), "ab")
         t0 = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=work)
-        log.close()
+        proc = start_logged(cmd, os.path.join(work, "uedge.log"), env=env, cwd=work)
         try:
             # -- start -> first data_in at the connector
             first_ms = None
@@ -252,13 +248,7 @@ def _run(args, runtime, work):
                 time.sleep(0.05)
             rss_kb = peak_rss_kb(proc.pid)
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc, 30)
     P = "edge.%s." % runtime
     expected = args.channels * (1000.0 / args.rate_ms) * args.seconds
     print(P + "load: %d channels at %.0f Hz over %s for %.0f s: %d datapoints in %d reports "

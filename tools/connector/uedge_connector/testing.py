@@ -26,6 +26,11 @@ ids), self_register=True, admin_token=False, extra_args=()) starts
 free loopback ports, waits until every listener accepts connections, and stops
 the process (SIGTERM, then SIGKILL) when the block ends. The process output goes
 to workdir/connector.log (conn.log_path; conn.log_text() reads it).
+
+The same process handling serves other programs run from tests, demos and
+benchmarks: start_logged(cmd, log_path, env, cwd) starts one with its output
+appended to a log file, stop_process(proc, timeout) stops it (SIGTERM, then
+SIGKILL), kill_process(proc) crashes it, read_log(path) reads its log.
 """
 
 import contextlib
@@ -41,6 +46,46 @@ from .admin import AdminClient
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LISTENERS = ("mqtt", "mqtts", "https", "http", "admin")
+
+
+def start_logged(cmd, log_path, env=None, cwd=None, **popen_kwargs):
+    """Start cmd with stdin from /dev/null and its output (stdout and stderr)
+    appended to log_path -> the Popen."""
+    log = open(log_path, "ab")
+    try:
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, cwd=cwd, **popen_kwargs)
+    finally:
+        log.close()
+
+
+def stop_process(proc, timeout=10.0):
+    """Graceful stop (SIGTERM), SIGKILL if it does not exit within timeout
+    seconds -> its return code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def kill_process(proc):
+    """SIGKILL (a crash) unless it has exited already; reaps it."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+def read_log(path):
+    """The text of a log file ("" when there is none yet)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def _listener_port(name):
@@ -116,12 +161,7 @@ class ConnectorProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = PACKAGE_ROOT + os.pathsep + env.get("PYTHONPATH", "")
         env["PYTHONUNBUFFERED"] = "1"
-        log = open(self.log_path, "ab")
-        try:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=env, cwd=self.workdir)
-        finally:
-            log.close()
+        self.proc = start_logged(self.command(), self.log_path, env=env, cwd=self.workdir)
         deadline = time.monotonic() + self.start_timeout
         info = None
         while time.monotonic() < deadline:
@@ -167,22 +207,14 @@ class ConnectorProcess:
         """Graceful stop (SIGTERM), SIGKILL if it does not exit in time."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout)
         self.proc = None
 
     def kill(self):
         """Crash the connector (SIGKILL)."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        kill_process(self.proc)
         self.proc = None
 
     def restart(self):
@@ -190,11 +222,7 @@ class ConnectorProcess:
         return self.start()
 
     def log_text(self):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(self.log_path)
 
     # -- admin API shortcuts ----------------------------------------------------------------
     def devices(self):
