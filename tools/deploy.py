@@ -24,8 +24,10 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "lib"))
+sys.path.insert(0, os.path.join(ROOT, "host"))
 
 from uedge import ota  # noqa: E402  (portable bundle format)
+from uedge_host.ota import collect_sources, write_bundle  # noqa: E402
 
 BOARDS = ("rp2040", "esp32")
 ARCH = {"rp2040": "armv6m", "esp32": "xtensawin"}
@@ -130,25 +132,8 @@ def make_bundle(board, version, out_dir=None, build_out=None, overrides=None):
     ota.parse_version(version)
     build_out = build_out or os.path.join(ROOT, "build", board + "-" + version)
     build(board, build_out, version=version, quiet=True, overrides=overrides)
-    lib = os.path.join(build_out, "lib")
-    files = []
-    for dirpath, dirnames, filenames in os.walk(lib):
-        dirnames.sort()
-        for fn in sorted(filenames):
-            p = os.path.join(dirpath, fn)
-            with open(p, "rb") as f:
-                files.append((os.path.relpath(p, lib).replace(os.sep, "/"), f.read()))
-    name = bundle_name(board)
-    manifest, archive = ota.build_bundle(name, version, files)
-    out_dir = out_dir or os.path.join(ROOT, "build", "ota")
-    os.makedirs(out_dir, exist_ok=True)
-    mpath = os.path.join(out_dir, "%s-%s.json" % (name, version))
-    apath = os.path.join(out_dir, ota.archive_name(manifest))
-    with open(mpath, "w") as f:
-        json.dump(manifest, f, indent=1)
-    with open(apath, "wb") as f:
-        f.write(archive)
-    return mpath, apath, manifest
+    files = collect_sources([(os.path.join(build_out, "lib"), "")], suffixes=None)
+    return write_bundle(bundle_name(board), version, files, out_dir or os.path.join(ROOT, "build", "ota"))
 
 
 def bundle_name(board):

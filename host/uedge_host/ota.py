@@ -164,14 +164,18 @@ class HostOta(ota.Updater):
 # -- bundles for gateways ----------------------------------------------------------
 
 
-def collect_sources(roots):
-    """[(path in bundle, bytes)] of the .py/.json/.service files under each (dir, prefix)."""
+SOURCE_SUFFIXES = (".py", ".json", ".service", ".conf", ".ini")
+
+
+def collect_sources(roots, suffixes=SOURCE_SUFFIXES):
+    """[(path in bundle, bytes)] of the files under each (dir, prefix) whose
+    names end in one of suffixes (None: every file), in sorted order."""
     files = []
     for top, prefix in roots:
         for dirpath, dirnames, filenames in os.walk(top):
             dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
             for fn in sorted(filenames):
-                if fn.endswith((".py", ".json", ".service", ".conf", ".ini")):
+                if suffixes is None or fn.endswith(suffixes):
                     p = os.path.join(dirpath, fn)
                     rel = os.path.relpath(p, top).replace(os.sep, "/")
                     with open(p, "rb") as f:
@@ -179,12 +183,10 @@ def collect_sources(roots):
     return files
 
 
-def make_gateway_bundle(version, out_dir, name=DEFAULT_NAME, root=None):
-    root = root or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    files = collect_sources([
-        (os.path.join(root, "lib", "uedge"), "uedge/"),
-        (os.path.join(root, "host", "uedge_host"), "uedge_host/"),
-    ])
+def write_bundle(name, version, files, out_dir):
+    """Pack files ([(path, bytes)]) into an OTA bundle and write its manifest
+    (<name>-<version>.json) and archive into out_dir -> (manifest path,
+    archive path, manifest)."""
     m, archive = ota.build_bundle(name, version, files)
     os.makedirs(out_dir, exist_ok=True)
     mpath = os.path.join(out_dir, "%s-%s.json" % (name, version))
@@ -194,6 +196,15 @@ def make_gateway_bundle(version, out_dir, name=DEFAULT_NAME, root=None):
     with open(apath, "wb") as f:
         f.write(archive)
     return mpath, apath, m
+
+
+def make_gateway_bundle(version, out_dir, name=DEFAULT_NAME, root=None):
+    root = root or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    files = collect_sources([
+        (os.path.join(root, "lib", "uedge"), "uedge/"),
+        (os.path.join(root, "host", "uedge_host"), "uedge_host/"),
+    ])
+    return write_bundle(name, version, files, out_dir)
 
 
 def main(argv=None):
