@@ -13,6 +13,14 @@ from mqtt_helpers import PahoPeer  # noqa: E402
 from peers.mosquitto import running_mosquitto  # noqa: E402
 
 
+@pytest.fixture(scope="module")
+def conn(tmp_path_factory):
+    """A local IoT Connector (token auth) shared by the tests of one module."""
+    testing = pytest.importorskip("uedge_connector.testing")
+    with testing.running_connector(tmp_path_factory.mktemp("connector"), auth="token") as c:
+        yield c
+
+
 @pytest.fixture
 def broker(tmp_path):
     with running_mosquitto(tmp_path / "mosq", tls=True) as b:

@@ -12,14 +12,20 @@ from uedge.murano_http import MuranoHTTP
 testing = pytest.importorskip("uedge_connector.testing")
 
 
-@pytest.fixture(scope="module")
-def conn(tmp_path_factory):
-    with testing.running_connector(tmp_path_factory.mktemp("connector"), auth="token") as c:
-        yield c
-
-
 def pump(m, cond, timeout=8.0):
     return mqtt_helpers.pump(m, cond, timeout)
+
+
+def deliver(c, link, device, value):
+    """Connect link and write value to data_in: acknowledged, and stored by the
+    connector c; then close the link."""
+    acks = []
+    link.on_ack = acks.append
+    link.connect()
+    mid = link.write("data_in", value)
+    assert pump(link, lambda: mid in acks)
+    assert wait(lambda: c.get_resource(device, "data_in") == value)
+    link.close()
 
 
 def test_mqtt_tls_token_provision_write_record_update(conn, tmp_path):
@@ -108,13 +114,7 @@ def test_mqtt_password_auth(tmp_path):
         m = MuranoMQTT(c.host, c.mqtts_port, "pw-dev-1", auth="password", credentials_path=cred,
                        ca=c.ca_path, password="a1b2c3d4e5f6g7h8i9j0")
         m.provision()
-        acks = []
-        m.on_ack = acks.append
-        m.connect()
-        mid = m.write("data_in", "by-password")
-        assert pump(m, lambda: mid in acks)
-        assert wait(lambda: c.get_resource("pw-dev-1", "data_in") == "by-password")
-        m.close()
+        deliver(c, m, "pw-dev-1", "by-password")
         bad = tmp_path / "bad"
         bad.write_text("wrong-password-000000000")
         w = MuranoMQTT(c.host, c.mqtts_port, "pw-dev-1", auth="password", credentials_path=str(bad),
@@ -129,22 +129,10 @@ def test_mqtt_and_http_client_certificate_auth(tmp_path):
     with testing.running_connector(tmp_path / "c", auth="cert") as c:
         cert, key = pki.make_client_cert(str(tmp_path / "client"), c.pki, "cert-dev-1")
         m = MuranoMQTT(c.host, c.mqtts_port, None, auth="cert", cert=cert, key=key, ca=c.ca_path)
-        acks = []
-        m.on_ack = acks.append
-        m.connect()
-        mid = m.write("data_in", "by-cert")
-        assert pump(m, lambda: mid in acks)
-        assert wait(lambda: c.get_resource("cert-dev-1", "data_in") == "by-cert")
-        m.close()
+        deliver(c, m, "cert-dev-1", "by-cert")
         h = MuranoHTTP(c.host, c.https_port, None, auth="cert", cert=cert, key=key, ca=c.ca_path,
                        long_poll_ms=1000)
-        hacks = []
-        h.on_ack = hacks.append
-        h.connect()
-        hid = h.write("data_in", "by-cert-http")
-        assert pump(h, lambda: hid in hacks)
-        assert wait(lambda: c.get_resource("cert-dev-1", "data_in") == "by-cert-http")
-        h.close()
+        deliver(c, h, "cert-dev-1", "by-cert-http")
 
 
 def test_content_list_and_download_both_transports(conn, tmp_path):

@@ -10,8 +10,6 @@ from uedge.link import UpdateError
 from uedge.murano import MuranoMQTT
 from uedge.murano_http import MuranoHTTP
 
-testing = pytest.importorskip("uedge_connector.testing")
-
 
 def big_config_io(n=250):
     chans = {}
@@ -26,12 +24,6 @@ def big_config_io(n=250):
 
 
 BIG = big_config_io()
-
-
-@pytest.fixture(scope="module")
-def conn(tmp_path_factory):
-    with testing.running_connector(tmp_path_factory.mktemp("connector"), auth="token") as c:
-        yield c
 
 
 def pump(m, cond, timeout=8.0):

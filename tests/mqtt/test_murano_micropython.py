@@ -6,14 +6,6 @@ import subprocess
 import pytest
 from mqtt_helpers import MICROPYTHON, ROOT
 
-testing = pytest.importorskip("uedge_connector.testing")
-
-
-@pytest.fixture(scope="module")
-def conn(tmp_path_factory):
-    with testing.running_connector(tmp_path_factory.mktemp("connector"), auth="token") as c:
-        yield c
-
 
 @pytest.mark.parametrize("kind", ["mqtt", "http"])
 def test_mpy_murano_layer(conn, tmp_path, kind):
