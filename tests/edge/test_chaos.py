@@ -24,6 +24,14 @@ def _drained(u):
                          timeout=60, what="queue drained")
 
 
+def _queue_offline(u, conn, live, depth):
+    """Once u has delivered more than `live` reports, stop the connector and
+    wait until u holds `depth` reports in its queue."""
+    wait_for(lambda: len(u.data_in()) > live, what="live data")
+    conn.stop()
+    u.wait_status(lambda s: s["queue"]["depth"] >= depth, what="queued while offline")
+
+
 def test_connector_down_20s_every_sample_kept_in_order(tmp_path):
     n = 10
     cfg = make_config(n=n, rate_ms=100, control=False)  # 10 channels at 10 Hz
@@ -65,9 +73,7 @@ def test_kill_9_keeps_everything_queued(tmp_path):
     with running_connector(tmp_path) as conn:
         u = Uedge(tmp_path, conn, "chaos-2", cfg).start()
         try:
-            wait_for(lambda: len(u.data_in()) > 5, what="live data")
-            conn.stop()
-            u.wait_status(lambda s: s["queue"]["depth"] >= 20, what="queued while offline")
+            _queue_offline(u, conn, live=5, depth=20)
             u.kill()  # SIGKILL: no shutdown code runs
             queued = u.queued_rows()
             assert len(queued) >= 20
@@ -87,9 +93,7 @@ def test_corrupted_queue_record_skipped_rest_replayed(tmp_path):
     with running_connector(tmp_path) as conn:
         u = Uedge(tmp_path, conn, "chaos-3", cfg).start()
         try:
-            wait_for(lambda: len(u.data_in()) > 3, what="live data")
-            conn.stop()
-            u.wait_status(lambda s: s["queue"]["depth"] >= 15, what="queued while offline")
+            _queue_offline(u, conn, live=3, depth=15)
             assert u.stop() == 0  # SIGTERM: the queue is persisted
             rows = u.queued_rows()
             bad_ts = rows[5][0]
