@@ -5,7 +5,7 @@ PY    := $(BIN)/python
 BOARD ?= rp2040
 PORT  ?=
 
-.PHONY: setup test lint test-cpython test-micropython mpy-check bench demo build flash provision clean
+.PHONY: setup test lint test-cpython test-micropython mpy-check bench demo build flash provision hil clean
 
 setup: $(VENV)/.installed
 
@@ -45,6 +45,13 @@ flash: setup
 
 provision: setup
 	$(PY) tools/deploy.py provision --board $(BOARD)
+
+# The firmware test suite on an attached board instead of the virtual one.
+# Also set UEDGE_TEST_HOST (this machine's LAN address) and
+# UEDGE_TEST_WIFI_SSID / UEDGE_TEST_WIFI_PASSWORD in the environment.
+hil: setup
+	@test -n "$(PORT)" || { echo "hil: give PORT=/dev/ttyACM0 (the board's serial port)"; exit 2; }
+	UEDGE_TEST_PORT=$(PORT) UEDGE_TEST_BOARD=$(BOARD) $(BIN)/pytest tests/firmware
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
