@@ -325,6 +325,44 @@ def nonblocking_io(sock):
     return sock.recv_into, sock.send
 
 
+def send_all(sock, write_fn, data, length, clock, timeout_ms, fail):
+    """Write data[:length] (all of it when length < 0) to a non-blocking socket.
+
+    write_fn comes from nonblocking_io(). Waits for room up to timeout_ms
+    (measured on clock); a closed peer or the timeout raises fail(message),
+    other socket errors propagate. On MicroPython the offset form of write()
+    sends without making a slice object per call.
+    """
+    total = len(data) if length < 0 else length
+    off = 0
+    deadline = 0
+    poller = None
+    while off < total:
+        try:
+            if MICROPYTHON:
+                n = write_fn(data, off, total - off)
+            else:
+                n = write_fn(memoryview(data)[off:total])
+        except OSError as e:
+            if not _is_wouldblock(e):
+                raise
+            n = None
+        if n:
+            off += n
+            continue
+        if n == 0 and not MICROPYTHON:
+            raise fail("connection closed while sending")
+        now = clock.now_ms()
+        if not deadline:
+            deadline = now + timeout_ms
+        elif now >= deadline:
+            raise fail("send timed out after %d ms" % timeout_ms)
+        if poller is None:
+            poller = select.poll()
+            poller.register(sock, select.POLLOUT)
+        poller.poll(20)
+
+
 def pem_to_der(data):
     """First PEM block of data as DER (MicroPython's mbedtls binding takes DER)."""
     import binascii
@@ -677,35 +715,11 @@ class MQTTClient:
         """Send data[:length] (all of it by default), waiting up to timeout_ms for room."""
         if self.sock is None:
             raise MQTTException("not connected")
-        total = len(data) if length < 0 else length
-        off = 0
-        deadline = 0
-        while off < total:
-            try:
-                if MICROPYTHON:
-                    n = self._write_fn(data, off, total - off)  # no slice object needed
-                else:
-                    n = self._write_fn(memoryview(data)[off:total])
-            except OSError as e:
-                if not _is_wouldblock(e):
-                    self.close()
-                    raise
-                n = None
-            if n:
-                off += n
-                continue
-            if n == 0 and not MICROPYTHON:
-                self.close()
-                raise MQTTException("connection closed while sending")
-            now = self._rt.now_ms()
-            if not deadline:
-                deadline = now + self.timeout_ms
-            elif now >= deadline:
-                self.close()
-                raise MQTTException("send timed out after %d ms" % self.timeout_ms)
-            p = select.poll()
-            p.register(self.sock, select.POLLOUT)
-            p.poll(20)
+        try:
+            send_all(self.sock, self._write_fn, data, length, self._rt, self.timeout_ms, MQTTException)
+        except Exception:
+            self.close()
+            raise
         self._last_tx = self._clock.now_ms()
 
     def _wait_readable(self, ms):

@@ -17,7 +17,7 @@ either stall the loop or hammer the server; the state machine does neither.)
 
 from uedge.compat import MICROPYTHON, Clock
 from uedge.link import DEFAULT_MAX_UPDATE, STATE_READ, AuthError, DeviceLink, MuranoError, _reason
-from uedge.mqtt import _is_wouldblock, close_socket, nonblocking_io, open_connection
+from uedge.mqtt import _is_wouldblock, close_socket, nonblocking_io, open_connection, send_all
 from uedge.murano import WATCHED
 
 try:
@@ -249,26 +249,11 @@ class HTTPConn:
         self._deadline_ms = now + (self.timeout_ms if wait_ms is None else wait_ms)
 
     def _send(self, data):
-        mv = memoryview(data)
-        off = 0
-        deadline = self.clock.now_ms() + self.timeout_ms
-        while off < len(mv):
-            try:
-                n = self._write_fn(mv[off:])
-            except OSError as e:
-                if not _is_wouldblock(e):
-                    self.close()
-                    raise
-                n = None
-            if n:
-                off += n
-                continue
-            if self.clock.now_ms() >= deadline:
-                self.close()
-                raise OSError("send timed out")
-            p = select.poll()
-            p.register(self.sock, select.POLLOUT)
-            p.poll(20)
+        try:
+            send_all(self.sock, self._write_fn, data, -1, self.clock, self.timeout_ms, OSError)
+        except OSError:
+            self.close()
+            raise
 
     def poll(self):
         """-> None while waiting, else (status, headers{lower: value}, body bytes).
