@@ -1,0 +1,212 @@
+"""Gateway benchmark: `uedge go` on both transports, side by side, in one run.
+
+    python tools/bench/bench_gateway.py [--seconds 60] [--channels 100] [--rate-ms 100]
+                                        [--transports mqtts,https] [--rev REV]
+
+For each transport a fresh local IoT Connector (TLS on loopback) and a real
+`uedge go` process with CHANNELS simulated channels sampled and reported every
+RATE_MS.  After a warm-up the daemon's CPU (user+sys of all its threads) is
+read over a window of SECONDS; then the daemon is stopped (SIGTERM flushes its
+queue) and every data_in point the connector stored for the window is counted
+per channel, so the CPU figure is per point *verified as stored*.  Figures:
+
+  FIGURE gw.cpu_per_point.<transport> <us> us   CPU per stored channel value
+  FIGURE gw.rss.<transport> <MB> MB              peak RSS (VmHWM) of the daemon
+  FIGURE gw.first_data_in <ms> ms                process start -> first data_in
+                                                 stored (MQTT; HTTPS printed too)
+
+With --rev REV the same workload also runs the daemon from git revision REV
+(extracted with `git archive`), so before/after figures come from one run.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+for p in ("lib", "host", "tools/connector"):
+    sys.path.insert(0, os.path.join(ROOT, p))
+
+from uedge_connector.testing import running_connector, start_logged, stop_process  # noqa: E402
+
+DEVICE = "gw-bench-0001"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def config(n, rate_ms):
+    chans = {}
+    for i in range(n):
+        chans["C%03d" % i] = {
+            "display_name": "Signal %d" % i,
+            "properties": {"data_type": "NUMBER", "precision": 3},
+            "protocol_config": {
+                "sample_rate": rate_ms, "report_rate": rate_ms, "down_sample": "ACT",
+                "application": "Simulated",
+                "app_specific_config": {"function": "sine", "period_ms": 10000 + i, "amplitude": 10},
+            },
+        }
+    return {"last_edited": "2026-01-01T00:00:00Z", "channels": chans}
+
+
+def cpu_seconds(pid):
+    """user+sys CPU of every thread of pid (scheduler ns when available)."""
+    try:
+        total = 0
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        return total / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    with open("/proc/%d/stat" % pid) as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / TICK
+
+
+def peak_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def stored_points(conn, since_us, until_us):
+    """{channel: points stored with a timestamp in [since, until]}, reports."""
+    per = {}
+    reports = 0
+    for ts, v in conn.history(DEVICE, "data_in", since=since_us, source="device"):
+        if ts > until_us:
+            continue
+        try:
+            d = json.loads(v)
+        except ValueError:
+            continue
+        reports += 1
+        for k in d:
+            if k != "__error":
+                per[k] = per.get(k, 0) + 1
+    return per, reports
+
+
+def daemon_command(tree, endpoint, ini, cfg_path, ca_path):
+    return [sys.executable, "-m", "uedge_host.cli", "-s", DEVICE, "-H", endpoint, "-i", ini,
+            "-c", cfg_path, "-E", ca_path, "-d", "WARNING", "go"]
+
+
+def run_one(tree, transport, args):
+    work = tempfile.mkdtemp(prefix="uedge-gw-")
+    try:
+        with running_connector(work) as conn:
+            port = {"mqtts": conn.mqtts_port, "https": conn.https_port}[transport]
+            cfg_path = os.path.join(work, "config_io.json")
+            with open(cfg_path, "w") as f:
+                json.dump(config(args.channels, args.rate_ms), f)
+            cmd = daemon_command(tree, "%s://127.0.0.1:%d" % (transport, port),
+                                 os.path.join(work, DEVICE + ".ini"), cfg_path, conn.ca_path)
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(os.path.join(tree, p) for p in ("lib", "host"))
+            t0 = time.monotonic()
+            proc = start_logged(cmd, os.path.join(work, "uedge.log"), env=env, cwd=work)
+            first_ms = None
+            try:
+                while time.monotonic() - t0 < 60 and proc.poll() is None:
+                    try:
+                        if conn.history(DEVICE, "data_in", limit=1):
+                            first_ms = (time.monotonic() - t0) * 1000
+                            break
+                    except Exception:
+                        pass
+                    time.sleep(0.005)
+                time.sleep(3.0)  # past start-up: imports, provisioning, config push
+                c0 = cpu_seconds(proc.pid)
+                w0 = time.time()
+                if args.profile:
+                    os.makedirs(args.profile, exist_ok=True)
+                    out = os.path.join(args.profile, "%s.collapsed" % transport)
+                    subprocess.run(["py-spy", "record", "-p", str(proc.pid), "-r", "250", "-f", "raw",
+                                    "-d", str(int(args.seconds)), "-o", out], capture_output=True)
+                else:
+                    time.sleep(args.seconds)
+                c1 = cpu_seconds(proc.pid)
+                w1 = time.time()
+                rss_kb = peak_rss_kb(proc.pid)
+            finally:
+                stop_process(proc, 60)
+            time.sleep(0.5)
+            per, reports = stored_points(conn, int(w0 * 1e6), int(w1 * 1e6))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    expected_each = args.seconds * 1000.0 / args.rate_ms
+    points = sum(per.values())
+    # a channel is verified when every sample of the window is stored (one
+    # report at either edge of the window may fall outside it)
+    short = [k for k in ("C%03d" % i for i in range(args.channels))
+             if per.get(k, 0) < expected_each - 2]
+    return {"cpu": c1 - c0, "points": points, "reports": reports, "rss_mb": rss_kb / 1024.0,
+            "first_ms": first_ms, "expected": expected_each * args.channels, "short": short}
+
+
+def extract_rev(rev):
+    d = tempfile.mkdtemp(prefix="uedge-gw-rev-")
+    arch = subprocess.run(["git", "-C", ROOT, "archive", rev], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", d], input=arch, check=True)
+    return d
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=60.0, help="measured window [60]")
+    ap.add_argument("--channels", type=int, default=100, help="simulated channels [100]")
+    ap.add_argument("--rate-ms", type=int, default=100, help="sample and report rate [100]")
+    ap.add_argument("--transports", default="mqtts,https", help="comma list of mqtts, https")
+    ap.add_argument("--rev", help="also run the daemon of this git revision (before/after)")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="run each daemon under py-spy and write collapsed stacks to DIR "
+                         "(the CPU figures then include the sampler)")
+    args = ap.parse_args(argv)
+    transports = [t.strip() for t in args.transports.split(",") if t.strip()]
+    print("gw: CPython %s on %s, %d channels at %.0f Hz, %.0f s window"
+          % (platform.python_version(), platform.machine(), args.channels,
+             1000.0 / args.rate_ms, args.seconds))
+    trees = [("this tree", ROOT, True)]
+    tmp = None
+    if args.rev:
+        tmp = extract_rev(args.rev)
+        trees.append(("rev %s" % args.rev, tmp, False))
+    rc = 0
+    try:
+        for label, tree, headline in trees:
+            for tr in transports:
+                r = run_one(tree, tr, args)
+                name = "mqtt" if tr.startswith("mqtt") else "https"
+                ok = not r["short"] and r["points"]
+                print("gw[%s] %s: %d of %.0f points stored in %d reports%s"
+                      % (label, tr, r["points"], r["expected"], r["reports"],
+                         "" if ok else "; channels short: %s" % ",".join(r["short"][:8])))
+                cpu_us = r["cpu"] * 1e6 / r["points"] if r["points"] else float("nan")
+                first = r["first_ms"] if r["first_ms"] is not None else float("nan")
+                print("gw[%s] %s: CPU %.2f us per point (%.1f%% of a core), peak RSS %.1f MB, "
+                      "first data_in %.0f ms" % (label, tr, cpu_us, 100 * r["cpu"] / args.seconds,
+                                                r["rss_mb"], first))
+                if headline:
+                    print("FIGURE gw.cpu_per_point.%s %.2f us" % (name, cpu_us))
+                    print("FIGURE gw.rss.%s %.1f MB" % (name, r["rss_mb"]))
+                    if name == "mqtt":
+                        print("FIGURE gw.first_data_in %.0f ms" % first)
+                    if not ok:
+                        rc = 1
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
