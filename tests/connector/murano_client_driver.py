@@ -62,9 +62,10 @@ def https_long_poll(cfg, admin):
     r = api.http_long_poll("config_io", 10000)
     out["released"] = [r.code, r.body, bool(r.response.headers.get("Last-Modified"))]
     r = api.http_long_poll("config_io", 10000, modify_ts=0)
-    out["pending_since_0"] = [r.code, r.body]
+    out["since_0"] = [r.code, r.body]
     out["ack"] = api.http_write("config_io", '{"channels": {"1": {}}}').code
     out["after_ack"] = api.http_long_poll("config_io", 300, modify_ts=0).code
+    out["since_later"] = api.http_long_poll("config_io", 300, modify_ts=time.time() + 1).code
     return out
 
 

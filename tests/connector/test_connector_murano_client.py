@@ -59,11 +59,21 @@ def test_https_long_poll(conn):
     out = drive(conn, "https_long_poll")
     assert out["idle"] == 304
     assert out["released"] == [200, 'config_io={"channels": {"1": {}}}', True]
-    # If-Modified-Since: a change not yet written back by the device returns at once,
-    assert out["pending_since_0"] == [200, 'config_io={"channels": {"1": {}}}']
-    # and once the device wrote it back (acknowledged) the long-poll waits again.
+    # If-Modified-Since: a value set after that second returns at once, whether or
+    # not the device wrote it back; one set before it makes the long poll wait.
+    assert out["since_0"] == [200, 'config_io={"channels": {"1": {}}}']
     assert out["ack"] == 204
+    assert out["after_ack"] == 200
+    assert out["since_later"] == 304
+
+
+def test_https_long_poll_poll_unacked_flag(tmp_path):
+    with running_connector(tmp_path, extra_args=["--poll-unacked"]) as c:
+        out = drive(c, "https_long_poll")
+    assert out["since_0"] == [200, 'config_io={"channels": {"1": {}}}']
+    # with the extension, a value the device wrote back is no longer returned
     assert out["after_ack"] == 304
+    assert out["since_later"] == 304
 
 
 def test_https_content(conn):

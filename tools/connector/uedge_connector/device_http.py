@@ -4,8 +4,8 @@ POST /provision/activate          form id=<id> -> 200 <40-char token> | 409 | 40
 POST /onep:v1/stack/alias         form alias=value&...  -> 204  (X-Exosite-CIK auth)
 GET  /onep:v1/stack/alias?a&b     read latest -> 200 a=<v>&b=<v> | 204
      + Request-Timeout: <ms>      long-poll -> 200 a=<v> | 304 Not Modified
-     + If-Modified-Since: <s>     returns at once when an unacknowledged
-                                  ExoSense-side value newer than <s> is waiting
+     + If-Modified-Since: <s>     returns at once when an ExoSense-side value
+                                  was set after second <s> (one-second resolution)
 POST /onep:v1/stack/record        alias=a&<ts>=<v>&<ts>=<v>&alias=b&... -> 204
 GET  /timestamp                   server time, integer seconds
 GET  /provision/download          content names, one per line
@@ -51,6 +51,30 @@ def parse_ts_us(text):
     if v >= 1e11:
         return int(v * 1000)
     return int(round(v * 1e6))
+
+
+def parse_record_ts_us(text, subsecond):
+    """A record timestamp: whole seconds since the epoch (what murano-client sends);
+    fractions, ms and us only with the record_subsecond extension."""
+    if subsecond:
+        return parse_ts_us(text)
+    if not text.isdigit():
+        raise ValueError("record timestamps are whole seconds since 1970, not %r" % text[:40])
+    return int(text) * 1000000
+
+
+def parse_since_s(text):
+    """If-Modified-Since -> whole seconds: "seconds since 1970-01-01 00:00:00 UTC or
+    standard HTTP-Date format" (Murano HTTP Device API)."""
+    text = text.strip()
+    try:
+        return int(float(text)) if float(text) > 0 else 0
+    except ValueError:
+        pass
+    try:
+        return int(email.utils.parsedate_to_datetime(text).timestamp())
+    except (TypeError, ValueError, OverflowError):
+        raise HTTPError(400, "bad If-Modified-Since") from None
 
 
 def parse_since_us(text):
@@ -219,24 +243,33 @@ class DeviceAPI:
             raise HTTPError(400, "bad Request-Timeout") from None
         ims = req.header("if-modified-since")
         if ims is not None:
-            since = parse_since_us(ims)
-            for alias in aliases:
-                p = self.hub.pending(dev, alias)
-                if p is not None and p[0] > since:
-                    return self.poll_result(alias, p[1], p[0])
+            if self.hub.ext("poll_unacked"):
+                since = parse_since_us(ims)
+                for alias in aliases:
+                    p = self.hub.pending(dev, alias)
+                    if p is not None and p[0] > since:
+                        return self.poll_result([(alias, p[1], p[0])])
+            else:
+                # "specifies waiting on aliases since the <timestamp>": what was set
+                # after it is returned at once (Murano HTTP Device API, Long Polling)
+                changed = self.hub.changed_since(dev, aliases, parse_since_s(ims))
+                if changed:
+                    return self.poll_result(changed)
         got = await self.hub.wait_cloud_set(dev, aliases, timeout_s)
         if got is None:
             return Response(304)
-        alias, value, ts = got
-        return self.poll_result(alias, value, ts)
+        return self.poll_result([got])
 
-    def poll_result(self, alias, value, ts):
-        return Response(200, urllib.parse.urlencode([(alias, value)]), FORM,
-                        {"Last-Modified": http_date(ts), "X-Exosite-Timestamp-Us": str(ts)})
+    def poll_result(self, changed):
+        """changed: [(alias, value, ts_us)] oldest first; Last-Modified is the newest."""
+        body = urllib.parse.urlencode([(alias, value) for alias, value, _ts in changed])
+        ts = changed[-1][2]
+        return Response(200, body, FORM, {"Last-Modified": http_date(ts)})
 
     def record(self, req, dev):
         records = {}
         alias = None
+        subsecond = self.hub.ext("record_subsecond")
         try:
             for key, value in parse_form(req.body):
                 if key == "alias":
@@ -244,7 +277,7 @@ class DeviceAPI:
                     continue
                 if alias is None:
                     raise ValueError("timestamp before any alias=")
-                records.setdefault(parse_ts_us(key), {})[alias] = value
+                records.setdefault(parse_record_ts_us(key, subsecond), {})[alias] = value
         except ValueError as e:
             raise HTTPError(400, "bad record body: %s" % e) from None
         if not records:
