@@ -46,6 +46,9 @@ def https_basics(cfg, admin):
     rec = api.http_record({"data_in": {ts: '{"001": 1}', ts + 1: '{"001": 2}'},
                            "config_io": {ts: '{"channels": {}}'}})
     out["record"] = [rec.code, rec.success]
+    rec = api.http_record({"data_in": {ts + 1: '{"001": 3}', ts + 2: '{"001": 4}'}})
+    out["record_again"] = [rec.code, rec.conflict,
+                           rec.get_conflict_timestamps() if rec.conflict else None]
     bad = https_api(cfg, "mc-http-1", murano_token="0" * 40)
     out["bad_token_write"] = bad.http_write("data_in", "x").code
     out["timestamp"] = int(api.exosite_timestamp().text)

@@ -46,11 +46,15 @@ def test_https_activate_write_read_record(conn):
     assert out["write"] == [204, True]
     assert out["read"] == [200, 'data_in={"001": 1.5}']
     assert out["record"] == [204, True]
+    # a timestamp already holding a point: 409, the conflict as murano-client reads it,
+    # and nothing of that request stored
+    assert out["record_again"] == [409, True, [1700000001.0]]
     assert out["bad_token_write"] == 401
     assert abs(out["timestamp"] - time.time()) < 60
     hist = conn.history("mc-http-1", "data_in")
     assert (1700000000 * 1000000, '{"001": 1}') in hist
     assert (1700000001 * 1000000, '{"001": 2}') in hist
+    assert not [v for _ts, v in hist if v in ('{"001": 3}', '{"001": 4}')]
     assert conn.get_resource("mc-http-1", "data_in") == '{"001": 1.5}'
     assert conn.history("mc-http-1", "config_io") == [(1700000000 * 1000000, '{"channels": {}}')]
 

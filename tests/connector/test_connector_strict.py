@@ -290,3 +290,30 @@ def test_record_subsecond_flag(flagged):
     assert st == 204
     assert conn.history("rec-f", "data_in") == [(1700000002500000, "c"),
                                                 (1700000003000000, "d")]
+
+
+def test_record_conflict_stores_nothing(strict):
+    token = activate(strict, "rec-c")
+    rec = "/onep:v1/stack/record"
+    assert http_req(strict, token, "POST", rec, "alias=data_in&1700000000=a")[0] == 204
+    # one point at a stored timestamp: 409 naming it, the other point not stored
+    st, body, _h = http_req(strict, token, "POST", rec,
+                            "alias=data_in&1700000000=b&1700000005=c&alias=config_io&1700000000=x")
+    assert (st, body) == (409, "data_in=1700000000")
+    # the same timestamp twice in one request is a conflict too
+    st, body, _h = http_req(strict, token, "POST", rec, "alias=data_in&1700000007=d&1700000007=e")
+    assert (st, body) == (409, "data_in=1700000007")
+    assert strict.history("rec-c", "data_in") == [(1700000000000000, "a")]
+    assert strict.history("rec-c", "config_io") == []
+    # a record does not conflict with another alias's point at the same time
+    assert http_req(strict, token, "POST", rec, "alias=config_io&1700000000=x")[0] == 204
+
+
+def test_record_replace_flag(flagged):
+    conn = flagged("record_replace")
+    token = activate(conn, "rec-r")
+    rec = "/onep:v1/stack/record"
+    assert http_req(conn, token, "POST", rec, "alias=data_in&1700000000=a")[0] == 204
+    assert http_req(conn, token, "POST", rec,
+                    "alias=data_in&1700000000=b&1700000005=c&1700000005=d")[0] == 204
+    assert conn.history("rec-r", "data_in") == [(1700000000000000, "b"), (1700000005000000, "d")]

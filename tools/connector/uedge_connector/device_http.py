@@ -6,7 +6,7 @@ GET  /onep:v1/stack/alias?a&b     read latest -> 200 a=<v>&b=<v> | 204
      + Request-Timeout: <ms>      long-poll -> 200 a=<v> | 304 Not Modified
      + If-Modified-Since: <s>     returns at once when an ExoSense-side value
                                   was set after second <s> (one-second resolution)
-POST /onep:v1/stack/record        alias=a&<ts>=<v>&<ts>=<v>&alias=b&... -> 204
+POST /onep:v1/stack/record        alias=a&<ts>=<v>&<ts>=<v>&alias=b&... -> 204 | 409 conflict
 GET  /timestamp                   server time, integer seconds
 GET  /provision/download          content names, one per line
 GET  /provision/download?id=N&info=true   "<mime>,<length>,<updated s>,"
@@ -267,7 +267,12 @@ class DeviceAPI:
         return Response(200, body, FORM, {"Last-Modified": http_date(ts)})
 
     def record(self, req, dev):
-        records = {}
+        """Historical values. A point at a timestamp that already holds one for that
+        alias (or is given twice) is a conflict: 409 with the conflicting timestamps
+        as murano-client reads them (<alias>=<ts>,<ts>), and nothing of the request is
+        stored. The record_replace extension stores every point instead, a later one
+        replacing the one at the same time."""
+        points = []  # (alias, ts_us, ts_text, value)
         alias = None
         subsecond = self.hub.ext("record_subsecond")
         try:
@@ -277,11 +282,23 @@ class DeviceAPI:
                     continue
                 if alias is None:
                     raise ValueError("timestamp before any alias=")
-                records.setdefault(parse_record_ts_us(key, subsecond), {})[alias] = value
+                points.append((alias, parse_record_ts_us(key, subsecond), key, value))
         except ValueError as e:
             raise HTTPError(400, "bad record body: %s" % e) from None
-        if not records:
+        if not points:
             raise HTTPError(400, "nothing to record")
+        if not self.hub.ext("record_replace"):
+            conflicts = self.hub.record_conflicts(dev, [(a, ts) for a, ts, _k, _v in points])
+            if conflicts:
+                first = points[[(a, ts) for a, ts, _k, _v in points].index(conflicts[0])][0]
+                keys = [k for a, ts, k, _v in points if a == first and (a, ts) in conflicts]
+                LOG.info("%s: record refused, %d point(s) conflict with stored ones",
+                         dev, len(conflicts))
+                return Response(409, "%s=%s" % (urllib.parse.quote_plus(first),
+                                                ",".join(dict.fromkeys(keys))), FORM)
+        records = {}
+        for a, ts, _k, value in points:
+            records.setdefault(ts, {})[a] = value
         try:
             self.hub.device_record(dev, sorted(records.items()))
         except ValueError as e:

@@ -40,6 +40,11 @@ EXTENSIONS = {
         "MQTT: non-string JSON values in $resource/ and $resource.batch are stored as their"
         " JSON text instead of refusing the message",
     ),
+    "record_replace": (
+        "--record-replace",
+        "HTTP: a record point at a timestamp that already holds one (or given twice in"
+        " one request) replaces it, instead of a 409 conflict that stores nothing",
+    ),
     "record_subsecond": (
         "--record-subsecond",
         "HTTP: record timestamps may carry fractions of a second, or be given in ms or us",
@@ -164,6 +169,18 @@ class Hub:
         for _ts, values in records:
             self.check_values(values)
         self.store.write_many(device_id, records, "device")
+
+    def record_conflicts(self, device_id, points):
+        """[(alias, ts_us)] -> the ones that already hold a point, or come twice,
+        in request order."""
+        seen = set()
+        out = []
+        for key in points:
+            if key in seen or self.store.has_point(device_id, key[0], key[1]):
+                if key not in out:
+                    out.append(key)
+            seen.add(key)
+        return out
 
     def cloud_set(self, device_id, alias, value):
         """A change made on the ExoSense side: store, push over MQTT, release long-polls."""

@@ -146,8 +146,8 @@ class MQTTSession:
             cn = peer_common_name(self.writer)
             if not cn:
                 return mc.NOT_AUTHORIZED
-            if cid and cid != cn:
-                return mc.ID_REJECTED
+            if cid:
+                return mc.ID_REJECTED  # "The ClientID must always be set as empty."
             if user and user != cn:
                 return mc.NOT_AUTHORIZED
             try:
@@ -291,6 +291,9 @@ class MQTTSession:
             if hub.auth == "token":
                 token = hub.provision_token(device_id)
             elif hub.auth == "password":
+                if self.client_id:
+                    raise Refused("the ClientID must be empty while provisioning (password"
+                                  " auth), not %r" % self.client_id)
                 hub.provision_password(device_id, payload.decode("utf-8", "replace"))
                 token = None
             else:
