@@ -20,7 +20,8 @@ def tls_context(conn, cert=None):
 
 
 def test_password_provisioning_and_login(tmp_path):
-    with running_connector(tmp_path, auth="password") as conn:
+    # --http-authorization: password auth over HTTP needs the Authorization header
+    with running_connector(tmp_path, auth="password", extra_args=["--http-authorization"]) as conn:
         c = RawClient(conn.mqtt_port)
         assert c.connect() == (0, 0)
         c.publish("$provision/pw-1", PASSWORD, qos=1)

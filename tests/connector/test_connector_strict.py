@@ -6,6 +6,7 @@ the HTTP device API. Every test runs against a strict connector and, where a
 flag exists, against one started with that flag alone.
 """
 
+import base64
 import http.client
 import json
 import queue
@@ -317,3 +318,33 @@ def test_record_replace_flag(flagged):
     assert http_req(conn, token, "POST", rec,
                     "alias=data_in&1700000000=b&1700000005=c&1700000005=d")[0] == 204
     assert conn.history("rec-r", "data_in") == [(1700000000000000, "b"), (1700000005000000, "d")]
+
+
+# -- HTTP credentials ------------------------------------------------------------------
+def test_http_credentials_in_x_exosite_cik_only(strict, flagged):
+    token = activate(strict, "cred-s")
+    write(strict, token, data_in="1")
+    path = "/onep:v1/stack/alias?data_in"
+    for hdr in ("token " + token, "Basic " + base64.b64encode((":" + token).encode()).decode()):
+        h = http.client.HTTPConnection("127.0.0.1", strict.http_port, timeout=10)
+        h.request("GET", path, headers={"Authorization": hdr})
+        r = h.getresponse()
+        assert (r.status, b"X-Exosite-CIK" in r.read()) == (401, True)
+        h.close()
+    conn = flagged("http_authorization")
+    token = activate(conn, "cred-f")
+    write(conn, token, data_in="1")
+    h = http.client.HTTPConnection("127.0.0.1", conn.http_port, timeout=10)
+    h.request("GET", path, headers={"Authorization": "token " + token})
+    r = h.getresponse()
+    assert (r.status, r.read()) == (200, b"data_in=1")
+    h.close()
+
+
+def test_single_alias_long_poll_option(tmp_path):
+    with running_connector(tmp_path, extra_args=["--single-alias-long-poll"]) as conn:
+        assert conn.info["single_alias_long_poll"] is True
+        token = activate(conn, "single")
+        st, body, _h = long_poll(conn, token, ["config_io", "data_out"], 300)
+        assert st == 400 and "only one resource" in body
+        assert long_poll(conn, token, ["data_out"], 300)[0] == 304

@@ -57,6 +57,9 @@ def build_parser():
     s.add_argument("--all-extensions", action="store_true",
                    help="switch every extension above on (the connector's behaviour before "
                    "it was made seed-strict)")
+    s.add_argument("--single-alias-long-poll", action="store_true",
+                   help="refuse (400) a long poll naming several aliases, as the Murano HTTP "
+                   "Device API's note has it (murano-client and uedge send several)")
     s.add_argument("--log-level", default="INFO")
     s.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
 
@@ -212,7 +215,8 @@ def run_serve(args):
                           whitelist=whitelist, self_register=not args.no_self_register,
                           use_admin_token=args.admin_token, hostnames=hostnames,
                           admin_host=args.admin_host, public_host=args.public_host,
-                          extensions=extensions)
+                          extensions=extensions,
+                          single_alias_poll=args.single_alias_long_poll)
     try:
         asyncio.run(serve(connector, parent_pid=args.parent_pid))
     except KeyboardInterrupt:

@@ -159,7 +159,10 @@ class DeviceAPI:
             return cn
         user = ""
         secret = req.header("x-exosite-cik")
-        auth = req.header("authorization")
+        # X-Exosite-CIK is the header the Murano HTTP Device API documents; an
+        # Authorization header (and with it password auth) is the
+        # http_authorization extension
+        auth = req.header("authorization") if hub.ext("http_authorization") else None
         if auth:
             scheme, _, cred = auth.partition(" ")
             scheme = scheme.lower()
@@ -171,7 +174,7 @@ class DeviceAPI:
                 except (binascii.Error, UnicodeDecodeError):
                     raise HTTPError(401, "bad Authorization header") from None
         if not secret:
-            raise HTTPError(401, "no credentials")
+            raise HTTPError(401, "no credentials (X-Exosite-CIK: <token>)")
         if hub.auth == "token":
             dev = hub.token_device(secret)
             if dev is None or (user and user != dev):
@@ -237,6 +240,8 @@ class DeviceAPI:
         timeout = req.header("request-timeout")
         if timeout is None:
             return self.read_now(dev, aliases)
+        if len(aliases) > 1 and self.hub.single_alias_poll:
+            raise HTTPError(400, "only one resource may be read at a time when using long polling")
         try:
             timeout_s = min(max(float(timeout) / 1000.0, 0.0), MAX_LONG_POLL_S)
         except ValueError:

@@ -40,6 +40,11 @@ EXTENSIONS = {
         "MQTT: non-string JSON values in $resource/ and $resource.batch are stored as their"
         " JSON text instead of refusing the message",
     ),
+    "http_authorization": (
+        "--http-authorization",
+        "HTTP: credentials also in an Authorization header (token <t>, or Basic id:password,"
+        " the only way to use password auth over HTTP), not only X-Exosite-CIK",
+    ),
     "record_replace": (
         "--record-replace",
         "HTTP: a record point at a timestamp that already holds one (or given twice in"
@@ -83,9 +88,12 @@ def peer_common_name(writer):
 
 class Hub:
     def __init__(self, store, auth="token", self_register=True, host="127.0.0.1",
-                 extensions=()):
+                 extensions=(), single_alias_poll=False):
         self.store = store
         self.extensions = check_extensions(extensions)
+        # the HTTP doc's "only one resource may be read at a time when using long
+        # polling", which murano-client does not keep to: off unless asked for
+        self.single_alias_poll = single_alias_poll
         self.auth = auth
         self.self_register = self_register
         self.host = host
