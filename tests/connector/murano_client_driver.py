@@ -109,6 +109,33 @@ def https_threads(cfg, admin):
         client.outbound_protocol = None  # its __del__ is broken for https
 
 
+def https_watch_repeat(cfg, admin):
+    """murano-client's watch thread long-polls with If-Modified-Since: 0 every time.
+    One data_out set, written back once received: how often does it come in 5 s?"""
+    api = https_api(cfg, "mc-repeat")
+    api.http_activate()
+    client = murano_client.MuranoClient(
+        murano_host="https://localhost:%d/" % cfg["https_port"], murano_id="mc-repeat",
+        murano_token=api.murano_token(), murano_cacert=cfg["ca_path"],
+        watchlist=["data_out"], http_timeout=3)
+    client.start_client()
+    try:
+        time.sleep(1.5)  # past its initial reads
+        admin.set_resource("mc-repeat", "data_out", '{"004": 1}')
+        got = []
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            msg = client.watch(timeout=1)
+            if msg:
+                if not got:
+                    api.http_write("data_out", '{"004": 1}')  # the acknowledgement
+                got.append([msg.resource, msg.payload])
+        return {"received": got}
+    finally:
+        client.stop_all()
+        client.outbound_protocol = None
+
+
 def mqtt_flow(cfg, admin):
     act = murano_mqtt.MuranoMQTT(murano_host="mqtt://localhost", murano_port=cfg["mqtts_port"],
                                  murano_id="mc-mqtt", murano_cacert=cfg["ca_path"],

@@ -71,6 +71,18 @@ def test_https_long_poll(conn):
     assert out["since_later"] == 304
 
 
+def test_murano_client_watch_sees_a_value_again_and_again_unless_poll_unacked(conn, tmp_path):
+    """murano-client always sends If-Modified-Since: 0, so on the strict reading of
+    the HTTP page it is handed the last data_out on every long poll, written back
+    or not; it relies on the platform dropping a written-back value from the long
+    poll, which is the --poll-unacked extension. (A device must work either way.)"""
+    out = drive(conn, "https_watch_repeat")
+    assert len(out["received"]) >= 3
+    with running_connector(tmp_path, extra_args=["--poll-unacked"]) as c:
+        out = drive(c, "https_watch_repeat")
+    assert len(out["received"]) == 1
+
+
 def test_https_long_poll_poll_unacked_flag(tmp_path):
     with running_connector(tmp_path, extra_args=["--poll-unacked"]) as c:
         out = drive(c, "https_long_poll")
