@@ -46,6 +46,9 @@ def https_basics(cfg, admin):
     rec = api.http_record({"data_in": {ts: '{"001": 1}', ts + 1: '{"001": 2}'},
                            "config_io": {ts: '{"channels": {}}'}})
     out["record"] = [rec.code, rec.success]
+    rec = api.http_record({"data_in": {ts + 1: '{"001": 3}', ts + 2: '{"001": 4}'}})
+    out["record_again"] = [rec.code, rec.conflict,
+                           rec.get_conflict_timestamps() if rec.conflict else None]
     bad = https_api(cfg, "mc-http-1", murano_token="0" * 40)
     out["bad_token_write"] = bad.http_write("data_in", "x").code
     out["timestamp"] = int(api.exosite_timestamp().text)
@@ -62,9 +65,10 @@ def https_long_poll(cfg, admin):
     r = api.http_long_poll("config_io", 10000)
     out["released"] = [r.code, r.body, bool(r.response.headers.get("Last-Modified"))]
     r = api.http_long_poll("config_io", 10000, modify_ts=0)
-    out["pending_since_0"] = [r.code, r.body]
+    out["since_0"] = [r.code, r.body]
     out["ack"] = api.http_write("config_io", '{"channels": {"1": {}}}').code
     out["after_ack"] = api.http_long_poll("config_io", 300, modify_ts=0).code
+    out["since_later"] = api.http_long_poll("config_io", 300, modify_ts=time.time() + 1).code
     return out
 
 
@@ -103,6 +107,33 @@ def https_threads(cfg, admin):
     finally:
         client.stop_all()
         client.outbound_protocol = None  # its __del__ is broken for https
+
+
+def https_watch_repeat(cfg, admin):
+    """murano-client's watch thread long-polls with If-Modified-Since: 0 every time.
+    One data_out set, written back once received: how often does it come in 5 s?"""
+    api = https_api(cfg, "mc-repeat")
+    api.http_activate()
+    client = murano_client.MuranoClient(
+        murano_host="https://localhost:%d/" % cfg["https_port"], murano_id="mc-repeat",
+        murano_token=api.murano_token(), murano_cacert=cfg["ca_path"],
+        watchlist=["data_out"], http_timeout=3)
+    client.start_client()
+    try:
+        time.sleep(1.5)  # past its initial reads
+        admin.set_resource("mc-repeat", "data_out", '{"004": 1}')
+        got = []
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            msg = client.watch(timeout=1)
+            if msg:
+                if not got:
+                    api.http_write("data_out", '{"004": 1}')  # the acknowledgement
+                got.append([msg.resource, msg.payload])
+        return {"received": got}
+    finally:
+        client.stop_all()
+        client.outbound_protocol = None
 
 
 def mqtt_flow(cfg, admin):

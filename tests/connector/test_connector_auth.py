@@ -20,7 +20,8 @@ def tls_context(conn, cert=None):
 
 
 def test_password_provisioning_and_login(tmp_path):
-    with running_connector(tmp_path, auth="password") as conn:
+    # --http-authorization: password auth over HTTP needs the Authorization header
+    with running_connector(tmp_path, auth="password", extra_args=["--http-authorization"]) as conn:
         c = RawClient(conn.mqtt_port)
         assert c.connect() == (0, 0)
         c.publish("$provision/pw-1", PASSWORD, qos=1)
@@ -33,6 +34,12 @@ def test_password_provisioning_and_login(tmp_path):
         c.connect()
         c.publish("$provision/pw-short", "too-short", qos=1)
         assert c.is_closed()
+        # "The ClientID must be set as empty while provisioning."
+        c = RawClient(conn.mqtt_port)
+        assert c.connect(client_id="pw-2") == (0, 0)
+        c.publish("$provision/pw-2", PASSWORD, qos=1)
+        assert c.is_closed()
+        assert not [d for d in conn.devices() if d["id"] == "pw-2" and d["provisioned"]]
 
         c = RawClient(conn.mqtt_port)
         assert c.connect(username="pw-1", password="wrong-password-000000")[1] == 5
@@ -85,9 +92,11 @@ def test_certificate_auth(tmp_path):
         assert conn.get_resource("cert-device", "data_in") == "from cert"
         assert [d["auth"] for d in conn.devices() if d["id"] == "cert-device"] == ["cert"]
 
-        # ClientID must be empty (or the identity itself)
+        # "The ClientID must always be set as empty." (not even the identity itself)
         c = RawClient(conn.mqtts_port, tls=tls_context(conn, cert))
         assert c.connect(client_id="someone")[1] == 2
+        c = RawClient(conn.mqtts_port, tls=tls_context(conn, cert))
+        assert c.connect(client_id="cert-device")[1] == 2
         # no certificate, no access; anonymous provisioning does not exist here
         c = RawClient(conn.mqtts_port, tls=tls_context(conn))
         assert c.connect()[1] == 5

@@ -46,11 +46,15 @@ def test_https_activate_write_read_record(conn):
     assert out["write"] == [204, True]
     assert out["read"] == [200, 'data_in={"001": 1.5}']
     assert out["record"] == [204, True]
+    # a timestamp already holding a point: 409, the conflict as murano-client reads it,
+    # and nothing of that request stored
+    assert out["record_again"] == [409, True, [1700000001.0]]
     assert out["bad_token_write"] == 401
     assert abs(out["timestamp"] - time.time()) < 60
     hist = conn.history("mc-http-1", "data_in")
     assert (1700000000 * 1000000, '{"001": 1}') in hist
     assert (1700000001 * 1000000, '{"001": 2}') in hist
+    assert not [v for _ts, v in hist if v in ('{"001": 3}', '{"001": 4}')]
     assert conn.get_resource("mc-http-1", "data_in") == '{"001": 1.5}'
     assert conn.history("mc-http-1", "config_io") == [(1700000000 * 1000000, '{"channels": {}}')]
 
@@ -59,11 +63,33 @@ def test_https_long_poll(conn):
     out = drive(conn, "https_long_poll")
     assert out["idle"] == 304
     assert out["released"] == [200, 'config_io={"channels": {"1": {}}}', True]
-    # If-Modified-Since: a change not yet written back by the device returns at once,
-    assert out["pending_since_0"] == [200, 'config_io={"channels": {"1": {}}}']
-    # and once the device wrote it back (acknowledged) the long-poll waits again.
+    # If-Modified-Since: a value set after that second returns at once, whether or
+    # not the device wrote it back; one set before it makes the long poll wait.
+    assert out["since_0"] == [200, 'config_io={"channels": {"1": {}}}']
     assert out["ack"] == 204
+    assert out["after_ack"] == 200
+    assert out["since_later"] == 304
+
+
+def test_murano_client_watch_sees_a_value_again_and_again_unless_poll_unacked(conn, tmp_path):
+    """murano-client always sends If-Modified-Since: 0, so on the strict reading of
+    the HTTP page it is handed the last data_out on every long poll, written back
+    or not; it relies on the platform dropping a written-back value from the long
+    poll, which is the --poll-unacked extension. (A device must work either way.)"""
+    out = drive(conn, "https_watch_repeat")
+    assert len(out["received"]) >= 3
+    with running_connector(tmp_path, extra_args=["--poll-unacked"]) as c:
+        out = drive(c, "https_watch_repeat")
+    assert len(out["received"]) == 1
+
+
+def test_https_long_poll_poll_unacked_flag(tmp_path):
+    with running_connector(tmp_path, extra_args=["--poll-unacked"]) as c:
+        out = drive(c, "https_long_poll")
+    assert out["since_0"] == [200, 'config_io={"channels": {"1": {}}}']
+    # with the extension, a value the device wrote back is no longer returned
     assert out["after_ack"] == 304
+    assert out["since_later"] == 304
 
 
 def test_https_content(conn):

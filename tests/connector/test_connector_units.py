@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from uedge_connector import mqtt_codec as mc
-from uedge_connector.device_http import parse_since_us, parse_ts_us
-from uedge_connector.hub import MAX_RESOURCE, Hub, Refused
+from uedge_connector.device_http import (parse_record_ts_us, parse_since_s, parse_since_us,
+                                         parse_ts_us)
+from uedge_connector.hub import EXTENSIONS, MAX_RESOURCE, Hub, Refused
 from uedge_connector.store import Store
 
 
@@ -112,6 +113,16 @@ def test_hub_rules(tmp_path):
     assert hub.pending("ok-1", "config_io")[:2] == (ts, "{}")
     hub.device_write("ok-1", {"config_io": "{}"})
     assert hub.pending("ok-1", "config_io") is None
+    # strict If-Modified-Since: set after that second, written back or not
+    s = ts // 1000000
+    assert hub.changed_since("ok-1", ["config_io", "data_out"], s - 1) == [("config_io", "{}", ts)]
+    assert hub.changed_since("ok-1", ["config_io"], s) == []
+    assert not hub.ext("resend_on_connect") and hub.extensions == frozenset()
+    # record conflicts: a stored point, or the same point twice
+    hub.device_record("ok-1", [(5000000, {"data_in": "a"})])
+    assert hub.record_conflicts("ok-1", [("data_in", 5000000), ("data_in", 6000000),
+                                         ("config_io", 5000000), ("data_in", 6000000)]) == [
+        ("data_in", 5000000), ("data_in", 6000000)]
     url = hub.content_url("a b.bin")
     q = dict(p.split("=") for p in url.split("?")[1].split("&"))
     assert hub.check_content_sig("a b.bin", q["expires"], q["sig"])
@@ -125,3 +136,19 @@ def test_http_timestamp_units():
     assert parse_ts_us("1700000000123456") == 1700000000123456
     assert parse_since_us("0") == 0
     assert parse_since_us("Tue, 14 Nov 2023 22:13:20 GMT") == 1700000000000000
+
+
+def test_extensions_and_strict_timestamp_rules(tmp_path):
+    hub = Hub(Store(str(tmp_path / "db.sqlite3")), extensions=["poll_unacked"])
+    assert hub.ext("poll_unacked") and not hub.ext("json_values")
+    with pytest.raises(ValueError):
+        Hub(hub.store, extensions=["no_such_thing"])
+    assert all(flag.startswith("--") for flag, _text in EXTENSIONS.values())
+    assert parse_record_ts_us("1700000000", False) == 1700000000000000
+    for bad in ("1700000000.5", "-1", "1e9", ""):
+        with pytest.raises(ValueError):
+            parse_record_ts_us(bad, False)
+    assert parse_record_ts_us("1700000000.5", True) == 1700000000500000
+    assert parse_since_s("1700000000.9") == 1700000000
+    assert parse_since_s("Tue, 14 Nov 2023 22:13:20 GMT") == 1700000000
+    assert parse_since_s("0") == 0

@@ -49,6 +49,17 @@ def build_parser():
                    help="require the token in DATA/admin.token (0600) on the admin API")
     s.add_argument("--cert-hostname", action="append", default=[],
                    help="extra DNS name / IP for the server certificate")
+    from .hub import EXTENSIONS
+
+    for name, (flag, text) in EXTENSIONS.items():
+        s.add_argument(flag, dest="ext_" + name, action="store_true",
+                       help="extension, off by default: " + text)
+    s.add_argument("--all-extensions", action="store_true",
+                   help="switch every extension above on (the connector's behaviour before "
+                   "it was made seed-strict)")
+    s.add_argument("--single-alias-long-poll", action="store_true",
+                   help="refuse (400) a long poll naming several aliases, as the Murano HTTP "
+                   "Device API's note has it (murano-client and uedge send several)")
     s.add_argument("--log-level", default="INFO")
     s.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
 
@@ -197,10 +208,15 @@ def run_serve(args):
     for name in (args.host, args.public_host):
         if name and name not in hostnames and name not in ("0.0.0.0", "::"):
             hostnames += (name,)
+    from .hub import EXTENSIONS
+
+    extensions = [n for n in EXTENSIONS if args.all_extensions or getattr(args, "ext_" + n)]
     connector = Connector(args.data, host=args.host, ports=ports, auth=args.auth,
                           whitelist=whitelist, self_register=not args.no_self_register,
                           use_admin_token=args.admin_token, hostnames=hostnames,
-                          admin_host=args.admin_host, public_host=args.public_host)
+                          admin_host=args.admin_host, public_host=args.public_host,
+                          extensions=extensions,
+                          single_alias_poll=args.single_alias_long_poll)
     try:
         asyncio.run(serve(connector, parent_pid=args.parent_pid))
     except KeyboardInterrupt:

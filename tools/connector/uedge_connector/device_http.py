@@ -4,9 +4,9 @@ POST /provision/activate          form id=<id> -> 200 <40-char token> | 409 | 40
 POST /onep:v1/stack/alias         form alias=value&...  -> 204  (X-Exosite-CIK auth)
 GET  /onep:v1/stack/alias?a&b     read latest -> 200 a=<v>&b=<v> | 204
      + Request-Timeout: <ms>      long-poll -> 200 a=<v> | 304 Not Modified
-     + If-Modified-Since: <s>     returns at once when an unacknowledged
-                                  ExoSense-side value newer than <s> is waiting
-POST /onep:v1/stack/record        alias=a&<ts>=<v>&<ts>=<v>&alias=b&... -> 204
+     + If-Modified-Since: <s>     returns at once when an ExoSense-side value
+                                  was set after second <s> (one-second resolution)
+POST /onep:v1/stack/record        alias=a&<ts>=<v>&<ts>=<v>&alias=b&... -> 204 | 409 conflict
 GET  /timestamp                   server time, integer seconds
 GET  /provision/download          content names, one per line
 GET  /provision/download?id=N&info=true   "<mime>,<length>,<updated s>,"
@@ -51,6 +51,30 @@ def parse_ts_us(text):
     if v >= 1e11:
         return int(v * 1000)
     return int(round(v * 1e6))
+
+
+def parse_record_ts_us(text, subsecond):
+    """A record timestamp: whole seconds since the epoch (what murano-client sends);
+    fractions, ms and us only with the record_subsecond extension."""
+    if subsecond:
+        return parse_ts_us(text)
+    if not text.isdigit():
+        raise ValueError("record timestamps are whole seconds since 1970, not %r" % text[:40])
+    return int(text) * 1000000
+
+
+def parse_since_s(text):
+    """If-Modified-Since -> whole seconds: "seconds since 1970-01-01 00:00:00 UTC or
+    standard HTTP-Date format" (Murano HTTP Device API)."""
+    text = text.strip()
+    try:
+        return int(float(text)) if float(text) > 0 else 0
+    except ValueError:
+        pass
+    try:
+        return int(email.utils.parsedate_to_datetime(text).timestamp())
+    except (TypeError, ValueError, OverflowError):
+        raise HTTPError(400, "bad If-Modified-Since") from None
 
 
 def parse_since_us(text):
@@ -135,7 +159,10 @@ class DeviceAPI:
             return cn
         user = ""
         secret = req.header("x-exosite-cik")
-        auth = req.header("authorization")
+        # X-Exosite-CIK is the header the Murano HTTP Device API documents; an
+        # Authorization header (and with it password auth) is the
+        # http_authorization extension
+        auth = req.header("authorization") if hub.ext("http_authorization") else None
         if auth:
             scheme, _, cred = auth.partition(" ")
             scheme = scheme.lower()
@@ -147,7 +174,7 @@ class DeviceAPI:
                 except (binascii.Error, UnicodeDecodeError):
                     raise HTTPError(401, "bad Authorization header") from None
         if not secret:
-            raise HTTPError(401, "no credentials")
+            raise HTTPError(401, "no credentials (X-Exosite-CIK: <token>)")
         if hub.auth == "token":
             dev = hub.token_device(secret)
             if dev is None or (user and user != dev):
@@ -213,30 +240,46 @@ class DeviceAPI:
         timeout = req.header("request-timeout")
         if timeout is None:
             return self.read_now(dev, aliases)
+        if len(aliases) > 1 and self.hub.single_alias_poll:
+            raise HTTPError(400, "only one resource may be read at a time when using long polling")
         try:
             timeout_s = min(max(float(timeout) / 1000.0, 0.0), MAX_LONG_POLL_S)
         except ValueError:
             raise HTTPError(400, "bad Request-Timeout") from None
         ims = req.header("if-modified-since")
         if ims is not None:
-            since = parse_since_us(ims)
-            for alias in aliases:
-                p = self.hub.pending(dev, alias)
-                if p is not None and p[0] > since:
-                    return self.poll_result(alias, p[1], p[0])
+            if self.hub.ext("poll_unacked"):
+                since = parse_since_us(ims)
+                for alias in aliases:
+                    p = self.hub.pending(dev, alias)
+                    if p is not None and p[0] > since:
+                        return self.poll_result([(alias, p[1], p[0])])
+            else:
+                # "specifies waiting on aliases since the <timestamp>": what was set
+                # after it is returned at once (Murano HTTP Device API, Long Polling)
+                changed = self.hub.changed_since(dev, aliases, parse_since_s(ims))
+                if changed:
+                    return self.poll_result(changed)
         got = await self.hub.wait_cloud_set(dev, aliases, timeout_s)
         if got is None:
             return Response(304)
-        alias, value, ts = got
-        return self.poll_result(alias, value, ts)
+        return self.poll_result([got])
 
-    def poll_result(self, alias, value, ts):
-        return Response(200, urllib.parse.urlencode([(alias, value)]), FORM,
-                        {"Last-Modified": http_date(ts), "X-Exosite-Timestamp-Us": str(ts)})
+    def poll_result(self, changed):
+        """changed: [(alias, value, ts_us)] oldest first; Last-Modified is the newest."""
+        body = urllib.parse.urlencode([(alias, value) for alias, value, _ts in changed])
+        ts = changed[-1][2]
+        return Response(200, body, FORM, {"Last-Modified": http_date(ts)})
 
     def record(self, req, dev):
-        records = {}
+        """Historical values. A point at a timestamp that already holds one for that
+        alias (or is given twice) is a conflict: 409 with the conflicting timestamps
+        as murano-client reads them (<alias>=<ts>,<ts>), and nothing of the request is
+        stored. The record_replace extension stores every point instead, a later one
+        replacing the one at the same time."""
+        points = []  # (alias, ts_us, ts_text, value)
         alias = None
+        subsecond = self.hub.ext("record_subsecond")
         try:
             for key, value in parse_form(req.body):
                 if key == "alias":
@@ -244,11 +287,23 @@ class DeviceAPI:
                     continue
                 if alias is None:
                     raise ValueError("timestamp before any alias=")
-                records.setdefault(parse_ts_us(key), {})[alias] = value
+                points.append((alias, parse_record_ts_us(key, subsecond), key, value))
         except ValueError as e:
             raise HTTPError(400, "bad record body: %s" % e) from None
-        if not records:
+        if not points:
             raise HTTPError(400, "nothing to record")
+        if not self.hub.ext("record_replace"):
+            conflicts = self.hub.record_conflicts(dev, [(a, ts) for a, ts, _k, _v in points])
+            if conflicts:
+                first = points[[(a, ts) for a, ts, _k, _v in points].index(conflicts[0])][0]
+                keys = [k for a, ts, k, _v in points if a == first and (a, ts) in conflicts]
+                LOG.info("%s: record refused, %d point(s) conflict with stored ones",
+                         dev, len(conflicts))
+                return Response(409, "%s=%s" % (urllib.parse.quote_plus(first),
+                                                ",".join(dict.fromkeys(keys))), FORM)
+        records = {}
+        for a, ts, _k, value in points:
+            records.setdefault(ts, {})[a] = value
         try:
             self.hub.device_record(dev, sorted(records.items()))
         except ValueError as e:

@@ -21,6 +21,49 @@ LOG = logging.getLogger("uedge_connector")
 MAX_RESOURCE = 1048576  # bytes per resource value (Murano limit)
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 
+# Behaviours beyond what the Murano documents say Murano does. Each is off by
+# default; name -> (command line flag, what it does). docs/connector.md has the
+# table of every behaviour and its source.
+EXTENSIONS = {
+    "resend_on_connect": (
+        "--resend-on-connect",
+        "MQTT: right after CONNACK, publish every ExoSense-side value the device has"
+        " not written back since it was set (a change made while it was offline)",
+    ),
+    "poll_unacked": (
+        "--poll-unacked",
+        "HTTP: a long poll with If-Modified-Since returns at once an ExoSense-side value"
+        " the device has not written back, however old, and never one it has written back",
+    ),
+    "json_values": (
+        "--json-values",
+        "MQTT: non-string JSON values in $resource/ and $resource.batch are stored as their"
+        " JSON text instead of refusing the message",
+    ),
+    "http_authorization": (
+        "--http-authorization",
+        "HTTP: credentials also in an Authorization header (token <t>, or Basic id:password,"
+        " the only way to use password auth over HTTP), not only X-Exosite-CIK",
+    ),
+    "record_replace": (
+        "--record-replace",
+        "HTTP: a record point at a timestamp that already holds one (or given twice in"
+        " one request) replaces it, instead of a 409 conflict that stores nothing",
+    ),
+    "record_subsecond": (
+        "--record-subsecond",
+        "HTTP: record timestamps may carry fractions of a second, or be given in ms or us",
+    ),
+}
+
+
+def check_extensions(names):
+    names = frozenset(names or ())
+    unknown = sorted(names - set(EXTENSIONS))
+    if unknown:
+        raise ValueError("unknown connector extension(s): %s" % ", ".join(unknown))
+    return names
+
 
 class Refused(Exception):
     """A provisioning or authentication refusal; str() is the reason and kind one
@@ -44,8 +87,13 @@ def peer_common_name(writer):
 
 
 class Hub:
-    def __init__(self, store, auth="token", self_register=True, host="127.0.0.1"):
+    def __init__(self, store, auth="token", self_register=True, host="127.0.0.1",
+                 extensions=(), single_alias_poll=False):
         self.store = store
+        self.extensions = check_extensions(extensions)
+        # the HTTP doc's "only one resource may be read at a time when using long
+        # polling", which murano-client does not keep to: off unless asked for
+        self.single_alias_poll = single_alias_poll
         self.auth = auth
         self.self_register = self_register
         self.host = host
@@ -130,6 +178,18 @@ class Hub:
             self.check_values(values)
         self.store.write_many(device_id, records, "device")
 
+    def record_conflicts(self, device_id, points):
+        """[(alias, ts_us)] -> the ones that already hold a point, or come twice,
+        in request order."""
+        seen = set()
+        out = []
+        for key in points:
+            if key in seen or self.store.has_point(device_id, key[0], key[1]):
+                if key not in out:
+                    out.append(key)
+            seen.add(key)
+        return out
+
     def cloud_set(self, device_id, alias, value):
         """A change made on the ExoSense side: store, push over MQTT, release long-polls."""
         self.check_values({alias: value})
@@ -141,6 +201,25 @@ class Hub:
             if alias in aliases and not fut.done():
                 fut.set_result((alias, value, ts))
         return ts
+
+    def ext(self, name):
+        """True when the named extension (see EXTENSIONS) is switched on."""
+        return name in self.extensions
+
+    def changed_since(self, device_id, aliases, since_s):
+        """Long-poll If-Modified-Since: [(alias, value, ts_us)] of the aliases whose
+        latest ExoSense-side value was set after since_s, oldest first.
+
+        One-second resolution, as Last-Modified and If-Modified-Since have: a
+        value set at 100.4 s is not "modified since 100". Whether the device wrote
+        it back plays no part (that is the poll_unacked extension)."""
+        out = []
+        for alias in aliases:
+            cloud = self.store.latest(device_id, alias, "cloud")
+            if cloud is not None and cloud[0] // 1000000 > since_s:
+                out.append((alias, cloud[1], cloud[0]))
+        out.sort(key=lambda x: x[2])
+        return out
 
     def pending(self, device_id, alias):
         """The last ExoSense-side value the device has not written back since."""

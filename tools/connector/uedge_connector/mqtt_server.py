@@ -95,8 +95,11 @@ class MQTTSession:
             if self.device_id is not None:
                 self.hub.attach(self)
                 attached = True
-                for alias, value, ts in self.hub.pending_all(self.device_id):
-                    self.push(alias, value, ts)
+                if self.hub.ext("resend_on_connect"):
+                    # extension: the seed promises a PUBLISH on a state change only,
+                    # nothing for changes made while the device was away
+                    for alias, value, ts in self.hub.pending_all(self.device_id):
+                        self.push(alias, value, ts)
             timeout = conn.keepalive * 1.5 if conn.keepalive else None
             while not self.closing:
                 ptype, flags, body = await asyncio.wait_for(
@@ -143,8 +146,8 @@ class MQTTSession:
             cn = peer_common_name(self.writer)
             if not cn:
                 return mc.NOT_AUTHORIZED
-            if cid and cid != cn:
-                return mc.ID_REJECTED
+            if cid:
+                return mc.ID_REJECTED  # "The ClientID must always be set as empty."
             if user and user != cn:
                 return mc.NOT_AUTHORIZED
             try:
@@ -250,8 +253,9 @@ class MQTTSession:
         if f in RESERVED_SUBS:
             return True
         if f.startswith("$resource/"):
-            rest = f[len("$resource/"):].split("/")
-            return len(rest) <= 2 and "#" not in rest[0] and all(rest)
+            # "$resource/{alias}": one level, a plain alias (the seed's list)
+            alias = f[len("$resource/"):]
+            return bool(alias) and "/" not in alias and "+" not in alias and "#" not in alias
         return not f.startswith("$")
 
     def hub_id_ok(self, device_id):
@@ -287,6 +291,9 @@ class MQTTSession:
             if hub.auth == "token":
                 token = hub.provision_token(device_id)
             elif hub.auth == "password":
+                if self.client_id:
+                    raise Refused("the ClientID must be empty while provisioning (password"
+                                  " auth), not %r" % self.client_id)
                 hub.provision_password(device_id, payload.decode("utf-8", "replace"))
                 token = None
             else:
@@ -306,7 +313,9 @@ class MQTTSession:
                 values = self.parse_json(topic, payload, dict)
                 if values is None:
                     return
-                values = {k: as_text(v) for k, v in values.items()}
+                values = self.text_values(topic, values)
+                if values is None:
+                    return
                 self.store_values(topic, values, None)
             elif "/" in alias:
                 LOG.warning("%s: publish to %s dropped (alias may not contain '/')", dev, topic)
@@ -331,7 +340,10 @@ class MQTTSession:
                 except (KeyError, TypeError) as e:
                     LOG.warning("%s: $resource.batch item %d dropped: %s", dev, i, e)
                     return
-                records.append((int(ts), {k: as_text(v) for k, v in values.items()}))
+                values = self.text_values("%s item %d" % (topic, i), values)
+                if values is None:
+                    return
+                records.append((int(ts), values))
             self.store_values(topic, None, records)
         elif topic == "$content":
             self.send(mc.publish("$content", self.hub.content_listing_json()))
@@ -353,6 +365,20 @@ class MQTTSession:
                         "object" if kind is dict else "array")
             return None
         return obj
+
+    def text_values(self, where, values):
+        """{alias: value} of a $resource/ or $resource.batch message -> {alias: str},
+        or None (message dropped) when a value is not a string. The seed's examples
+        give every value as a string ("data_in":"{\"001\":73.16492}"); storing other
+        JSON as its text is the json_values extension."""
+        if self.hub.ext("json_values"):
+            return {k: as_text(v) for k, v in values.items()}
+        for k, v in values.items():
+            if not isinstance(v, str):
+                LOG.warning("%s: %s dropped: value of %s is a JSON %s, not a string",
+                            self.device_id, where, k, type(v).__name__)
+                return None
+        return values
 
     def store_values(self, topic, values, records):
         try:

@@ -50,7 +50,8 @@ class Connector:
 
     def __init__(self, data_dir, host="127.0.0.1", ports=None, auth="token",
                  whitelist=(), self_register=True, use_admin_token=False,
-                 hostnames=pki.DEFAULT_HOSTNAMES, admin_host="127.0.0.1", public_host=None):
+                 hostnames=pki.DEFAULT_HOSTNAMES, admin_host="127.0.0.1", public_host=None,
+                 extensions=(), single_alias_poll=False):
         self.data_dir = os.path.abspath(data_dir)
         os.makedirs(self.data_dir, exist_ok=True)
         self.host = host
@@ -61,7 +62,8 @@ class Connector:
         self.store = Store(os.path.join(self.data_dir, "connector.sqlite3"))
         for device_id in whitelist:
             self.store.whitelist(device_id)
-        self.hub = Hub(self.store, auth=auth, self_register=self_register, host=host)
+        self.hub = Hub(self.store, auth=auth, self_register=self_register, host=host,
+                       extensions=extensions, single_alias_poll=single_alias_poll)
         self.hub.public_host = public_host
         self.token = admin_token(self.data_dir) if use_admin_token else None
         self.servers = []
@@ -93,6 +95,8 @@ class Connector:
             "data_dir": self.data_dir,
             "database": self.store.path,
             "started_us": now_us(),
+            "extensions": sorted(hub.extensions),  # [] = seed-strict
+            "single_alias_long_poll": hub.single_alias_poll,
         }
         admin_port = self.ports.get("admin")
         if admin_port is not None:
@@ -129,7 +133,9 @@ class Connector:
 
 def describe(info):
     ports = info["ports"]
-    lines = ["uedge local IoT connector (auth: %s)" % info["auth"],
+    ext = info.get("extensions") or []
+    lines = ["uedge local IoT connector (auth: %s, %s)"
+             % (info["auth"], "extensions: " + ", ".join(ext) if ext else "seed-strict"),
              "  data:   %s" % info["data_dir"],
              "  CA:     %s" % info["ca_path"]]
     urls = {

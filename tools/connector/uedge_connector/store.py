@@ -262,6 +262,12 @@ class Store:
             ).fetchone()
         return tuple(row) if row else None
 
+    def has_point(self, device_id, alias, ts_us):
+        return self.db.execute(
+            "SELECT 1 FROM resources WHERE device=? AND alias=? AND ts_us=?",
+            (device_id, alias, int(ts_us)),
+        ).fetchone() is not None
+
     def history(self, device_id, alias, limit=None, since=None, until=None):
         """Points oldest first: [(ts_us, value, source)]. limit keeps the newest N."""
         sql = "SELECT ts_us, value, source FROM resources WHERE device=? AND alias=?"
