@@ -693,16 +693,32 @@ class Dashboard:
         echo = error = None
         rows = [r for r in store.history(device_id, "data_in", None, ts, None) if r[2] == "device"]
         pts, errs = parse_rows(rows)
-        if ack is not None:  # the state the device reports once it has the request
-            for t, v in pts.get(cid, ()):
-                if t >= ack["ts_us"]:
-                    echo = {"ts_us": t, "value": v}
-                    break
+        want = None
+        if sent:
+            try:
+                want = json.loads(sent[0][1]).get(cid)
+            except (ValueError, AttributeError):
+                want = None
+        # the echo: the requested state reported in data_in after the request (the
+        # device stamps a report with its sample time, which can precede the ack)
+        later = pts.get(cid, ())
+        for t, v in later:
+            if _same(v, want):
+                echo = {"ts_us": t, "value": v, "matches": True}
+                break
+        if echo is None and later and ack is not None and later[-1][0] > ack["ts_us"]:
+            echo = {"ts_us": later[-1][0], "value": later[-1][1], "matches": False}
         if errs.get(cid):
             t, msg = errs[cid][0]
             error = {"ts_us": t, "message": msg}
         return {"now_us": now_us(), "sent": sent[0][1] if sent else None,
                 "ack": ack, "echo": echo, "error": error}
+
+
+def _same(a, b):
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return a == b
 
 
 def _html(s):

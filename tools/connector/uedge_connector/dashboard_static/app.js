@@ -25,6 +25,7 @@ const el = (tag, attrs, ...kids) => {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
     if (k === "class") e.className = v;
+    else if (k === "bg") e.style.background = v;  // CSSOM: allowed under the page's CSP
     else if (k === "text") e.textContent = v;
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? "" : v);
@@ -167,7 +168,7 @@ function renderDevices(nowUs) {
 function selectDevice(id) {
   if (S.deviceId === id) return;
   S.deviceId = id;
-  S.view = null; S.plotted = null; S.series = {}; S.errors = {}; S.lastTs = null; S.controls = {};
+  S.view = null; S.plotted = null; S.picked = false; S.series = {}; S.errors = {}; S.lastTs = null; S.controls = {};
   S.loaded = {};
   history.replaceState(null, "", "#device=" + encodeURIComponent(id));
   refresh(true);
@@ -192,10 +193,11 @@ function renderDevice() {
   fact("data_in points", String(v.data_in.points));
   fact("provisioned", d.provisioned_us ? fmtTime(d.provisioned_us) : "–");
   $("#counts").textContent = v.data_in.points + " points in " + v.data_in.reports + " data_in reports stored";
-  if (S.plotted === null) {
-    // first view: the numeric readings (not the controls or diagnostics) on the plot
-    S.plotted = v.channels.filter((c) => plottable(c) && c.kind === "number" && !c.control && !c.device_diagnostic)
+  if (!S.picked) {
+    // until the user picks: the first numeric readings (not controls or diagnostics) on the plot
+    const auto = v.channels.filter((c) => c.kind === "number" && !c.control && !c.device_diagnostic)
       .slice(0, 2).map((c) => c.id);
+    if (S.plotted === null || auto.join() !== S.plotted.join()) S.plotted = auto;
   }
   renderChannels();
   renderControls();
@@ -215,12 +217,13 @@ function renderChannels() {
                              checked: on, disabled: !plottable(ch),
                              title: plottable(ch) ? "put on the plot" : "not a numeric channel"});
     box.addEventListener("change", () => {
+      S.picked = true;
       if (box.checked) S.plotted.push(ch.id);
       else S.plotted = S.plotted.filter((x) => x !== ch.id);
       loadSeries(true);
       renderChannels();
     });
-    const swatch = on ? el("span", {class: "swatch", style: "background:" + colorOf[ch.id]}) : null;
+    const swatch = on ? el("span", {class: "swatch", bg: colorOf[ch.id]}) : null;
     const name = el("td", {class: "name"}, swatch,
       el("span", {class: "display", text: ch.display_name}),
       el("span", {class: "cid", text: ch.id}),
@@ -354,18 +357,20 @@ function showControl(cid, form) {
     el("span", {class: "mark", text: done ? "✓" : "…"}), el("strong", {text: label + " "}), el("span", {text: text}));
   status.append(step("sent", true, "data_out " + c.sent + " at " + fmtClock(c.ts)));
   status.append(step("ack", !!c.ack, c.ack ? "device wrote data_out back at " + fmtClock(c.ack.ts_us) : "waiting for the device"));
-  status.append(step("echo", !!c.echo, c.echo ? "data_in " + cid + " = " + fmtValue(c.echo.value, ch) + " at " + fmtClock(c.echo.ts_us)
-                                              : "waiting for the new state in data_in"));
+  const echoed = !!(c.echo && c.echo.matches);
+  status.append(step("echo", echoed, c.echo ? "data_in " + cid + " = " + fmtValue(c.echo.value, ch) + " at " + fmtClock(c.echo.ts_us) +
+                                              (echoed ? "" : " (not the requested value yet)")
+                                            : "waiting for the new state in data_in"));
   if (c.error) {
     status.append(el("div", {class: "step failed", "data-step": "error"},
       el("span", {class: "mark", text: "✗"}), el("strong", {text: "device error "}), el("span", {text: c.error.message})));
   }
-  if (c.ack && c.echo) status.classList.add("complete");
+  if (c.ack && echoed) status.classList.add("complete");
 }
 
 async function followControl(cid, form) {
   const c = S.controls[cid];
-  while (S.controls[cid] === c && !(c.ack && c.echo) && !c.error && Date.now() - c.started < 120000) {
+  while (S.controls[cid] === c && !(c.ack && c.echo && c.echo.matches) && !c.error && Date.now() - c.started < 120000) {
     await sleep(700);
     try {
       const st = await api(devPath(S.deviceId) + "/control?ts=" + c.ts + "&channel=" + encodeURIComponent(cid));
@@ -389,6 +394,7 @@ async function loadSeries(full) {
   if (!S.view) return;
   const ids = S.view.channels.filter(plottable).map((c) => c.id);
   if (!ids.length) { drawChart(); return; }
+  if (ids.join() !== S.seriesKey) { full = true; S.seriesKey = ids.join(); }
   const incremental = !full && S.lastTs !== null;
   let q = "?channels=" + ids.map(encodeURIComponent).join(",") + "&max=1500";
   if (incremental) q += "&since=" + (S.lastTs + 1);
@@ -550,7 +556,7 @@ function drawChart() {
     drawn.push({ch, color, pts, y});
     const last = pts.length ? pts[pts.length - 1][1] : null;
     legend.append(el("span", {class: "legend-item", "data-channel": ch.id},
-      el("span", {class: "swatch", style: "background:" + color}),
+      el("span", {class: "swatch", bg: color}),
       ch.display_name + (last !== null ? "  " + fmtValue(ch.kind === "boolean" ? !!last : last, ch) + " " + unitText(ch.data_unit) : ""),
       (S.errors[ch.id] || []).length ? el("span", {class: "legend-err", text: " ⚠ " + S.errors[ch.id].length}) : null));
   });
@@ -574,7 +580,7 @@ function attachHover(svg, g) {
       for (const p of s.pts) if (best === null || Math.abs(p[0] - t) < Math.abs(best[0] - t)) best = p;
       if (!best) continue;
       const v = s.ch.kind === "boolean" ? !!best[1] : best[1];
-      tip.append(el("div", {}, el("span", {class: "swatch", style: "background:" + s.color}),
+      tip.append(el("div", {}, el("span", {class: "swatch", bg: s.color}),
         s.ch.display_name + ": " + fmtValue(v, s.ch) + " " + unitText(s.ch.data_unit)));
     }
     cursor.setAttribute("x1", px); cursor.setAttribute("x2", px);
@@ -593,7 +599,7 @@ function sparkline(cid) {
   const pts = S.series[cid] || [];
   if (pts.length < 1) return s;
   const t1 = S.nowUs || S.view.now_us;
-  const t0 = S.windowS ? t1 - S.windowS * 1e6 : pts[0][0];
+  const t0 = pts[0][0];  // the trend spans the data of the window
   let lo = Infinity, hi = -Infinity;
   for (const p of pts) { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); }
   if (ch.kind === "boolean") { lo = 0; hi = 1; }
