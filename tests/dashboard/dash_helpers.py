@@ -32,7 +32,9 @@ DEVICE = "demo-0001"
 
 
 def chromium_driver(profile_dir, width=1440, height=1100):
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    chromium = os.environ.get("UEDGE_CHROMIUM", CHROMIUM)
+    chromedriver = os.environ.get("UEDGE_CHROMEDRIVER", CHROMEDRIVER)
+    missing = [p for p in (chromium, chromedriver) if not os.access(p, os.X_OK)]
     if missing:
         msg = ("headless browser tests need %s: run `make setup` as root (it installs the "
                "Debian packages chromium and chromium-driver) or `sudo apt-get install chromium "
@@ -47,12 +49,12 @@ def chromium_driver(profile_dir, width=1440, height=1100):
 
     os.makedirs(profile_dir, exist_ok=True)
     opts = Options()
-    opts.binary_location = CHROMIUM
+    opts.binary_location = chromium
     for flag in FLAGS:
         opts.add_argument(flag)
     opts.add_argument("--user-data-dir=%s" % profile_dir)
     opts.add_argument("--window-size=%d,%d" % (width, height))
-    service = Service(executable_path=CHROMEDRIVER,
+    service = Service(executable_path=chromedriver,
                       log_output=os.path.join(profile_dir, "chromedriver.log"))
     driver = webdriver.Chrome(options=opts, service=service)
     driver.set_page_load_timeout(30)

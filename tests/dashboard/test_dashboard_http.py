@@ -256,3 +256,15 @@ def test_control_round_trip_reports_ack_and_echo(conn):
     st = json.loads(web.req("GET", q)[2])
     assert st["ack"]["value"] == '{"002": 25}'
     assert st["echo"]["value"] == 25 and st["echo"]["matches"] is True
+
+
+def test_missing_chromium_fails_loudly_unless_a_skip_is_asked_for(tmp_path, monkeypatch):
+    from dash_helpers import chromium_driver
+
+    monkeypatch.setenv("UEDGE_CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.delenv("UEDGE_SKIP_BROWSER", raising=False)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install chromium chromium-driver"):
+        chromium_driver(str(tmp_path / "p"))
+    monkeypatch.setenv("UEDGE_SKIP_BROWSER", "1")
+    with pytest.raises(pytest.skip.Exception):
+        chromium_driver(str(tmp_path / "p"))

@@ -398,7 +398,7 @@ class Dashboard:
             raise HTTPError(404, "no such file") from None
         return Response(200, data, STATIC_TYPES[os.path.splitext(name)[1]], {
             "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-            "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+            "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
             "Cache-Control": "no-cache"})
 
     async def login(self, req):
@@ -429,7 +429,7 @@ class Dashboard:
         html = html.replace("{{token_file}}", _html(where)).replace("{{message}}", _html(message))
         return Response(status, html, STATIC_TYPES[".html"], {
             "Content-Security-Policy": CSP, "X-Frame-Options": "DENY",
-            "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+            "Referrer-Policy": "same-origin", "Cache-Control": "no-store"})
 
     # -- JSON ------------------------------------------------------------------------
     async def api(self, req, parts):
