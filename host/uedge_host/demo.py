@@ -163,7 +163,7 @@ def plain_line(view, started, note):
     return line + ("\n  " + note if note else "")
 
 
-def rich_view(view, started, note, url, transport):
+def rich_view(view, started, note, url, transport, hint=""):
     """One screen: connection state, counts, the channel table, the dashboard URL."""
     from rich.console import Group
     from rich.table import Table
@@ -210,6 +210,8 @@ def rich_view(view, started, note, url, transport):
         parts.append(Text(note, style="magenta"))
     tail = Text("\ndashboard: ")
     tail.append(url, style="bold underline blue")
+    if hint:
+        tail.append("\n" + hint, style="dim")
     tail.append("\nCtrl-C to stop.", style="dim")
     parts.append(tail)
     return Group(*parts)
@@ -261,9 +263,10 @@ def main(argv=None):
             link = conn.admin.request("POST", "/api/dashboard/login-link")["path"]
             url = conn.admin_url + link
             token_file = os.path.join(conn.data_dir, "admin.token")
+            hint = ("one-time login link; afterwards log in at %s/dashboard/login with the token in %s"
+                    % (conn.admin_url, token_file))
             print("dashboard: %s" % url)
-            print("  (a one-time login link; afterwards log in at %s/dashboard/login with the token in %s)"
-                  % (conn.admin_url, token_file))
+            print("  (%s)" % hint)
             cmd = go_command(DEVICE, endpoint, os.path.join(workdir, DEVICE + ".ini"), cfg_path,
                              ca_path=conn.ca_path)
             print("starting: uedge -s %s -H %s -E <ca> -i %s.ini -c config_io.json go" % (
@@ -282,7 +285,7 @@ def main(argv=None):
                 from rich.live import Live
 
                 console = Console()
-                live = Live(rich_view(None, started, note, url, endpoint.split(":")[0]),
+                live = Live(rich_view(None, started, note, url, endpoint.split(":")[0], hint),
                             console=console, auto_refresh=False, transient=False)
                 live.start()
             screen = _PlainScreen(print)
@@ -314,7 +317,7 @@ def main(argv=None):
                 if reports > best[0]:
                     best = (reports, points, len([c for c in view["channels"] if c.get("latest")]))
                 if live is not None:
-                    live.update(rich_view(view, started, note, url, endpoint.split(":")[0]), refresh=True)
+                    live.update(rich_view(view, started, note, url, endpoint.split(":")[0], hint), refresh=True)
                 else:
                     screen.update(view, started, note, shown)
                 shown = note

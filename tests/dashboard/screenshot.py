@@ -57,7 +57,7 @@ def main(argv=None):
             Select(driver.find_element(By.ID, "window")).select_by_value(args.window)
             wait_for(lambda: driver.find_element(By.CSS_SELECTOR, 'path.series[data-channel="003"]'),
                      what="the third series")
-            driver.execute_script("window.scrollTo(0, 0)")
+            driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
             height = driver.execute_script("return document.documentElement.scrollHeight")
             driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
                 "width": args.width, "height": min(height + 16, 3000), "deviceScaleFactor": 1,
