@@ -9,6 +9,9 @@ need=""
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || need="$need mosquitto"
 command -v socat >/dev/null 2>&1 || need="$need socat"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
+# the dashboard's browser tests drive Debian's chromium through its chromedriver
+[ -x /usr/bin/chromium ] || need="$need chromium"
+[ -x /usr/bin/chromedriver ] || need="$need chromium-driver"
 if [ -n "$need" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "setup: apt-get install$need"

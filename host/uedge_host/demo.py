@@ -2,11 +2,16 @@
 
 Both run on loopback. The device provisions itself over MQTT/TLS, reports the
 simulated channels, and this terminal shows what ARRIVES AT THE CONNECTOR
-(read from the connector's admin API), refreshed every second, until Ctrl-C
-(or --duration N seconds). A control request is sent after a few seconds to
-show the data_out round trip. Everything is stopped and removed at the end.
+(read from the connector's dashboard API): one screen, refreshed in place every
+second, until Ctrl-C (or --duration N seconds). It also prints the URL of the
+connector's dashboard (a one-time login link; the admin token is required). A
+control request is sent after a few seconds to show the data_out round trip.
+Everything is stopped and removed at the end.
 
-    python -m uedge_host.demo [--duration N] [--workdir DIR] [--keep] [--http]
+Without a terminal (output piped, or --plain) it prints one status line a
+second instead of the table.
+
+    python -m uedge_host.demo [--duration N] [--workdir DIR] [--keep] [--http] [--plain]
 """
 
 import argparse
@@ -17,6 +22,7 @@ import signal
 import sys
 import tempfile
 import time
+import urllib.parse
 
 DEVICE = "demo-0001"
 
@@ -91,67 +97,132 @@ def _control_target(cfg):
     return None, None
 
 
-def _fmt_value(v):
-    if isinstance(v, float):
+UNITS = {"DEG_CELSIUS": "°C", "DEG_FAHRENHEIT": "°F", "PERCENT": "%", "BAR": "bar", "LITER": "L",
+         "SECOND": "s", "VOLT": "V", "MILLIAMP": "mA", "AMPERE": "A", "WATT": "W", "KELVIN": "K"}
+
+
+def _fmt_value(v, precision=None):
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) or (isinstance(v, int) and precision):
+        if isinstance(precision, int):
+            return "%.*f" % (precision, v)
         return "%.3f" % v
     return json.dumps(v) if not isinstance(v, str) else v
 
 
-def _collect(conn):
-    """Per channel: latest value, its time and the number of points, from data_in."""
-    try:
-        hist = conn.history(DEVICE, "data_in", source="device")
-    except Exception:
-        return {}, 0, {}
-    chans = {}
-    errors = {}
-    for ts, text in hist:
-        try:
-            d = json.loads(text)
-        except ValueError:
-            continue
-        for cid, v in d.items():
-            if cid == "__error":
-                for ecid, msg in (v or {}).items():
-                    errors[ecid] = (ts, msg)
-                continue
-            c = chans.setdefault(cid, [None, None, 0])
-            c[0], c[1] = v, ts
-            c[2] += 1
-    return chans, len(hist), errors
+def _fmt_age(ts_us, now):
+    if not ts_us:
+        return "-"
+    s = max(0.0, now - ts_us / 1e6)
+    if s < 100:
+        return "%.1fs" % s
+    if s < 6000:
+        return "%.0fm" % (s / 60)
+    return "%.1fh" % (s / 3600)
 
 
-def _render(cfg, conn, started, note, tty):
-    chans, n, errors = _collect(conn)
+def _unit(u):
+    return UNITS.get(u, (u or "").lower().replace("_", " "))
+
+
+def fetch_view(conn):
+    """The dashboard's view of the demo device (None before it exists)."""
     try:
-        dev = [d for d in conn.devices() if d["id"] == DEVICE]
+        return conn.admin.request("GET", "/api/dashboard/devices/%s" % urllib.parse.quote(DEVICE))
     except Exception:
-        dev = []
-    state = "not provisioned yet"
-    if dev:
-        state = "provisioned, %s" % ("connected" if dev[0].get("connected") else "not connected")
+        return None
+
+
+def _state(view):
+    if view is None:
+        return "not provisioned yet"
+    d = view["device"]
+    if not d.get("provisioned"):
+        return "not provisioned"
+    return "provisioned, %s" % ("connected" if d.get("connected") else "not connected")
+
+
+def _counts(view):
+    if view is None:
+        return 0, 0
+    return view["data_in"]["reports"], view["data_in"]["points"]
+
+
+def plain_line(view, started, note):
     now = time.time()
-    if not tty:
-        vals = " ".join("%s=%s" % (cid, _fmt_value(c[0])) for cid, c in sorted(chans.items()))
-        line = "[%5.1fs] %s | data_in points at connector: %d | %s" % (now - started, state, n, vals)
-        return line + ("\n  " + note if note else "")
-    lines = ["uedge demo: what the local IoT Connector receives from device %s" % DEVICE,
-             "connector: %s   elapsed %.0fs   data_in points stored: %d" % (state, now - started, n),
-             ""]
-    lines.append("%-5s %-26s %-14s %-10s %-7s %s" % ("CH", "NAME", "LAST VALUE", "AGE", "POINTS", "ERROR"))
-    for cid, ch in cfg.get("channels", {}).items():
-        c = chans.get(cid)
-        if c is None:
-            val, age, cnt = "-", "-", 0
-        else:
-            val, age, cnt = _fmt_value(c[0]), "%.1fs" % max(0.0, now - c[1] / 1e6), c[2]
-        err = errors.get(cid)
-        lines.append("%-5s %-26s %-14s %-10s %-7d %s" % (
-            cid, ch.get("display_name", "")[:26], val[:14], age, cnt, err[1][:40] if err else ""))
+    reports, points = _counts(view)
+    vals = ""
+    if view is not None:
+        vals = " ".join("%s=%s" % (c["id"], _fmt_value(c["latest"]["value"], c.get("precision")))
+                        for c in view["channels"] if c.get("latest"))
+    line = "[%5.1fs] %s | stored at connector: %d data_in reports, %d points | %s" % (
+        now - started, _state(view), reports, points, vals)
+    return line + ("\n  " + note if note else "")
+
+
+def rich_view(view, started, note, url, transport, hint=""):
+    """One screen: connection state, counts, the channel table, the dashboard URL."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    now = time.time()
+    reports, points = _counts(view)
+    state = _state(view)
+    head = Text()
+    head.append("uedge demo", style="bold")
+    head.append("  device %s over %s -> local IoT Connector   elapsed %.0fs\n" % (
+        DEVICE, transport, now - started))
+    head.append("connection: ")
+    head.append(state, style="bold green" if state.endswith(" connected") else "bold yellow")
+    if view is not None and view["device"].get("last_seen_us"):
+        head.append("   last seen %s ago" % _fmt_age(view["device"]["last_seen_us"], now))
+    head.append("\nstored at the connector: ")
+    head.append("%d data_in reports" % reports, style="bold")
+    head.append(" carrying ")
+    head.append("%d channel points" % points, style="bold")
+    table = Table(expand=False, show_edge=True, header_style="bold cyan", pad_edge=True)
+    for col, kw in (("CH", {}), ("NAME", {}), ("VALUE", {"justify": "right"}), ("UNIT", {}),
+                    ("AGE", {"justify": "right"}), ("POINTS", {"justify": "right"}),
+                    ("ERRORS", {"max_width": 44, "overflow": "ellipsis", "no_wrap": True})):
+        table.add_column(col, **kw)
+    for c in (view or {}).get("channels", []):
+        lt = c.get("latest")
+        err = c.get("error")
+        current = err is not None and (lt is None or err["ts_us"] >= lt["ts_us"])
+        name = c.get("display_name", "")[:28]
+        if c.get("control"):
+            name += " [control]"
+        table.add_row(
+            c["id"], name,
+            _fmt_value(lt["value"], c.get("precision")) if lt else "-",
+            _unit(c.get("data_unit")),
+            _fmt_age(lt["ts_us"], now) if lt else "-",
+            str(c.get("points", 0)),
+            Text(err["message"], style="bold red" if current else "dim") if err else Text(""))
+    parts = [head, table]
+    for e in (view or {}).get("device_errors", []):
+        parts.append(Text("__error.%s: %s" % (e["key"], e["message"]), style="red"))
     if note:
-        lines += ["", note]
-    lines += ["", "Ctrl-C to stop."]
-    return "\x1b[H\x1b[2J" + "\n".join(lines)
+        parts.append(Text(note, style="magenta"))
+    tail = Text("\ndashboard: ")
+    tail.append(url, style="bold underline blue")
+    if hint:
+        tail.append("\n" + hint, style="dim")
+    tail.append("\nCtrl-C to stop.", style="dim")
+    parts.append(tail)
+    return Group(*parts)
+
+
+class _PlainScreen:
+    def __init__(self, print_fn):
+        self.print = print_fn
+
+    def update(self, view, started, note, shown):
+        self.print(plain_line(view, started, note if note != shown else ""), flush=True)
 
 
 def main(argv=None):
@@ -160,6 +231,7 @@ def main(argv=None):
     p.add_argument("--workdir", default=None, help="keep the connector and device files here")
     p.add_argument("--keep", action="store_true", help="do not delete the work directory")
     p.add_argument("--http", action="store_true", help="use the HTTPS device API instead of MQTT/TLS")
+    p.add_argument("--plain", action="store_true", help="one status line a second, no table")
     args = p.parse_args(argv)
 
     from uedge_connector.testing import running_connector, start_logged, stop_process
@@ -170,7 +242,7 @@ def main(argv=None):
     cfg_path = os.path.join(workdir, "config_io.json")
     with open(cfg_path, "w") as f:
         json.dump(cfg, f, indent=2)
-    tty = sys.stdout.isatty()
+    tty = sys.stdout.isatty() and not args.plain
     stop = {"now": False}
 
     def _on_signal(signum, frame):
@@ -180,13 +252,21 @@ def main(argv=None):
     old_term = signal.signal(signal.SIGTERM, _on_signal)
     proc = None
     rc = 0
+    live = None
     try:
         print("starting the local IoT Connector in %s ..." % workdir)
-        with running_connector(workdir) as conn:
+        with running_connector(workdir, admin_token=True) as conn:
             if args.http:
                 endpoint = "https://127.0.0.1:%d" % conn.https_port
             else:
                 endpoint = "mqtts://127.0.0.1:%d" % conn.mqtts_port
+            link = conn.admin.request("POST", "/api/dashboard/login-link")["path"]
+            url = conn.admin_url + link
+            token_file = os.path.join(conn.data_dir, "admin.token")
+            hint = ("one-time login link; afterwards log in at %s/dashboard/login with the token in %s"
+                    % (conn.admin_url, token_file))
+            print("dashboard: %s" % url)
+            print("  (%s)" % hint)
             cmd = go_command(DEVICE, endpoint, os.path.join(workdir, DEVICE + ".ini"), cfg_path,
                              ca_path=conn.ca_path)
             print("starting: uedge -s %s -H %s -E <ca> -i %s.ini -c config_io.json go" % (
@@ -199,9 +279,21 @@ def main(argv=None):
             control_sent = False
             note = ""
             shown = ""
-            best = (0, {})
+            best = (0, 0, 0)
+            if tty:
+                from rich.console import Console
+                from rich.live import Live
+
+                console = Console()
+                live = Live(rich_view(None, started, note, url, endpoint.split(":")[0], hint),
+                            console=console, auto_refresh=False, transient=False)
+                live.start()
+            screen = _PlainScreen(print)
             while not stop["now"]:
                 if proc.poll() is not None:
+                    if live is not None:
+                        live.stop()
+                        live = None
                     print("\nuedge exited with %s; see %s/uedge.log" % (proc.returncode, workdir))
                     rc = 1
                     break
@@ -215,33 +307,44 @@ def main(argv=None):
                         pass
                 if control_sent and cid:
                     try:
-                        acks = conn.history(DEVICE, "data_out", source="device")
+                        acks = conn.history(DEVICE, "data_out", limit=5, source="device")
                         if acks:
                             note = "control: data_out {%s: %s} acknowledged by the device" % (cid, target)
                     except Exception:
                         pass
-                seen = _collect(conn)
-                if seen[1] > best[0]:
-                    best = (seen[1], seen[0])
-                out = _render(cfg, conn, started, note if (tty or note != shown) else "", tty)
+                view = fetch_view(conn)
+                reports, points = _counts(view)
+                if reports > best[0]:
+                    best = (reports, points, len([c for c in view["channels"] if c.get("latest")]))
+                if live is not None:
+                    live.update(rich_view(view, started, note, url, endpoint.split(":")[0], hint), refresh=True)
+                else:
+                    screen.update(view, started, note, shown)
                 shown = note
-                print(out, flush=True)
                 if args.duration is not None and elapsed >= args.duration:
                     break
                 for _ in range(10):
                     if stop["now"]:
                         break
                     time.sleep(0.1)
+            if live is not None:
+                live.stop()
+                live = None
             print("\nstopping uedge (SIGTERM) ...")
             stop_process(proc, 30)
-            chans, n, _errors = _collect(conn)
-            if n == 0 and best[0]:  # the connector may have taken the terminal's Ctrl-C too
-                n, chans = best[0], best[1]
-            print("done: the connector stored %d data_in points for %d channels." % (n, len(chans)))
-            if n == 0:
+            view = fetch_view(conn)
+            reports, points = _counts(view)
+            nchan = len([c for c in view["channels"] if c.get("latest")]) if view else 0
+            if reports == 0 and best[0]:  # the connector may have taken the terminal's Ctrl-C too
+                reports, points, nchan = best
+            print("done: the connector stored %d data_in reports (%d channel points) for %d channels."
+                  % (reports, points, nchan))
+            if reports == 0:
                 rc = 1
             print("stopping the connector ...")
     finally:
+        if live is not None:
+            live.stop()
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()

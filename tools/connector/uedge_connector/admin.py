@@ -15,15 +15,19 @@ PUT    /api/content/<name>                    body = bytes, Content-Type = mime
 GET    /api/content/<name>
 DELETE /api/content/<name>
 
-With an admin token configured every request needs "Authorization: Bearer <token>".
+With an admin token configured every request needs "Authorization: Bearer <token>"
+(or the dashboard's session cookie, see dashboard.py). The dashboard's pages
+(/dashboard/...) and its JSON (/api/dashboard/...) are served here too. A
+request whose Host does not name a loopback address (the admin API on loopback)
+or whose Origin is another site is refused (403).
 """
 
-import hmac
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
 
+from .dashboard import Dashboard
 from .http_server import HTTPError, Response
 
 JSON = "application/json"
@@ -34,20 +38,24 @@ def jresp(obj, status=200):
 
 
 class AdminAPI:
-    def __init__(self, hub, token=None, info=None):
+    def __init__(self, hub, token=None, info=None, admin_host="127.0.0.1"):
         self.hub = hub
         self.token = token
-        self.info = info or {}
+        self.info = info if info is not None else {}
+        self.dashboard = Dashboard(hub, token, self.info, admin_host)
 
     async def __call__(self, req):
-        if self.token is not None:
-            auth = req.header("authorization", "")
-            if not hmac.compare_digest(auth, "Bearer " + self.token):
-                raise HTTPError(401, "admin token required")
+        self.dashboard.check_request(req)
+        if req.raw_path == "/" or req.raw_path.startswith("/dashboard"):
+            return await self.dashboard.page(req)
+        if not self.dashboard.authorized(req):
+            raise HTTPError(401, "admin token required")
         parts = [urllib.parse.unquote(p) for p in req.raw_path.split("/")[1:]]
         if not parts or parts[0] != "api":
             raise HTTPError(404, "no such endpoint")
         parts = parts[1:]
+        if parts[:1] == ["dashboard"]:
+            return await self.dashboard.api(req, parts[1:])
         m = req.method
         hub = self.hub
         store = hub.store

@@ -15,9 +15,10 @@ IDLE_TIMEOUT = 120.0
 
 REASONS = {
     200: "OK", 201: "Created", 204: "No Content", 206: "Partial Content",
-    304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+    302: "Found", 303: "See Other", 304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
     404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 411: "Length Required",
-    413: "Payload Too Large", 416: "Range Not Satisfiable", 500: "Internal Server Error",
+    413: "Payload Too Large", 416: "Range Not Satisfiable",
+    422: "Unprocessable Content", 500: "Internal Server Error",
 }
 
 

@@ -100,7 +100,7 @@ class Connector:
         }
         admin_port = self.ports.get("admin")
         if admin_port is not None:
-            api = AdminAPI(hub, self.token, self.info)
+            api = AdminAPI(hub, self.token, self.info, self.admin_host)
             server = await HTTPServer(api, "admin").start(self.admin_host, admin_port)
             self.servers.append(server)
             hub.ports["admin"] = server.sockets[0].getsockname()[1]
