@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 sys.path.insert(0, os.path.join(ROOT, "host"))
 
-from uedge import ota  # noqa: E402  (portable bundle format)
+from uedge.ota import fetch  # noqa: E402  (portable bundle format)
 from uedge_host.ota import collect_sources, write_bundle  # noqa: E402
 
 BOARDS = ("rp2040", "esp32")
@@ -129,7 +129,7 @@ def build(board, out=None, version=None, quiet=False, overrides=None):
 
 def make_bundle(board, version, out_dir=None, build_out=None, overrides=None):
     """Build with the given version and pack build/<board>/lib into an OTA bundle."""
-    ota.parse_version(version)
+    fetch.parse_version(version)
     build_out = build_out or os.path.join(ROOT, "build", board + "-" + version)
     build(board, build_out, version=version, quiet=True, overrides=overrides)
     files = collect_sources([(os.path.join(build_out, "lib"), "")], suffixes=None)

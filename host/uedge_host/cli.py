@@ -356,7 +356,7 @@ def make_transport(s, clock):
         )
     tls = scheme in ("mqtts", "https")
     if scheme in ("mqtts", "mqtt"):
-        from uedge.murano import MuranoMQTT
+        from uedge.transport.murano_mqtt import MuranoMQTT
 
         t = MuranoMQTT(host, port, s.murano_id, auth=auth, ca=s.murano_cacert, cert=cert, key=key,
                        tls=tls, clock=clock, timeout_ms=int(s.request_timeout * 1000),
@@ -364,7 +364,7 @@ def make_transport(s, clock):
                        auth_backoff_ms=int(min(30.0, s.reconnect_max) * 1000),
                        log=lambda m: logging.getLogger("uedge.mqtt").info("%s", m))
     else:
-        from uedge.murano_http import MuranoHTTP
+        from uedge.transport.murano_http import MuranoHTTP
 
         t = _make_http(MuranoHTTP, host, port, s, auth, cert, key, tls, clock)
     if s.murano_token:
@@ -471,7 +471,7 @@ class BackgroundConnect:
         th.start()
 
     def _attempt(self, now):
-        from uedge.murano import AuthError, MuranoError
+        from uedge.transport.link import AuthError, MuranoError
 
         t = self._t
         try:
@@ -591,8 +591,9 @@ def write_status(path, data):
 class Daemon:
     def __init__(self, s):
         from uedge.compat import Clock
-        from uedge.edge import Edge, FileStore
-        from uedge.scheduler import Scheduler
+        from uedge.edge import Edge
+        from uedge.sync.file_store import FileStore
+        from uedge.pipeline.scheduler import Scheduler
 
         self.s = s
         self.clock = Clock()
