@@ -250,9 +250,9 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     # helpers with their own command lines
     if argv and argv[0] == "connector":
-        import uedge_connector
+        from uedge_connector.cli import main as connector_main
 
-        return uedge_connector.main(argv[1:])
+        return connector_main(argv[1:])
     if argv and argv[0] == "run":
         rest = argv[1:]
         if "--dry-run" in rest:
@@ -338,10 +338,7 @@ def setup_logging(level, env=None):
 
 
 def _token_of(t):
-    tok = getattr(t, "token", None)
-    if isinstance(tok, str) and tok:
-        return tok
-    return getattr(t, "_secret", None)
+    return t.credential
 
 
 def make_transport(s, clock):
@@ -366,29 +363,15 @@ def make_transport(s, clock):
     else:
         from uedge.transport.murano_http import MuranoHTTP
 
-        t = _make_http(MuranoHTTP, host, port, s, auth, cert, key, tls, clock)
+        t = MuranoHTTP(host, port, s.murano_id, auth=auth, ca=s.murano_cacert, cert=cert, key=key,
+                       tls=tls, clock=clock, timeout_ms=int(s.request_timeout * 1000),
+                       long_poll_ms=s.http_long_poll_ms, watch=s.watch,
+                       backoff_cap_ms=int(s.reconnect_max * 1000),
+                       auth_backoff_ms=int(min(30.0, s.reconnect_max) * 1000),
+                       log=lambda m: logging.getLogger("uedge.http").info("%s", m))
     if s.murano_token:
-        t._secret = s.murano_token
+        t.set_credentials(s.murano_token)
     return t, scheme
-
-
-def _make_http(cls, host, port, s, auth, cert, key, tls, clock):
-    import inspect
-
-    want = {
-        "device_id": s.murano_id, "auth": auth, "ca": s.murano_cacert, "cert": cert, "key": key,
-        "tls": tls, "clock": clock, "timeout_ms": int(s.request_timeout * 1000),
-        "long_poll_ms": s.http_long_poll_ms,
-        "backoff_cap_ms": int(s.reconnect_max * 1000), "watch": s.watch,
-        "auth_backoff_ms": int(min(30.0, s.reconnect_max) * 1000),
-        "log": lambda m: logging.getLogger("uedge.http").info("%s", m),
-    }
-    try:
-        params = inspect.signature(cls.__init__).parameters
-        kw = dict((k, v) for k, v in want.items() if k in params)
-    except (TypeError, ValueError):
-        kw = want
-    return cls(host, port, **kw)
 
 
 class BackgroundConnect:
@@ -710,24 +693,15 @@ class Daemon:
             time.sleep(min(ms, 50) / 1000.0)  # a connect attempt owns the sockets
             return
         socks = []
-        for holder in (getattr(t, "_client", None), getattr(t, "_writer", None),
-                       getattr(t, "_watcher", None)):
-            sk = getattr(holder, "sock", None) if holder is not None else None
-            if sk is None:
-                continue
+        for sk in t.sockets():
             try:
                 if hasattr(sk, "pending") and sk.pending():
                     return  # TLS bytes already decrypted and waiting
             except (OSError, ValueError):
                 pass
             socks.append(sk)
-        w = getattr(t, "_writer", None)
-        if w is not None and getattr(t, "connected", False) and not getattr(w, "busy", True):
-            try:
-                if t.pending():
-                    return  # HTTP requests queued and the connection is free
-            except Exception:
-                pass
+        if t.ready_to_send():
+            return  # requests queued and a connection free to take them
         if socks:
             try:
                 select.select(socks, [], [], ms / 1000.0)

@@ -1,4 +1,4 @@
-"""What the MQTT and HTTP device links (uedge.murano, uedge.murano_http) share.
+"""What the MQTT and HTTP device links (murano_mqtt, murano_http) share.
 
 DeviceLink keeps the stored credential (persisted 0600 with
 compat.write_secret, never logged), the on_update / on_ack / on_state

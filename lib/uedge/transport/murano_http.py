@@ -50,7 +50,7 @@ def record_body(entries, ts_divisor=1000000):
 
 
 class MuranoHTTP(DeviceLink):
-    """Same device-side shape as uedge.murano.MuranoMQTT, over the HTTP device API."""
+    """Same device-side shape as murano_mqtt.MuranoMQTT, over the HTTP device API."""
 
     def __init__(
         self,
@@ -285,6 +285,14 @@ class MuranoHTTP(DeviceLink):
     def record(self, entries):
         body = record_body(entries, self.record_ts_divisor)
         return self._enqueue("/onep:v1/stack/record", body, True)
+
+    def sockets(self):
+        """The live sockets (writer, long poll), for a host loop that waits in select()."""
+        return [c.sock for c in (self._writer, self._watcher) if c.sock is not None]
+
+    def ready_to_send(self):
+        """True when requests are queued and the write connection is free to take one now."""
+        return self._connected and bool(self._queue) and not self._writer.busy() and not self._retry_ms
 
     def pending(self):
         return len(self._queue)

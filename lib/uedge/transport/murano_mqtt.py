@@ -323,6 +323,15 @@ class MuranoMQTT(DeviceLink):
         """Historical values: [(ts_us, {alias: value_str}), ...] on $resource.batch."""
         return self._publish(b"$resource.batch", batch_payload(entries))
 
+    def sockets(self):
+        """The live socket(s), for a host loop that waits in select()."""
+        c = self._client
+        return [c.sock] if c is not None and c.sock is not None else []
+
+    def ready_to_send(self):
+        """True when queued writes wait only for the loop (never for MQTT: publish sends at once)."""
+        return False
+
     def pending(self):
         return self._client.pending() if self._client is not None else 0
 
