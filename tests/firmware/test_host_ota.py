@@ -53,7 +53,7 @@ def test_install_switches_symlink_restarts_and_confirms(tmp_path, connector, dev
     assert restarts(marker) == 1
     assert o.current_target() == "versions/1.1.0"
     # the unpacked bundle is the importable application
-    assert os.path.isfile(os.path.join(base, "current", "uedge", "ota.py"))
+    assert os.path.isfile(os.path.join(base, "current", "uedge", "ota", "updater.py"))
     assert os.path.isfile(os.path.join(base, "current", "uedge_host", "ota.py"))
     # the restarted service starts, reaches the connector, confirms
     o2 = HostOta(base, version="1.0.0", restart_cmd=cmd, confirm_timeout_s=60)

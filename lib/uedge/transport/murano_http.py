@@ -292,7 +292,7 @@ class MuranoHTTP(DeviceLink):
 
     def ready_to_send(self):
         """True when requests are queued and the write connection is free to take one now."""
-        return self._connected and bool(self._queue) and not self._writer.busy() and not self._retry_ms
+        return self._connected and bool(self._queue) and not self._writer.busy
 
     def pending(self):
         return len(self._queue)
