@@ -14,7 +14,7 @@ import machine
 from uedge.ota import updater
 from uedge.compat import Clock
 from uedge.edge import Edge
-from uedge.sync.file_store import FileStore
+from uedge.sync.config_sync import FileStore
 from uedge.pipeline.scheduler import Scheduler
 from uedge_fw import settings as settings_mod
 from uedge_fw.led import StatusLed

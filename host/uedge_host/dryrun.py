@@ -19,7 +19,7 @@ from uedge.config.json_reader import ConfigError
 from uedge.pipeline.payload import encode_data_in
 from uedge.transport.murano_mqtt import batch_payload
 from uedge.pipeline.scheduler import Scheduler
-from uedge.pipeline.slots import registry_check
+from uedge.sources import registry_check
 
 
 def _load_sources():

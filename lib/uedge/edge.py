@@ -13,7 +13,7 @@ plain loop (run()), on a board or a gateway alike:
                          config_applications (interfaces for the sources)
 
 The parts, each in its own place:
-    config sync (ConfigSync)         uedge/sync/config_sync.py
+    config sync (ConfigSync), cache  uedge/sync/config_sync.py
     live sends, in-flight, replay    uedge/sync/delivery.py (Delivery)
     data_out requests (DataOut)      uedge/pipeline/control.py
 """
@@ -22,7 +22,7 @@ from uedge.pipeline.control import DataOut
 from uedge.pipeline.payload import encode_data_in
 from uedge.sync.config_sync import ConfigSync
 from uedge.sync.delivery import Delivery
-from uedge.sync.file_store import FileStore
+from uedge.sync.config_sync import FileStore
 from uedge.transport.link import STATE_READ, UpdateError
 
 

@@ -20,7 +20,7 @@ from uedge.compat import FakeClock
 from uedge.config.config_io import parse_config_io
 from uedge.pipeline.payload import encode_data_in
 from uedge.pipeline.scheduler import Scheduler
-from uedge.pipeline.slots import registry_check
+from uedge.sources import registry_check
 import uedge.sources.simulated
 with open(%(cfg)r) as f:
     cio = parse_config_io(f.read(), registry_check)

@@ -249,7 +249,7 @@ def test_config_applications_applied_to_sources():
     clock = FakeClock()
 
     def open_source(application, interface, app_config):
-        from uedge.pipeline.slots import default_open_source
+        from uedge.sources import default_open_source
 
         opened.append((application, interface, dict(app_config)))
         return default_open_source(application, interface, app_config)

@@ -5,7 +5,7 @@ from uedge.compat import FakeClock
 from uedge.config.config_io import parse_config_io
 from uedge.config.json_reader import ConfigError
 from uedge.pipeline.scheduler import Scheduler
-from uedge.pipeline.slots import registry_check
+from uedge.sources import registry_check
 from uedge.sources import onboard
 
 from test_onboard_source import Board, FakeADC, FakeMachine, FakePin

@@ -4,7 +4,7 @@ from uedge.config.config_applications import parse_config_applications
 from uedge.config.config_io import parse_config_io
 from uedge.config.json_reader import ConfigError
 from uedge.pipeline.scheduler import Scheduler
-from uedge.pipeline.slots import default_open_source
+from uedge.sources import default_open_source
 from uedge.sources import Source
 from ptest import raises
 import uedge.sources.simulated  # noqa: F401

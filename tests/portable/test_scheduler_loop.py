@@ -74,7 +74,7 @@ class Recorder(Source):
 def _rec_open(app, itf, cfg):
     if app == "Rec":
         return Recorder(app, itf, cfg)
-    from uedge.pipeline.slots import default_open_source
+    from uedge.sources import default_open_source
 
     return default_open_source(app, itf, cfg)
 

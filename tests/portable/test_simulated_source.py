@@ -2,7 +2,7 @@
 from ptest import approx, raises
 
 from uedge.config.config_io import parse_config_io
-from uedge.pipeline.slots import registry_check
+from uedge.sources import registry_check
 from uedge.sources import SourceError, lookup
 from uedge.sources.simulated import SimulatedSource
 

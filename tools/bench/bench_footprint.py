@@ -40,21 +40,24 @@ SIM_MINUTES = 10
 OFFLINE = (240000, 300000)  # ms of simulated time with the connector away
 
 # Every library module, dependencies first (the import cost table).
-MODULES = (
-    "uedge.compat", "uedge.sources", "uedge.config", "uedge.config.json_reader", "uedge.config.fields",
-    "uedge.config.config_io", "uedge.config.config_applications", "uedge.pipeline", "uedge.pipeline.payload",
-    "uedge.pipeline.channel", "uedge.pipeline.control", "uedge.pipeline.slots", "uedge.pipeline.scheduler",
-    "uedge.transport", "uedge.transport.link", "uedge.sync", "uedge.sync.file_store", "uedge.sync.last_edited",
-    "uedge.sync.config_sync", "uedge.sync.delivery", "uedge.sync.record_merge", "uedge.edge",
-    "uedge.outbox", "uedge.outbox.memory", "uedge.outbox.segment", "uedge.ota", "uedge.ota.files",
-    "uedge.ota.updater", "uedge.ota.fetch", "uedge.transport.net", "uedge.transport.mqtt_packets",
-    "uedge.transport.mqtt_receive", "uedge.transport.mqtt_client", "uedge.transport.murano_mqtt",
-    "uedge.transport.http_form", "uedge.transport.http_client", "uedge.transport.murano_http",
-    "uedge.sources.simulated", "uedge.sources.onboard", "uedge.modbus",
-    "uedge.modbus.codec", "uedge.modbus.plan", "uedge.modbus.engine", "uedge.modbus.rtu",
-    "uedge.sources.modbus_rtu", "board", "uedge_fw.version", "uedge_fw.settings", "uedge_fw.led",
-    "uedge_fw.net", "uedge_fw.rtu", "uedge_fw.app",
-)
+# One string, split when used: as separate literals each name would be a qstr
+# of this file's own, and the qstr pool grows in doubling chunks, so unloaded
+# names in the list would move where the pool's next chunk lands.
+MODULES = """
+uedge.compat uedge.sources uedge.config uedge.config.json_reader uedge.config.fields
+uedge.config.config_io uedge.config.config_applications uedge.pipeline
+uedge.pipeline.payload uedge.pipeline.channel uedge.pipeline.control
+uedge.pipeline.scheduler uedge.transport uedge.transport.link uedge.sync
+uedge.sync.last_edited uedge.sync.config_sync uedge.sync.delivery
+uedge.edge uedge.outbox uedge.outbox.memory uedge.outbox.segment
+uedge.ota uedge.ota.files uedge.ota.updater uedge.ota.fetch uedge.transport.net
+uedge.transport.mqtt_packets uedge.transport.mqtt_receive uedge.transport.mqtt_client
+uedge.transport.murano_mqtt uedge.transport.http_form uedge.transport.http_client
+uedge.transport.murano_http uedge.sources.simulated uedge.sources.onboard uedge.modbus
+uedge.modbus.codec uedge.modbus.plan uedge.modbus.engine uedge.modbus.rtu
+uedge.sources.modbus_rtu board uedge_fw.version uedge_fw.settings uedge_fw.led uedge_fw.net
+uedge_fw.rtu uedge_fw.app
+""".split()
 # simulated hardware modules of the virtual board (source, not board code)
 _HW = ("machine", "network", "ntptime")
 

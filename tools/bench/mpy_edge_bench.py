@@ -13,7 +13,7 @@ import select  # noqa: E402
 
 from uedge.compat import Clock  # noqa: E402
 from uedge.edge import Edge  # noqa: E402
-from uedge.sync.file_store import FileStore  # noqa: E402
+from uedge.sync.config_sync import FileStore  # noqa: E402
 from uedge.transport.murano_mqtt import MuranoMQTT  # noqa: E402
 from uedge.outbox.memory import MemoryOutbox  # noqa: E402
 from uedge.outbox.segment import SegmentOutbox  # noqa: E402

@@ -12,7 +12,7 @@ FakeClock drives an hour of schedule in milliseconds.
 from uedge.config.config_io import ConfigIO, parse_config_io
 from uedge.pipeline.channel import Channel
 from uedge.pipeline.control import check_request
-from uedge.pipeline.slots import Slot, Virtual, default_open_source, error_text, registry_check
+from uedge.sources import Slot, Virtual, default_open_source, error_text, registry_check
 
 BACKOFF_MIN_MS = 1000
 BACKOFF_MAX_MS = 60000
@@ -69,9 +69,9 @@ class Scheduler:
         if config_applications is not None:
             if not hasattr(config_applications, "interface_config"):  # not parsed yet
                 # imported here: a board without config_applications never loads it
-                from uedge.config.config_applications import parse_config_applications
+                from uedge.config import config_applications as ca
 
-                config_applications = parse_config_applications(config_applications)
+                config_applications = ca.parse_config_applications(config_applications)
             self.config_applications = config_applications
         if not isinstance(config_io, ConfigIO):
             config_io = parse_config_io(config_io, check_channel=registry_check)

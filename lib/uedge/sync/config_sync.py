@@ -12,17 +12,65 @@ The rule (two-way, as the Data IO Schema asks):
   * an invalid remote config is rejected: the message goes to data_in
     __error.config_io and the last good config keeps running.
 
-ConfigSync is a mixin of uedge.edge.Edge: it uses the Edge's store, scheduler,
+FileStore is the local cache of both documents. ConfigSync is a mixin of uedge.edge.Edge: it uses the Edge's store, scheduler,
 transport, log and _error().
 """
 
 import json
 
 from uedge.config.config_io import parse_config_io
-from uedge.config.json_reader import ConfigError
-from uedge.pipeline.slots import registry_check as check_channel
-from uedge.sync.file_store import applications_of
-from uedge.sync.last_edited import edited_seconds
+from uedge.config.json_reader import ConfigError, loads
+from uedge.sources import registry_check as check_channel
+
+
+class FileStore:
+    """Local cache of config_io / config_applications (None path = no cache)."""
+
+    def __init__(self, config_io_path=None, config_applications_path=None):
+        self.paths = {"config_io": config_io_path, "config_applications": config_applications_path}
+
+    def load(self, alias):
+        p = self.paths.get(alias)
+        if not p:
+            return None
+        try:
+            with open(p) as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def save(self, alias, text):
+        p = self.paths.get(alias)
+        if not p:
+            return
+        tmp = p + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        try:
+            import os
+
+            os.rename(tmp, p)
+        except (ImportError, OSError):
+            with open(p, "w") as f:
+                f.write(text)
+
+
+def applications_of(text):
+    """Application names a config_io text uses ([] when it cannot be read)."""
+    try:
+        doc = loads(text)
+        chans = doc.get("channels")
+    except (ConfigError, AttributeError):
+        return []
+    apps = []
+    if isinstance(chans, dict):
+        for cid in chans:
+            ch = chans[cid]
+            pc = ch.get("protocol_config") if isinstance(ch, dict) else None
+            app = pc.get("application") if isinstance(pc, dict) else None
+            if isinstance(app, str) and app not in apps:
+                apps.append(app)
+    return apps
 
 
 class ConfigSync:
@@ -30,10 +78,10 @@ class ConfigSync:
         """Load and run the locally cached configuration (before connecting)."""
         text = self.store.load("config_applications")
         if text:
-            from uedge.config.config_applications import parse_config_applications
+            from uedge.config import config_applications
 
             try:
-                self.apps = parse_config_applications(text)
+                self.apps = config_applications.parse_config_applications(text)
             except ConfigError as e:
                 self._error("config_applications", "local config_applications: %s" % e)
         text = self.store.load("config_io")
@@ -101,8 +149,11 @@ class ConfigSync:
                 self._error("config_io", "config_io rejected: the device configuration is locked")
                 self._push_config("locked")
                 return
-            remote_t = edited_seconds(cfg.last_edited)
-            local_t = edited_seconds(self.config.last_edited)
+            # imported here: only a remote config that differs is compared
+            from uedge.sync import last_edited
+
+            remote_t = last_edited.edited_seconds(cfg.last_edited)
+            local_t = last_edited.edited_seconds(self.config.last_edited)
             if remote_t is not None and local_t is not None and remote_t < local_t:
                 self._push_config("local config_io is newer")
                 return
@@ -155,10 +206,10 @@ class ConfigSync:
         if text is None or not text.strip():
             return
         # imported here: a board without config_applications never loads it
-        from uedge.config.config_applications import parse_config_applications
+        from uedge.config import config_applications
 
         try:
-            apps = parse_config_applications(text)
+            apps = config_applications.parse_config_applications(text)
         except ConfigError as e:
             self._error("config_applications", "config_applications rejected: %s" % e)
             return

@@ -11,6 +11,33 @@ log and counters.
 """
 
 
+import json
+
+
+def merge_reports(a, b):
+    """Two data_in reports of one record slot as one (the HTTP record API keeps
+    one value per second): the later value of a channel wins."""
+    try:
+        da = json.loads(a)
+        db = json.loads(b)
+    except ValueError:
+        return b
+    if not isinstance(da, dict) or not isinstance(db, dict):
+        return b
+    ea = da.pop("__error", None)
+    eb = db.pop("__error", None)
+    for k in db:
+        da[k] = db[k]
+    if ea or eb:
+        err = {}
+        for e in (ea, eb):
+            if isinstance(e, dict):
+                for k in e:
+                    err[k] = e[k]
+        da["__error"] = err
+    return json.dumps(da)
+
+
 class Delivery:
     def _on_ack(self, msg_id):
         if msg_id in self._live:
@@ -155,9 +182,6 @@ class Delivery:
         if len(batch) > want:
             nxt = batch.pop()
             more = True
-        if res > 1:
-            # only a transport with coarse record timestamps loads it
-            from uedge.sync.record_merge import merge_reports
         records = []
         keys = []
         last_start = 0
