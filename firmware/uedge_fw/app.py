@@ -11,10 +11,11 @@ import time
 
 import machine
 
-from uedge import ota
+from uedge.ota import updater
 from uedge.compat import Clock
-from uedge.edge import Edge, FileStore
-from uedge.scheduler import Scheduler
+from uedge.edge import Edge
+from uedge.sync.config_sync import FileStore
+from uedge.pipeline.scheduler import Scheduler
 from uedge_fw import settings as settings_mod
 from uedge_fw.led import StatusLed
 from uedge_fw.net import Network
@@ -66,10 +67,10 @@ def make_transport(s, clock):
     )
     # receive buffers are sized by max_update (the largest config_io & co. accepted)
     if s["protocol"] == "http":
-        from uedge.murano_http import MuranoHTTP
+        from uedge.transport.murano_http import MuranoHTTP
 
         return MuranoHTTP(s["host"], s["port"] or None, max_response=s["max_update"], **common)
-    from uedge.murano import MuranoMQTT
+    from uedge.transport.murano_mqtt import MuranoMQTT
 
     if s["auth"] == "password":
         common["password"] = s["secrets"].get("password")
@@ -135,7 +136,8 @@ class NetGate:
 
 
 def make_outbox(s):
-    from uedge.outbox import MemoryOutbox, SegmentOutbox
+    from uedge.outbox.memory import MemoryOutbox
+    from uedge.outbox.segment import SegmentOutbox
 
     try:
         return SegmentOutbox(s["outbox_dir"], cap_bytes=s["outbox_bytes"], segment_bytes=4096)
@@ -213,7 +215,7 @@ class App:
         if s.get("wdt", True):
             self.wdt = machine.WDT(timeout=getattr(b, "WDT_TIMEOUT_MS", 8000))
         o = s.get("ota") or {}
-        self.updater = ota.Updater(
+        self.updater = updater.Updater(
             "",
             o.get("name") or getattr(b, "BUNDLE_NAME", "uedge-" + b.NAME),
             VERSION,

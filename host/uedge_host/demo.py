@@ -60,7 +60,7 @@ def _example_config():
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "examples", "simulated_config_io.json")
     try:
-        from uedge.config import loads
+        from uedge.config.json_reader import loads
 
         with open(path) as f:
             return loads(f.read())

@@ -13,9 +13,13 @@ import sys
 import time
 
 from uedge.compat import Clock, FakeClock
-from uedge.config import ConfigError, parse_config_applications, parse_config_io
-from uedge.payload import encode_batch, encode_data_in
-from uedge.scheduler import Scheduler, registry_check
+from uedge.config.config_applications import parse_config_applications
+from uedge.config.config_io import parse_config_io
+from uedge.config.json_reader import ConfigError
+from uedge.pipeline.payload import encode_data_in
+from uedge.transport.murano_mqtt import batch_payload
+from uedge.pipeline.scheduler import Scheduler
+from uedge.sources import registry_check
 
 
 def _load_sources():
@@ -92,7 +96,7 @@ def run(args, out=sys.stdout):
             payload = encode_data_in(rep.values, rep.errors)
             n += 1
             if args.batch:
-                batch.append((rep.ts_us, payload))
+                batch.append((rep.ts_us, {"data_in": payload}))
             else:
                 out.write("%d %s %s\n" % (rep.ts_us, _iso(rep.ts_us), payload))
                 out.flush()
@@ -101,7 +105,7 @@ def run(args, out=sys.stdout):
     finally:
         sched.close()
     if args.batch:
-        out.write(encode_batch(batch) + "\n")
+        out.write(batch_payload(batch) + "\n")
     print("# %d payloads" % n, file=sys.stderr)
     return 0
 

@@ -8,7 +8,7 @@ Layout under the base directory (default /opt/uedge):
     factory/                 the version installed by the package (optional;
                              `current` points here when no bundle is active)
     ota.json                 state: current, previous, pending, tries, bad
-    ota.stage                the download being verified
+    fetch.stage                the download being verified
 
 The mechanism is the portable one (uedge.ota: manifest + concatenated
 archive, size + sha256 verified BEFORE anything is unpacked, side-by-side
@@ -40,7 +40,9 @@ import subprocess
 import sys
 import time
 
-from uedge import ota
+from uedge.ota import fetch
+from uedge.ota import files
+from uedge.ota import updater
 
 DEFAULT_BASE = "/opt/uedge"
 DEFAULT_NAME = "uedge-gateway"
@@ -48,11 +50,11 @@ VERSIONS_DIR = "versions"
 FACTORY_DIR = "factory"
 
 
-class HostOta(ota.Updater):
+class HostOta(updater.Updater):
     def __init__(self, base=DEFAULT_BASE, name=DEFAULT_NAME, version="0.0.0",
                  restart_cmd=None, confirm_timeout_s=300, max_tries=2, log=None):
         os.makedirs(base, exist_ok=True)
-        ota.Updater.__init__(self, base, name, version, confirm_timeout_s=confirm_timeout_s,
+        updater.Updater.__init__(self, base, name, version, confirm_timeout_s=confirm_timeout_s,
                              max_tries=max_tries, log=log or (lambda m: print(m, flush=True)),
                              apps_dir=VERSIONS_DIR)
         self.base = base
@@ -104,14 +106,14 @@ class HostOta(ota.Updater):
         """Install a bundle from local files (e.g. copied by hand), verified the same way."""
         with open(manifest_path) as f:
             m = json.load(f)
-        err = ota.check_manifest(m, self.name)
+        err = fetch.check_manifest(m, self.name)
         if err:
-            raise ota.OtaError(err)
+            raise files.OtaError(err)
         shutil.copyfile(archive_path, self.stage_path)
-        n, got = ota.file_sha256(self.stage_path)
+        n, got = fetch.file_sha256(self.stage_path)
         if n != m["size"] or got != m["sha256"]:
             self.discard_stage()
-            raise ota.OtaError("rejected %s %s: archive size/sha256 does not match the manifest"
+            raise files.OtaError("rejected %s %s: archive size/sha256 does not match the manifest"
                                % (m["name"], m["version"]))
         return self.install(m)
 
@@ -127,7 +129,7 @@ class HostOta(ota.Updater):
         if st.get("pending"):
             tries = st.get("tries", 0)
             if tries >= self.max_tries:
-                ota._rollback_state(st, "not confirmed after %d starts" % tries)
+                updater.rollback_state(st, "not confirmed after %d starts" % tries)
                 self.log("ota: " + st["last"])
                 rolled = True
             else:
@@ -148,7 +150,7 @@ class HostOta(ota.Updater):
     def poll(self, now_ms=None):
         if now_ms is None:
             now_ms = int(time.monotonic() * 1000)
-        if ota.Updater.poll(self, now_ms):
+        if updater.Updater.poll(self, now_ms):
             self.restart("rollback")
             return True
         return False
@@ -187,10 +189,10 @@ def write_bundle(name, version, files, out_dir):
     """Pack files ([(path, bytes)]) into an OTA bundle and write its manifest
     (<name>-<version>.json) and archive into out_dir -> (manifest path,
     archive path, manifest)."""
-    m, archive = ota.build_bundle(name, version, files)
+    m, archive = fetch.build_bundle(name, version, files)
     os.makedirs(out_dir, exist_ok=True)
     mpath = os.path.join(out_dir, "%s-%s.json" % (name, version))
-    apath = os.path.join(out_dir, ota.archive_name(m))
+    apath = os.path.join(out_dir, fetch.archive_name(m))
     with open(mpath, "w") as f:
         json.dump(m, f, indent=1)
     with open(apath, "wb") as f:
@@ -242,7 +244,7 @@ def main(argv=None):
             p.error("install needs MANIFEST ARCHIVE")
         try:
             v = o.install_files(a.files[0], a.files[1])
-        except ota.OtaError as e:
+        except files.OtaError as e:
             print("ota: %s" % e)
             return 1
         o.restart("switched to %s" % v)

@@ -8,7 +8,9 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from uedge.config import ConfigApplications, ConfigError, ConfigIO, loads, parse_config_applications, parse_config_io
+from uedge.config.config_applications import ConfigApplications, parse_config_applications
+from uedge.config.config_io import ConfigIO, parse_config_io
+from uedge.config.json_reader import ConfigError, loads
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "portable", "data")
 

@@ -12,7 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
-from uedge.config import ConfigError, loads, parse_config_io
+from uedge.config.config_io import parse_config_io
+from uedge.config.json_reader import ConfigError, loads
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(os.path.dirname(HERE), "portable", "data")

@@ -17,9 +17,10 @@ import sys
 sys.path.insert(0, %(lib)r)
 import json
 from uedge.compat import FakeClock
-from uedge.config import parse_config_io
-from uedge.payload import encode_data_in
-from uedge.scheduler import Scheduler, registry_check
+from uedge.config.config_io import parse_config_io
+from uedge.pipeline.payload import encode_data_in
+from uedge.pipeline.scheduler import Scheduler
+from uedge.sources import registry_check
 import uedge.sources.simulated
 with open(%(cfg)r) as f:
     cio = parse_config_io(f.read(), registry_check)

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from edge_helpers import PYPATH
-from uedge_host import cli, settings
+from uedge_host import cli, daemon, logsetup, settings
+from uedge_host import transport as host_transport
 
 
 def test_edged_short_and_long_options():
@@ -170,7 +171,7 @@ def test_edged_log_env(tmp_path):
         settings.log_settings({"EDGED_LOG_MAX_BYTES": "big"})
     # a file destination rotates by size and keeps EDGED_LOG_MAX_BACKUPS old files
     level = logging.getLogger().level
-    h = cli.setup_logging("DEBUG", env)
+    h = logsetup.setup_logging("DEBUG", env)
     try:
         lg = logging.getLogger("uedge.test")
         for i in range(40):
@@ -185,7 +186,7 @@ def test_edged_log_env(tmp_path):
     old = sys.stdout
     sys.stdout = buf
     try:
-        h = cli.setup_logging("INFO", {"EDGED_LOG_FILENAME": "stdout"})
+        h = logsetup.setup_logging("INFO", {"EDGED_LOG_FILENAME": "stdout"})
         logging.getLogger("uedge.test").info("to stdout")
         logging.getLogger("uedge.test").debug("not shown")
     finally:
@@ -228,7 +229,7 @@ def test_remove_unused_device_queues(tmp_path):
     for n in ("gw1.queue.db", "gw1.queue.db-wal", "gw2.queue.db", "gw2.queue.db-wal", "gw2.queue.db-shm",
               "keep.txt", "gw1.ini"):
         (tmp_path / n).write_text("x")
-    removed = cli.remove_unused_queues(str(tmp_path / "gw1.queue.db"))
+    removed = daemon.remove_unused_queues(str(tmp_path / "gw1.queue.db"))
     assert removed == ["gw2.queue.db", "gw2.queue.db-shm", "gw2.queue.db-wal"]
     assert sorted(os.listdir(tmp_path)) == ["gw1.ini", "gw1.queue.db", "gw1.queue.db-wal", "keep.txt"]
 
@@ -238,8 +239,8 @@ def test_timeouts_reach_the_transports():
 
     s = settings.resolve({"murano_id": "x", "murano_host": "http://127.0.0.1:1", "http_timeout": "45000",
                           "request_timeout": "4"}, env={})
-    t, scheme = cli.make_transport(s, Clock())
+    t, scheme = host_transport.make_transport(s, Clock())
     assert scheme == "http" and t.long_poll_ms == 45000 and t.timeout_ms == 4000
     s = settings.resolve({"murano_id": "x", "murano_host": "mqtt://127.0.0.1:1", "http_timeout": "2"}, env={})
-    t, scheme = cli.make_transport(s, Clock())
+    t, scheme = host_transport.make_transport(s, Clock())
     assert scheme == "mqtt" and t.timeout_ms == 2000  # former meaning: request timeout in seconds

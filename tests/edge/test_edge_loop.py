@@ -6,10 +6,11 @@ test_chaos.py; these cover the decision rules quickly and deterministically.
 import json
 
 from uedge.compat import FakeClock
-from uedge.edge import Edge, edited_seconds
-from uedge.link import STATE_READ
-from uedge.outbox import MemoryOutbox
-from uedge.scheduler import Scheduler
+from uedge.edge import Edge
+from uedge.sync.last_edited import edited_seconds
+from uedge.transport.link import STATE_READ
+from uedge.outbox.memory import MemoryOutbox
+from uedge.pipeline.scheduler import Scheduler
 import uedge.sources.simulated  # noqa: F401
 
 
@@ -248,7 +249,7 @@ def test_config_applications_applied_to_sources():
     clock = FakeClock()
 
     def open_source(application, interface, app_config):
-        from uedge.scheduler import default_open_source
+        from uedge.sources import default_open_source
 
         opened.append((application, interface, dict(app_config)))
         return default_open_source(application, interface, app_config)

@@ -2,7 +2,7 @@ import json
 import os
 
 from uedge_host import status
-from uedge_host.cli import write_status
+from uedge_host.daemon import write_status
 
 
 def _sample(pid):

@@ -14,7 +14,7 @@ import json  # noqa: E402
 import struct  # noqa: E402
 import time  # noqa: E402
 
-from uedge.config import parse_config_io  # noqa: E402
+from uedge.config.config_io import parse_config_io  # noqa: E402
 from uedge.sources.modbus_rtu import ModbusRTUSource  # noqa: E402
 
 

@@ -15,7 +15,7 @@ from canopen.objectdictionary import (
     ODVariable,
 )
 from fieldbus_peers import config_io
-from uedge.config import parse_config_io
+from uedge.config.config_io import parse_config_io
 from uedge_host.sources.canopen_source import CANopenSource
 
 NODE = 5

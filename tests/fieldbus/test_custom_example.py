@@ -6,7 +6,8 @@ import threading
 import serial
 from fieldbus_peers import config_io
 from peers.socat import socat_pair
-from uedge.config import parse_config_applications, parse_config_io
+from uedge.config.config_applications import parse_config_applications
+from uedge.config.config_io import parse_config_io
 from uedge.sources import lookup
 from uedge_host.sources import register_all
 from uedge_host.sources.custom_example import AcmeSource

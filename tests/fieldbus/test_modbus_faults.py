@@ -8,7 +8,7 @@ import pytest
 from fieldbus_peers import config_io, rtu_server, run_mpy, tcp_server
 from peers.socat import socat_pair
 from serial_mitm import Mitm
-from uedge.config import parse_config_io
+from uedge.config.config_io import parse_config_io
 from uedge.sources.modbus_rtu import ModbusRTUSource
 from uedge_host.sources.modbus import ModbusRTUHostSource, ModbusTCPSource
 

@@ -8,8 +8,8 @@ import pytest
 from fieldbus_peers import config_io, tcp_server
 from pymodbus.client import ModbusTcpClient
 from uedge.compat import Clock
-from uedge.config import ConfigError
-from uedge.scheduler import Scheduler
+from uedge.config.json_reader import ConfigError
+from uedge.pipeline.scheduler import Scheduler
 from uedge_host.sources import register_all
 
 DATA = {"1": {"hr": [10, 20, 30, 0], "co": [1, 0]}}

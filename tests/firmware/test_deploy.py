@@ -17,7 +17,7 @@ def test_build_compiles_everything_for_each_board_arch(tmp_path):
         sizes = deploy.build(board, out, quiet=True)
         assert sizes["boot.py"] > 0 and sizes["main.py"] > 0
         assert "lib/board.mpy" in sizes and "lib/uedge_fw/app.mpy" in sizes
-        assert "lib/uedge/ota.mpy" in sizes and "lib/uedge/sources/onboard.mpy" in sizes
+        assert "lib/uedge/ota/updater.mpy" in sizes and "lib/uedge/sources/onboard.mpy" in sizes
         n_src = len([f for f in deploy.source_files(board) if f[1].startswith("lib/")])
         assert len([k for k in sizes if k.endswith(".mpy")]) == n_src
         with open(os.path.join(out, "lib", "uedge", "edge.mpy"), "rb") as f:

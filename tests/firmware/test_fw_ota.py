@@ -104,7 +104,7 @@ def test_ota_bad_hash_is_rejected_before_install(tmp_path, connector):
 
 def test_ota_version_that_cannot_connect_is_reverted(tmp_path, connector):
     conn = connector
-    publish(conn, tmp_path, "0.3.0", overrides={"lib/uedge/murano.py": UNREACHABLE_MURANO})
+    publish(conn, tmp_path, "0.3.0", overrides={"lib/uedge/transport/murano_mqtt.py": UNREACHABLE_MURANO})
     vb = make_board(tmp_path, conn, settings={"ota": {"check_s": 1, "confirm_s": 4}})
     sim_only(vb)
     with vb:

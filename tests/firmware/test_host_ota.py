@@ -7,9 +7,9 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "host"))
-from uedge import ota  # noqa: E402
+from uedge.ota import fetch  # noqa: E402
 from uedge.compat import Clock  # noqa: E402
-from uedge.murano import MuranoMQTT  # noqa: E402
+from uedge.transport.murano_mqtt import MuranoMQTT  # noqa: E402
 from uedge_host.ota import HostOta, make_gateway_bundle  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def test_install_switches_symlink_restarts_and_confirms(tmp_path, connector, dev
     assert restarts(marker) == 1
     assert o.current_target() == "versions/1.1.0"
     # the unpacked bundle is the importable application
-    assert os.path.isfile(os.path.join(base, "current", "uedge", "ota.py"))
+    assert os.path.isfile(os.path.join(base, "current", "uedge", "ota", "updater.py"))
     assert os.path.isfile(os.path.join(base, "current", "uedge_host", "ota.py"))
     # the restarted service starts, reaches the connector, confirms
     o2 = HostOta(base, version="1.0.0", restart_cmd=cmd, confirm_timeout_s=60)
@@ -112,7 +112,7 @@ def test_no_contact_in_time_rolls_back_and_restarts(tmp_path, connector, device)
 
 def test_crash_looping_service_rolls_back_at_start(tmp_path):
     base = str(tmp_path / "opt")
-    m, archive = ota.build_bundle("uedge-gateway", "2.0.0", [("uedge/x.py", b"x = 1\n")])
+    m, archive = fetch.build_bundle("uedge-gateway", "2.0.0", [("uedge/x.py", b"x = 1\n")])
     (tmp_path / "m.json").write_text(json.dumps(m))
     (tmp_path / "a.uea").write_bytes(archive)
     o = HostOta(base, version="1.0.0", max_tries=2)
@@ -135,7 +135,7 @@ def test_cli_status_and_bundle(tmp_path):
                          check=True).stdout
     assert "uedge-gateway-3.0.0.json" in out
     m = json.load(open(tmp_path / "b" / "uedge-gateway-3.0.0.json"))
-    assert ota.check_manifest(m) is None
+    assert fetch.check_manifest(m) is None
     base = str(tmp_path / "opt")
     r = subprocess.run([sys.executable, "-m", "uedge_host.ota", "install",
                         str(tmp_path / "b" / "uedge-gateway-3.0.0.json"),

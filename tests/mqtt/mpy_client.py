@@ -6,7 +6,8 @@ import time
 sys.path.insert(0, __file__.rsplit("/", 3)[0] + "/lib" if __file__.count("/") >= 3 else "lib")
 sys.path.insert(0, "lib")
 
-from uedge.mqtt import MQTTAuthError, MQTTClient, MQTTException  # noqa: E402
+from uedge.transport.mqtt_client import MQTTClient  # noqa: E402
+from uedge.transport.net import MQTTAuthError, MQTTException
 
 
 def pump(c, cond, ms=5000):

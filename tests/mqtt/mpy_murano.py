@@ -5,8 +5,8 @@ import time
 
 sys.path.insert(0, "lib")
 
-from uedge.murano import MuranoMQTT  # noqa: E402
-from uedge.murano_http import MuranoHTTP  # noqa: E402
+from uedge.transport.murano_mqtt import MuranoMQTT  # noqa: E402
+from uedge.transport.murano_http import MuranoHTTP  # noqa: E402
 
 kind, host, port, dev, cred, ca = sys.argv[1:7]
 cls = MuranoMQTT if kind == "mqtt" else MuranoHTTP

@@ -4,7 +4,7 @@ import sys
 import time
 
 sys.path.insert(0, "lib")
-from uedge.murano import MuranoMQTT  # noqa: E402
+from uedge.transport.murano_mqtt import MuranoMQTT  # noqa: E402
 
 m = MuranoMQTT(sys.argv[1], int(sys.argv[2]), "0001", tls=False, credentials_path=sys.argv[3],
                backoff_base_ms=200, backoff_cap_ms=1000, keepalive=5)

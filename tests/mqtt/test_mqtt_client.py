@@ -8,7 +8,8 @@ import pytest
 from mqtt_helpers import FakeServer, PahoPeer, oversized_publish_handler, pump, read_packet
 
 from peers.mosquitto import make_pki, running_mosquitto
-from uedge.mqtt import MQTTAuthError, MQTTClient, MQTTException
+from uedge.transport.mqtt_client import MQTTClient
+from uedge.transport.net import MQTTAuthError, MQTTException
 
 
 def test_publish_subscribe_qos0_and_qos1(broker, peer):

@@ -6,8 +6,9 @@ import mqtt_helpers
 import pytest
 from mqtt_helpers import wait
 
-from uedge.murano import AuthError, MuranoMQTT
-from uedge.murano_http import MuranoHTTP
+from uedge.transport.link import AuthError
+from uedge.transport.murano_mqtt import MuranoMQTT
+from uedge.transport.murano_http import MuranoHTTP
 
 testing = pytest.importorskip("uedge_connector.testing")
 

@@ -10,9 +10,9 @@ import pytest
 from httpdev import TOKEN, DeviceAPI
 
 from peers.mosquitto import make_pki
-from uedge.link import STATE_READ
-from uedge.murano import AuthError, MuranoError
-from uedge.murano_http import MuranoHTTP
+from uedge.transport.link import STATE_READ
+from uedge.transport.link import AuthError, MuranoError
+from uedge.transport.murano_http import MuranoHTTP
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from httpdev import TOKEN, DeviceAPI
 
 from uedge.compat import Clock
 from uedge.edge import Edge
-from uedge.murano_http import MuranoHTTP
-from uedge.outbox import MemoryOutbox
-from uedge.scheduler import Scheduler
+from uedge.transport.murano_http import MuranoHTTP
+from uedge.outbox.memory import MemoryOutbox
+from uedge.pipeline.scheduler import Scheduler
 import uedge.sources.simulated  # noqa: F401
 
 NEW_TOKEN = "9" * 40

@@ -6,9 +6,9 @@ import json
 import mqtt_helpers
 import pytest
 
-from uedge.link import UpdateError
-from uedge.murano import MuranoMQTT
-from uedge.murano_http import MuranoHTTP
+from uedge.transport.link import UpdateError
+from uedge.transport.murano_mqtt import MuranoMQTT
+from uedge.transport.murano_http import MuranoHTTP
 
 
 def big_config_io(n=250):
@@ -135,8 +135,8 @@ class _NoCache:
 def test_edge_applies_a_config_io_over_64k(conn, tmp_path, kind):
     from uedge.compat import Clock
     from uedge.edge import Edge
-    from uedge.outbox import MemoryOutbox
-    from uedge.scheduler import Scheduler
+    from uedge.outbox.memory import MemoryOutbox
+    from uedge.pipeline.scheduler import Scheduler
 
     dev = "big-edge-" + kind
     if kind == "mqtt":

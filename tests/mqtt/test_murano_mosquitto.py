@@ -10,7 +10,8 @@ from mqtt_helpers import PahoPeer, pump
 
 from peers.mosquitto import running_mosquitto
 from uedge.compat import FakeClock
-from uedge.murano import AuthError, MuranoError, MuranoMQTT
+from uedge.transport.link import AuthError, MuranoError
+from uedge.transport.murano_mqtt import MuranoMQTT
 
 TOKEN = "eY4f3tyrE4Jqe3HsLGnPYf7cACKZlb0uvKVatFxX"
 

@@ -6,8 +6,9 @@ import time
 import pytest
 from mqtt_helpers import FakeServer, read_packet
 
-from uedge.mqtt import MQTTClient, MQTTException
-from uedge.murano import MuranoMQTT
+from uedge.transport.mqtt_client import MQTTClient
+from uedge.transport.net import MQTTException
+from uedge.transport.murano_mqtt import MuranoMQTT
 
 
 def link(port, **kw):
@@ -199,7 +200,7 @@ def test_unencodable_host_name_is_a_link_error_not_a_crash():
     m.poll(0)  # a reconnect attempt: must not raise
     assert states and states[0][0] is False
     assert m.last_error
-    from uedge.murano_http import MuranoHTTP
+    from uedge.transport.murano_http import MuranoHTTP
 
     h = MuranoHTTP("a" * 70 + ".example", 80, "dev", tls=False)
     h.set_credentials("t" * 40)

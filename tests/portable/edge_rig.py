@@ -4,7 +4,7 @@
 # under MicroPython alike.
 from uedge.compat import FakeClock
 from uedge.edge import Edge
-from uedge.scheduler import Scheduler
+from uedge.pipeline.scheduler import Scheduler
 import uedge.sources.simulated  # noqa: F401
 
 # One counter channel (001) sampled and reported every second.

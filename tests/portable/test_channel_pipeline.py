@@ -1,8 +1,8 @@
 # The per-channel pipeline: conversions, down-sampling, report on change, timeouts, types.
 from ptest import approx
 
-from uedge.channel import Channel, to_bool, to_number
-from uedge.config import parse_config_io
+from uedge.pipeline.channel import Channel, to_bool, to_number
+from uedge.config.config_io import parse_config_io
 
 
 def _cfg(props=None, pc=None, dt="TEMPERATURE"):

@@ -1,7 +1,8 @@
 # config_applications: the seed's full example, interface lookup, interface enums.
 from ptest import raises
 
-from uedge.config import ConfigError, parse_config_applications
+from uedge.config.config_applications import parse_config_applications
+from uedge.config.json_reader import ConfigError
 
 
 def _data(name):

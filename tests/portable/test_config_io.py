@@ -1,7 +1,9 @@
 # config_io parsing: the seed's examples, defaults, and every rejection message.
 from ptest import raises
 
-from uedge.config import ConfigError, parse_config_io, valid_channel_id
+from uedge.config.config_io import parse_config_io
+from uedge.config.fields import valid_channel_id
+from uedge.config.json_reader import ConfigError
 
 
 def _data(name):

@@ -1,7 +1,7 @@
 # The tolerant JSON reader: trailing commas, duplicate keys, positions.
 from ptest import raises
 
-from uedge.config import ConfigError, loads
+from uedge.config.json_reader import ConfigError, loads
 
 
 def _err(text):

@@ -1,6 +1,6 @@
 # data_out request checks against the channel's config.
-from uedge.config import parse_config_io
-from uedge.control import check_request
+from uedge.config.config_io import parse_config_io
+from uedge.pipeline.control import check_request
 
 
 def _cfg(dt="NUMBER", control=True, cp=None, props=None):

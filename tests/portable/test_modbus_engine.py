@@ -1,7 +1,7 @@
 # The shared Modbus source engine over an in-memory register table: plans,
 # splitting on exception codes, per-device backoff on the scheduler's clock,
 # plan invalidation when config_io is re-applied.
-from uedge.config import parse_config_io
+from uedge.config.config_io import parse_config_io
 from uedge.modbus import ModbusException, ModbusTimeout, codec
 from uedge.modbus.engine import ModbusSource
 

@@ -2,8 +2,11 @@ import json
 
 from ptest import raises
 
-from uedge import murano_http as h
-from uedge.murano import Backoff, MuranoError, MuranoMQTT, batch_payload, parse_update_topic
+from uedge.transport import http_client
+from uedge.transport import http_form
+from uedge.transport import murano_http
+from uedge.transport.link import Backoff, MuranoError
+from uedge.transport.murano_mqtt import batch_payload, MuranoMQTT, parse_update_topic
 
 
 def test_backoff_doubles_with_jitter_and_caps():
@@ -46,31 +49,31 @@ def test_constructor_checks_auth_settings():
 
 def test_form_encoding_roundtrip():
     s = 'a b&c=d/\u00e9{"x":1}+%'
-    assert h.quote_plus(s) == "a+b%26c%3Dd%2F%C3%A9%7B%22x%22%3A1%7D%2B%25"
-    assert h.unquote_plus(h.quote_plus(s)) == s
-    assert h.urlencode([("data_in", '{"001":1}')]) == "data_in=%7B%22001%22%3A1%7D"
-    assert h.parse_form("config_io=%7B%7D&data_out=a+b&empty") == [
+    assert http_form.quote_plus(s) == "a+b%26c%3Dd%2F%C3%A9%7B%22x%22%3A1%7D%2B%25"
+    assert http_form.unquote_plus(http_form.quote_plus(s)) == s
+    assert http_form.urlencode([("data_in", '{"001":1}')]) == "data_in=%7B%22001%22%3A1%7D"
+    assert http_form.parse_form("config_io=%7B%7D&data_out=a+b&empty") == [
         ("config_io", "{}"), ("data_out", "a b"), ("empty", "")]
 
 
 def test_record_body_groups_by_alias_in_seconds():
-    body = h.record_body([(1700000000123456, {"data_in": "1"}), (1700000001000000, {"data_in": "2", "x": "y"})])
+    body = murano_http.record_body([(1700000000123456, {"data_in": "1"}), (1700000001000000, {"data_in": "2", "x": "y"})])
     assert body == "alias=data_in&1700000000=1&1700000001=2&alias=x&1700000001=y"
 
 
 def test_chunked_decoding():
     raw = b"HTTP/1.1 200 OK\r\n\r\n4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\n\r\n"
     start = raw.find(b"\r\n\r\n") + 4
-    assert h._chunked(raw, start, len(raw)) == b"Wikipedia"
-    assert h._chunked(raw, start, len(raw) - 3) is None
-    raises(h.HTTPError, h._chunked, b"zz\r\n", 0, 4)
+    assert http_client._chunked(raw, start, len(raw)) == b"Wikipedia"
+    assert http_client._chunked(raw, start, len(raw) - 3) is None
+    raises(http_client.HTTPError, http_client._chunked, b"zz\r\n", 0, 4)
 
 
 def test_parse_url_and_request_shape():
-    assert h.parse_url("https://x.m2.exosite.io/") == (True, "x.m2.exosite.io", 443, "/")
-    assert h.parse_url("http://127.0.0.1:8080/p?q") == (False, "127.0.0.1", 8080, "/p?q")
-    raises(h.HTTPError, h.parse_url, "ftp://x/")
-    req = h.build_request("POST", "127.0.0.1", 8443, "/onep:v1/stack/alias",
+    assert http_client.parse_url("https://x.m2.exosite.io/") == (True, "x.m2.exosite.io", 443, "/")
+    assert http_client.parse_url("http://127.0.0.1:8080/p?q") == (False, "127.0.0.1", 8080, "/p?q")
+    raises(http_client.HTTPError, http_client.parse_url, "ftp://x/")
+    req = http_form.build_request("POST", "127.0.0.1", 8443, "/onep:v1/stack/alias",
                           [("X-Exosite-CIK", "t")], "a=1")
     assert req == (b"POST /onep:v1/stack/alias HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n"
                    b"User-Agent: uedge/0.1\r\nX-Exosite-CIK: t\r\nContent-Length: 3\r\n\r\na=1")
@@ -82,7 +85,7 @@ def test_set_credentials_marks_provisioned():
     m.set_credentials("eY4f3tyrE4Jqe3HsLGnPYf7cACKZlb0uvKVatFxX")
     assert m.provisioned and m.credential == "eY4f3tyrE4Jqe3HsLGnPYf7cACKZlb0uvKVatFxX"
     assert "eY4f" not in repr(m)
-    hm = h.MuranoHTTP("h", 80, "0001", tls=False)
+    hm = murano_http.MuranoHTTP("h", 80, "0001", tls=False)
     hm.set_credentials("t" * 40)
     assert hm.provisioned and "tttt" not in repr(hm)
     hm.forget_credentials()

@@ -1,12 +1,13 @@
 from ptest import raises
 
-from uedge import mqtt
-from uedge.mqtt import MQTTAuthError, MQTTException
+from uedge.transport import mqtt_packets
+from uedge.transport import net
+from uedge.transport.net import MQTTAuthError, MQTTException
 
 
 def _varint(n):
     buf = bytearray(4)
-    end = mqtt.encode_varint(n, buf, 0)
+    end = mqtt_packets.encode_varint(n, buf, 0)
     return bytes(buf[:end])
 
 
@@ -23,7 +24,7 @@ def test_varint_edges_encode():
 
 def test_varint_size_matches_encoding():
     for n in (0, 1, 127, 128, 16383, 16384, 2097151, 2097152, 268435455):
-        assert mqtt.varint_size(n) == len(_varint(n))
+        assert mqtt_packets.varint_size(n) == len(_varint(n))
 
 
 def test_varint_out_of_range_raises():
@@ -34,20 +35,20 @@ def test_varint_out_of_range_raises():
 def test_varint_decode_roundtrip_and_incomplete():
     for n in (0, 127, 128, 16383, 16384, 2097151, 2097152, 268435455):
         enc = b"\x30" + _varint(n)
-        assert mqtt.decode_varint(enc, 1, len(enc)) == (n, len(enc))
+        assert mqtt_packets.decode_varint(enc, 1, len(enc)) == (n, len(enc))
         # every truncation asks for more bytes instead of guessing
         for cut in range(1, len(enc)):
-            assert mqtt.decode_varint(enc, 1, cut) is None
+            assert mqtt_packets.decode_varint(enc, 1, cut) is None
 
 
 def test_varint_decode_five_bytes_is_malformed():
-    e = raises(MQTTException, mqtt.decode_varint, b"\xff\xff\xff\xff\x01", 0, 5)
+    e = raises(MQTTException, mqtt_packets.decode_varint, b"\xff\xff\xff\xff\x01", 0, 5)
     assert "malformed" in str(e)
 
 
 def _connect_flags(pkt):
     # fixed header (1 + varint) then 00 04 'MQTT' 04 flags ka ka
-    r = mqtt.decode_varint(pkt, 1, len(pkt))
+    r = mqtt_packets.decode_varint(pkt, 1, len(pkt))
     off = r[1]
     assert bytes(pkt[off : off + 6]) == b"\x00\x04MQTT"
     assert pkt[off + 6] == 4
@@ -64,7 +65,7 @@ def _strings(pkt, off):
 
 
 def test_connect_token_auth_empty_client_id_empty_user_token_password():
-    pkt = mqtt.connect_packet("", "", "eY4f3tyrE4Jqe3HsLGnPYf7cACKZlb0uvKVatFxX", 60)
+    pkt = mqtt_packets.connect_packet("", "", "eY4f3tyrE4Jqe3HsLGnPYf7cACKZlb0uvKVatFxX", 60)
     flags, ka, off = _connect_flags(pkt)
     assert flags == 0x80 | 0x40 | 0x02
     assert ka == 60
@@ -72,14 +73,14 @@ def test_connect_token_auth_empty_client_id_empty_user_token_password():
 
 
 def test_connect_password_auth_user_is_device_id():
-    pkt = mqtt.connect_packet("", "12345", "a1b2c3d4e5f6g7h8i9j0", 30)
+    pkt = mqtt_packets.connect_packet("", "12345", "a1b2c3d4e5f6g7h8i9j0", 30)
     flags, ka, off = _connect_flags(pkt)
     assert flags == 0xC2
     assert _strings(pkt, off) == [b"", b"12345", b"a1b2c3d4e5f6g7h8i9j0"]
 
 
 def test_connect_certificate_and_anonymous_have_no_credentials():
-    pkt = mqtt.connect_packet("", None, None, 0)
+    pkt = mqtt_packets.connect_packet("", None, None, 0)
     flags, ka, off = _connect_flags(pkt)
     assert flags == 0x02
     assert ka == 0
@@ -87,70 +88,70 @@ def test_connect_certificate_and_anonymous_have_no_credentials():
 
 
 def test_connect_password_without_user_is_refused():
-    raises(MQTTException, mqtt.connect_packet, "", None, "secret")
+    raises(MQTTException, mqtt_packets.connect_packet, "", None, "secret")
 
 
 def test_connect_will_and_persistent_session_flags():
-    pkt = mqtt.connect_packet("dev", None, None, 10, clean_session=False, will=("w", "bye", True, 1))
+    pkt = mqtt_packets.connect_packet("dev", None, None, 10, clean_session=False, will=("w", "bye", True, 1))
     flags, ka, off = _connect_flags(pkt)
     assert flags == 0x04 | 0x08 | 0x20
     assert _strings(pkt, off) == [b"dev", b"w", b"bye"]
 
 
 def test_publish_qos1_dup_encoding():
-    pkt = mqtt.publish_packet("$resource/data_in", '{"001":1}', qos=1, dup=True, pid=0x1234)
+    pkt = mqtt_packets.publish_packet("$resource/data_in", '{"001":1}', qos=1, dup=True, pid=0x1234)
     assert pkt[0] == 0x30 | 0x08 | 0x02
-    rem, off = mqtt.decode_varint(pkt, 1, len(pkt))
+    rem, off = mqtt_packets.decode_varint(pkt, 1, len(pkt))
     assert rem == len(pkt) - off
-    topic, msg, qos, pid, dup, retain = mqtt.parse_publish(pkt[0] & 15, pkt[off:])
+    topic, msg, qos, pid, dup, retain = mqtt_packets.parse_publish(pkt[0] & 15, pkt[off:])
     assert topic == b"$resource/data_in"
     assert msg == b'{"001":1}'
     assert (qos, pid, dup, retain) == (1, 0x1234, True, False)
 
 
 def test_publish_qos0_has_no_packet_id_and_rejects_dup():
-    pkt = mqtt.publish_packet("t", "v")
+    pkt = mqtt_packets.publish_packet("t", "v")
     assert pkt == b"\x30\x04\x00\x01tv"
-    raises(MQTTException, mqtt.publish_packet, "t", "v", 0, False, True)
+    raises(MQTTException, mqtt_packets.publish_packet, "t", "v", 0, False, True)
 
 
 def test_publish_large_payload_uses_multi_byte_length():
-    pkt = mqtt.publish_packet("t", b"x" * 200)
+    pkt = mqtt_packets.publish_packet("t", b"x" * 200)
     assert pkt[1:3] == b"\xcb\x01"  # 203 = 0x4b | 0x80, 0x01
 
 
 def test_parse_publish_rejects_bad_topic_length_and_qos3():
-    raises(MQTTException, mqtt.parse_publish, 0, b"\x00\x09ab")
-    raises(MQTTException, mqtt.parse_publish, 6, b"\x00\x01a\x00\x01")
-    raises(MQTTException, mqtt.parse_publish, 2, b"\x00\x01a")
+    raises(MQTTException, mqtt_packets.parse_publish, 0, b"\x00\x09ab")
+    raises(MQTTException, mqtt_packets.parse_publish, 6, b"\x00\x01a\x00\x01")
+    raises(MQTTException, mqtt_packets.parse_publish, 2, b"\x00\x01a")
 
 
 def test_subscribe_packet_shape():
-    pkt = mqtt.subscribe_packet(7, "$resource/#", 0)
+    pkt = mqtt_packets.subscribe_packet(7, "$resource/#", 0)
     assert pkt == b"\x82\x10\x00\x07\x00\x0b$resource/#\x00"
 
 
 def test_suback_failure_code():
-    pid, codes = mqtt.parse_suback(b"\x00\x07\x80")
+    pid, codes = mqtt_packets.parse_suback(b"\x00\x07\x80")
     assert pid == 7
     assert codes == [0x80]
-    assert mqtt.parse_suback(b"\x00\x08\x00\x01")[1] == [0, 1]
-    raises(MQTTException, mqtt.parse_suback, b"\x00")
+    assert mqtt_packets.parse_suback(b"\x00\x08\x00\x01")[1] == [0, 1]
+    raises(MQTTException, mqtt_packets.parse_suback, b"\x00")
 
 
 def test_connack_codes_map_to_clear_errors():
-    assert mqtt.parse_connack(b"\x01\x00") == (True, 0)
-    raises(MQTTException, mqtt.parse_connack, b"\x00")
-    e = mqtt.connack_error(5)
+    assert mqtt_packets.parse_connack(b"\x01\x00") == (True, 0)
+    raises(MQTTException, mqtt_packets.parse_connack, b"\x00")
+    e = mqtt_packets.connack_error(5)
     assert isinstance(e, MQTTAuthError)
     assert "not authorized" in str(e)
-    assert "not authorized" in str(mqtt.connack_error(4))
-    e = mqtt.connack_error(3)
+    assert "not authorized" in str(mqtt_packets.connack_error(4))
+    e = mqtt_packets.connack_error(3)
     assert not isinstance(e, MQTTAuthError)
     assert "unavailable" in str(e)
 
 
 def test_pem_to_der_extracts_first_block():
     pem = b"-----BEGIN CERTIFICATE-----\nAAEC\nAw==\n-----END CERTIFICATE-----\n"
-    assert mqtt.pem_to_der(pem) == b"\x00\x01\x02\x03"
-    assert mqtt.pem_to_der(b"\x30\x82") == b"\x30\x82"
+    assert net.pem_to_der(pem) == b"\x00\x01\x02\x03"
+    assert net.pem_to_der(b"\x30\x82") == b"\x30\x82"

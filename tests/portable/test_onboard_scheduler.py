@@ -2,8 +2,10 @@
 import json
 
 from uedge.compat import FakeClock
-from uedge.config import ConfigError, parse_config_io
-from uedge.scheduler import Scheduler, registry_check
+from uedge.config.config_io import parse_config_io
+from uedge.config.json_reader import ConfigError
+from uedge.pipeline.scheduler import Scheduler
+from uedge.sources import registry_check
 from uedge.sources import onboard
 
 from test_onboard_source import Board, FakeADC, FakeMachine, FakePin

@@ -1,5 +1,5 @@
 # The edge loop keeps running when the outbox fails (disk full, database locked).
-from uedge.outbox import MemoryOutbox
+from uedge.outbox.memory import MemoryOutbox
 
 from edge_rig import Link, Log, Store, run, start_edge
 

@@ -1,7 +1,7 @@
 # The portable edge loop with a segment outbox: offline -> queued -> replayed.
 import json
 
-from uedge.outbox import SegmentOutbox
+from uedge.outbox.segment import SegmentOutbox
 
 from edge_rig import Link, Store, run, start_edge
 from scratch import rmtree, tmpdir

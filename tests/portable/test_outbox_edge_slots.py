@@ -2,7 +2,7 @@
 # second are merged into one record, also where a batch would split them.
 import json
 
-from uedge.outbox import MemoryOutbox
+from uedge.outbox.memory import MemoryOutbox
 
 from edge_rig import Store, run, start_edge
 

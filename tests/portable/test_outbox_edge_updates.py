@@ -2,8 +2,8 @@
 # control requests, invalid JSON values.
 import json
 
-from uedge.link import STATE_READ, UpdateError
-from uedge.outbox import MemoryOutbox
+from uedge.transport.link import STATE_READ, UpdateError
+from uedge.outbox.memory import MemoryOutbox
 
 from edge_rig import Log, Store, run, start_edge
 

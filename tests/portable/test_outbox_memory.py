@@ -1,7 +1,7 @@
 # MemoryOutbox: bounded, ordered, at-least-once (items leave only on ack).
 from ptest import raises
 
-from uedge.outbox import MemoryOutbox, OutboxError
+from uedge.outbox.memory import MemoryOutbox, OutboxError
 
 
 def test_memory_order_and_ack():

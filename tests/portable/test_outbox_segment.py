@@ -1,7 +1,7 @@
 # SegmentOutbox: append-only segment files with per-record length + CRC.
 import os
 
-from uedge.outbox import SegmentOutbox
+from uedge.outbox.segment import SegmentOutbox
 
 from scratch import rmtree, tmpdir
 

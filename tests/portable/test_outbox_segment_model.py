@@ -1,5 +1,5 @@
 # SegmentOutbox against a plain list model: random put/peek/ack/reopen runs.
-from uedge.outbox import SegmentOutbox
+from uedge.outbox.segment import SegmentOutbox
 
 from scratch import rmtree, tmpdir
 

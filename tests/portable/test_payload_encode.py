@@ -1,7 +1,8 @@
 # data_in payloads and $resource.batch bodies.
 import json
 
-from uedge.payload import decode_data_out, encode_batch, encode_data_in
+from uedge.pipeline.payload import encode_data_in
+from uedge.transport.murano_mqtt import batch_payload
 
 
 def test_values_only_is_compact():
@@ -27,16 +28,11 @@ def test_text_is_escaped():
 
 
 def test_batch_matches_the_record_api_shape():
-    body = encode_batch([(1531111131679000, '{"001":73.16492}'), (1531111131689665, '{"001":72.73459}')])
-    assert body == ('[{"timestamp":1531111131679000,"values":{"data_in":"{\\"001\\":73.16492}"}},'
-                    '{"timestamp":1531111131689665,"values":{"data_in":"{\\"001\\":72.73459}"}}]')
+    body = batch_payload([(1531111131679000, {"data_in": '{"001":73.16492}'}),
+                          (1531111131689665, {"data_in": '{"001":72.73459}'})])
     parsed = json.loads(body)
+    assert parsed == [{"timestamp": 1531111131679000, "values": {"data_in": '{"001":73.16492}'}},
+                      {"timestamp": 1531111131689665, "values": {"data_in": '{"001":72.73459}'}}]
     assert json.loads(parsed[0]["values"]["data_in"]) == {"001": 73.16492}
-    assert encode_batch([]) == "[]"
-    assert json.loads(encode_batch([(1, "{}")], alias="data_x")) == [{"timestamp": 1, "values": {"data_x": "{}"}}]
-
-
-def test_decode_data_out():
-    assert decode_data_out('{"004": true}') == ({"004": True}, None)
-    assert decode_data_out("[1]") == (None, "data_out must be a JSON object of channel ids")
-    assert decode_data_out("{") == (None, "data_out is not valid JSON")
+    assert batch_payload([]) == "[]"
+    assert json.loads(batch_payload([(1, {"data_x": "{}"})])) == [{"timestamp": 1, "values": {"data_x": "{}"}}]

@@ -1,10 +1,10 @@
 # NaN and Infinity are not JSON: they never reach data_in.
 import json
 
-from uedge.channel import Channel
-from uedge.config import parse_config_io
-from uedge.control import check_request
-from uedge.payload import encode_data_in, json_finite
+from uedge.pipeline.channel import Channel
+from uedge.config.config_io import parse_config_io
+from uedge.pipeline.control import check_request
+from uedge.pipeline.payload import encode_data_in, json_finite
 
 NAN = float("nan")
 INF = float("inf")

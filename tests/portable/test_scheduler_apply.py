@@ -1,7 +1,10 @@
 # Live reconfiguration and actuation through the scheduler.
 from uedge.compat import FakeClock
-from uedge.config import ConfigError, parse_config_applications, parse_config_io
-from uedge.scheduler import Scheduler, default_open_source
+from uedge.config.config_applications import parse_config_applications
+from uedge.config.config_io import parse_config_io
+from uedge.config.json_reader import ConfigError
+from uedge.pipeline.scheduler import Scheduler
+from uedge.sources import default_open_source
 from uedge.sources import Source
 from ptest import raises
 import uedge.sources.simulated  # noqa: F401

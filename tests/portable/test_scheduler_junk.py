@@ -1,8 +1,8 @@
 # Whatever a source returns, the loop keeps going and reports values or errors.
 from uedge.compat import FakeClock
-from uedge.config import parse_config_io
-from uedge.payload import encode_data_in
-from uedge.scheduler import Scheduler
+from uedge.config.config_io import parse_config_io
+from uedge.pipeline.payload import encode_data_in
+from uedge.pipeline.scheduler import Scheduler
 from uedge.sources import Source
 
 JUNK = [None, True, False, 0, -1, 2 ** 70, 1.5, float("nan"), float("inf"), "", "12", "x", b"\xff", b"on",

@@ -1,7 +1,7 @@
 # The scheduler: mixed rates over a simulated hour, grouping per source, errors, backoff.
 from uedge.compat import FakeClock
-from uedge.config import parse_config_io
-from uedge.scheduler import Scheduler
+from uedge.config.config_io import parse_config_io
+from uedge.pipeline.scheduler import Scheduler
 from uedge.sources import Source, SourceError
 import uedge.sources.simulated  # noqa: F401  (registers "Simulated")
 
@@ -74,7 +74,7 @@ class Recorder(Source):
 def _rec_open(app, itf, cfg):
     if app == "Rec":
         return Recorder(app, itf, cfg)
-    from uedge.scheduler import default_open_source
+    from uedge.sources import default_open_source
 
     return default_open_source(app, itf, cfg)
 

@@ -1,8 +1,8 @@
 # The Simulated application: deterministic signals, writable step/echo.
 from ptest import approx, raises
 
-from uedge.config import parse_config_io
-from uedge.scheduler import registry_check
+from uedge.config.config_io import parse_config_io
+from uedge.sources import registry_check
 from uedge.sources import SourceError, lookup
 from uedge.sources.simulated import SimulatedSource
 

@@ -40,15 +40,24 @@ SIM_MINUTES = 10
 OFFLINE = (240000, 300000)  # ms of simulated time with the connector away
 
 # Every library module, dependencies first (the import cost table).
-MODULES = (
-    "uedge.compat", "uedge.sources", "uedge.config", "uedge.config_apps", "uedge.payload",
-    "uedge.channel", "uedge.control", "uedge.scheduler", "uedge.link", "uedge.edge",
-    "uedge.outbox", "uedge.ota", "uedge.ota_fetch", "uedge.mqtt", "uedge.murano",
-    "uedge.murano_http", "uedge.sources.simulated", "uedge.sources.onboard", "uedge.modbus",
-    "uedge.modbus.codec", "uedge.modbus.plan", "uedge.modbus.engine", "uedge.modbus.rtu",
-    "uedge.sources.modbus_rtu", "board", "uedge_fw.version", "uedge_fw.settings", "uedge_fw.led",
-    "uedge_fw.net", "uedge_fw.rtu", "uedge_fw.app",
-)
+# One string, split when used: as separate literals each name would be a qstr
+# of this file's own, and the qstr pool grows in doubling chunks, so unloaded
+# names in the list would move where the pool's next chunk lands.
+MODULES = """
+uedge.compat uedge.sources uedge.config uedge.config.json_reader uedge.config.fields
+uedge.config.config_io uedge.config.config_applications uedge.pipeline
+uedge.pipeline.payload uedge.pipeline.channel uedge.pipeline.control
+uedge.pipeline.scheduler uedge.transport uedge.transport.link uedge.sync
+uedge.sync.last_edited uedge.sync.config_sync uedge.sync.delivery
+uedge.edge uedge.outbox uedge.outbox.memory uedge.outbox.segment
+uedge.ota uedge.ota.files uedge.ota.updater uedge.ota.fetch uedge.transport.net
+uedge.transport.mqtt_packets uedge.transport.mqtt_receive uedge.transport.mqtt_client
+uedge.transport.murano_mqtt uedge.transport.http_form uedge.transport.http_client
+uedge.transport.murano_http uedge.sources.simulated uedge.sources.onboard uedge.modbus
+uedge.modbus.codec uedge.modbus.plan uedge.modbus.engine uedge.modbus.rtu
+uedge.sources.modbus_rtu board uedge_fw.version uedge_fw.settings uedge_fw.led uedge_fw.net
+uedge_fw.rtu uedge_fw.app
+""".split()
 # simulated hardware modules of the virtual board (source, not board code)
 _HW = ("machine", "network", "ntptime")
 
@@ -88,8 +97,8 @@ def _board_modules():
     from uedge_fw import app  # noqa: F401  (module level imports of the firmware)
     from uedge_fw import settings
 
-    from uedge import murano  # noqa: F401  (make_transport, MQTT)
-    from uedge import outbox  # noqa: F401  (make_outbox)
+    from uedge.outbox import segment  # noqa: F401  (make_outbox)
+    from uedge.transport import murano_mqtt  # noqa: F401  (make_transport, MQTT)
     import uedge.sources.simulated  # noqa: F401  (the bench's channels)
 
     return settings.DEFAULTS
@@ -140,13 +149,13 @@ def workload(outbox_dir, phase="run"):
         # the module loading.
         _HELD.append(_fill_leaving(int(phase[5:])))
     print("LOADED " + " ".join(sorted(k for k in sys.modules if k.startswith("uedge") or k == "board")))
-    from uedge import murano
+    from uedge.transport import murano_mqtt as murano
     from uedge.compat import FakeClock
-    from uedge.config import parse_config_io
+    from uedge.config.config_io import parse_config_io
     from uedge.edge import Edge
-    from uedge.mqtt import MQTTClient
-    from uedge.outbox import SegmentOutbox
-    from uedge.scheduler import Scheduler
+    from uedge.transport.mqtt_client import MQTTClient
+    from uedge.outbox.segment import SegmentOutbox
+    from uedge.pipeline.scheduler import Scheduler
 
     max_update = d.get("max_update", 65536)
     edge_kw = {}

@@ -19,7 +19,7 @@ for p in (os.path.join(ROOT, "lib"), os.path.join(ROOT, "tests"), os.path.join(R
     sys.path.insert(0, p)
 
 from peers.mosquitto import running_mosquitto  # noqa: E402
-from uedge.mqtt import MQTTClient  # noqa: E402
+from uedge.transport.mqtt_client import MQTTClient  # noqa: E402
 
 TOPIC = "$resource/data_in"
 MSG = b'{"001":73.16492,"002":12.5}'

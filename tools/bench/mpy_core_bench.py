@@ -12,9 +12,9 @@ HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.insert(0, HERE + "/../../lib")
 
 from uedge.compat import FakeClock  # noqa: E402
-from uedge.config import parse_config_io  # noqa: E402
-from uedge.payload import encode_data_in  # noqa: E402
-from uedge.scheduler import Scheduler  # noqa: E402
+from uedge.config.config_io import parse_config_io  # noqa: E402
+from uedge.pipeline.payload import encode_data_in  # noqa: E402
+from uedge.pipeline.scheduler import Scheduler  # noqa: E402
 from uedge.sources import Source  # noqa: E402
 
 MP = sys.implementation.name == "micropython"

@@ -12,10 +12,12 @@ import gc  # noqa: E402
 import select  # noqa: E402
 
 from uedge.compat import Clock  # noqa: E402
-from uedge.edge import Edge, FileStore  # noqa: E402
-from uedge.murano import MuranoMQTT  # noqa: E402
-from uedge.outbox import MemoryOutbox, SegmentOutbox  # noqa: E402
-from uedge.scheduler import Scheduler  # noqa: E402
+from uedge.edge import Edge  # noqa: E402
+from uedge.sync.config_sync import FileStore  # noqa: E402
+from uedge.transport.murano_mqtt import MuranoMQTT  # noqa: E402
+from uedge.outbox.memory import MemoryOutbox  # noqa: E402
+from uedge.outbox.segment import SegmentOutbox  # noqa: E402
+from uedge.pipeline.scheduler import Scheduler  # noqa: E402
 import uedge.sources.simulated  # noqa: E402,F401
 
 

@@ -5,7 +5,7 @@ import sys
 import time
 
 sys.path.insert(0, "lib")
-from uedge.mqtt import MQTTClient  # noqa: E402
+from uedge.transport.mqtt_client import MQTTClient  # noqa: E402
 
 host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 topic = b"$resource/data_in"

@@ -11,7 +11,8 @@ import json  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
 
-from uedge.outbox import MemoryOutbox, SegmentOutbox  # noqa: E402
+from uedge.outbox.memory import MemoryOutbox  # noqa: E402
+from uedge.outbox.segment import SegmentOutbox  # noqa: E402
 
 
 def _us():

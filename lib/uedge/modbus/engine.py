@@ -16,8 +16,7 @@ data), and optionally _link_failed(dev, err) to drop a broken connection.
 """
 
 from uedge.compat import Clock
-from uedge.modbus import ModbusError, ModbusException
-from uedge.modbus import codec
+from uedge.modbus import ModbusError, ModbusException, codec
 from uedge.modbus.plan import DEFAULT_MAX_GAP, PlanCache, build
 from uedge.sources import Source, SourceError
 

@@ -29,133 +29,43 @@ front of sys.path.
 
 Only what a board needs all the time lives here (boot selection, the state
 file, confirmation and rollback); checking, downloading, verifying and
-installing a bundle, and building one, live in uedge.ota_fetch, imported when
-an update check runs and dropped again after it (RAM on a board).  The names
-of that module are reachable here too (ota.build_bundle, ota.check_manifest ...).
+installing a bundle, and building one, live in uedge.ota.fetch, imported when
+an update check runs and dropped again after it (RAM on a board); the state
+file and filesystem helpers in uedge.ota.files.
 """
 
-import json
 import os
 import sys
 
-STATE_FILE = "ota.json"
-STAGE_FILE = "ota.stage"
-APPS_DIR = "apps"
-CHUNK = 1024
-MAX_ATTEMPTS = 3  # downloads of one bundle (version + sha256) that failed verification
-
-
-class OtaError(Exception):
-    pass
-
-
-# -- small filesystem helpers that work on MicroPython and CPython -----------
-
-
-def join(a, b):
-    if not a:
-        return b
-    if a.endswith("/"):
-        return a + b
-    return a + "/" + b
-
-
-def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def isdir(path):
-    try:
-        return (os.stat(path)[0] & 0x4000) != 0
-    except OSError:
-        return False
-
-
-def makedirs(path):
-    if not path or isdir(path):
-        return
-    parent = path.rsplit("/", 1)[0] if "/" in path.strip("/") else ""
-    if path.startswith("/") and not parent:
-        parent = ""
-    if parent and parent != path:
-        makedirs(parent)
-    try:
-        os.mkdir(path)
-    except OSError:
-        if not isdir(path):
-            raise
-
-
-def rmtree(path):
-    if not exists(path):
-        return
-    if isdir(path):
-        for name in os.listdir(path):
-            rmtree(join(path, name))
-        os.rmdir(path)
-    else:
-        os.remove(path)
-
-
-def read_json(path, default=None):
-    try:
-        with open(path) as f:
-            return json.loads(f.read())
-    except (OSError, ValueError):
-        return default
-
-
-def write_json_atomic(path, obj):
-    """Write a small JSON file so a power cut leaves the old or the new one."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(json.dumps(obj))
-    try:
-        os.rename(tmp, path)
-    except OSError:
-        # FAT cannot rename over an existing file.
-        try:
-            os.remove(path)
-        except OSError:
-            pass
-        os.rename(tmp, path)
-
-
-# -- in uedge.ota_fetch, imported on first use ---------------------------------
-
-_FETCH_NAMES = (
-    "hexdigest", "sha256_hex", "file_sha256", "parse_version", "is_newer", "_safe_path", "_HEX",
-    "_is_sha", "check_manifest", "archive_name", "build_bundle", "manifest_candidates", "_HashingSink",
+from uedge.ota.files import (
+    APPS_DIR,
+    STAGE_FILE,
+    STATE_FILE,
+    isdir,
+    join,
+    read_json,
+    rmtree,
+    write_json_atomic,
 )
 
-
-def __getattr__(name):
-    if name in _FETCH_NAMES:
-        from uedge import ota_fetch
-
-        return getattr(ota_fetch, name)
-    raise AttributeError(name)
+# -- uedge.ota.fetch, imported on first use and dropped again on a board ---------
 
 
 def _fetch():
-    from uedge import ota_fetch
+    from uedge.ota import fetch
 
-    return ota_fetch
+    return fetch
 
 
 def _drop_fetch():
-    """Forget uedge.ota_fetch on a board so its bytecode can be collected."""
+    """Forget uedge.ota.fetch on a board so its bytecode can be collected."""
     if sys.implementation.name != "micropython":
         return
-    sys.modules.pop("uedge.ota_fetch", None)
-    pkg = sys.modules.get("uedge")
+    sys.modules.pop("uedge.ota.fetch", None)
+    pkg = sys.modules.get("uedge.ota")
     if pkg is not None:
         try:
-            delattr(pkg, "ota_fetch")
+            delattr(pkg, "fetch")
         except AttributeError:
             pass
 
@@ -176,7 +86,7 @@ def _new_state(version):
     }
 
 
-def _rollback_state(st, reason):
+def rollback_state(st, reason):
     bad = st.get("bad") or []
     if st.get("current") and st["current"] not in bad:
         bad.append(st["current"])
@@ -206,7 +116,7 @@ def boot_select(root="", max_tries=2, log=None):
     if st.get("pending"):
         tries = st.get("tries", 0)
         if tries >= max_tries:
-            _rollback_state(st, "not confirmed after %d boots" % tries)
+            rollback_state(st, "not confirmed after %d boots" % tries)
             if log:
                 log("ota: " + st["last"])
         else:
@@ -353,7 +263,7 @@ class Updater:
         return True
 
     def rollback(self, reason):
-        _rollback_state(self.state, reason)
+        rollback_state(self.state, reason)
         self._save()
         self.switched(self.state.get("dir") or "")
         self.log("ota: " + self.state["last"])

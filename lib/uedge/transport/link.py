@@ -1,4 +1,4 @@
-"""What the MQTT and HTTP device links (uedge.murano, uedge.murano_http) share.
+"""What the MQTT and HTTP device links (murano_mqtt, murano_http) share.
 
 DeviceLink keeps the stored credential (persisted 0600 with
 compat.write_secret, never logged), the on_update / on_ack / on_state
@@ -24,6 +24,8 @@ DEFAULT_MAX_UPDATE = 65536 if MICROPYTHON else 1048576 + 16384
 # ts_us given to on_update for values read at connect (the current state, not
 # a change notification): a consumer may skip acting on a value it already had.
 STATE_READ = 0
+# the resources a device watches for updates from the connector
+WATCHED = ("config_io", "data_out", "config_applications")
 
 
 class UpdateError:
@@ -81,7 +83,7 @@ class Backoff:
         self.next_ms = 0
 
 
-def _read_text(path):
+def read_text(path):
     try:
         with open(path) as f:
             return f.read().strip() or None
@@ -89,7 +91,7 @@ def _read_text(path):
         return None
 
 
-def _reason(e):
+def reason_of(e):
     s = str(e)
     if not s and e.args:
         s = repr(e.args[0])
@@ -117,7 +119,7 @@ class DeviceLink:
         if cert:
             p["cert"], p["key"] = cert, key
         self._ssl_params = p
-        self._secret = _read_text(credentials_path) if credentials_path else None
+        self._secret = read_text(credentials_path) if credentials_path else None
         self.clock = clock or Clock()
         self.backoff = Backoff(backoff_base_ms, backoff_cap_ms)
         self.on_update = None

@@ -1,9 +1,10 @@
-"""config_applications: parsing and validation (see uedge.config).
+"""config_applications: parsing and validation (the interfaces sources open).
 
-Imported by uedge.config.parse_config_applications when a document is parsed.
+Imported only where one is parsed: a board without one never loads it.
 """
 
-from uedge.config import ConfigError, _Ctx, _q, _tname, is_number, loads
+from uedge.config.fields import Fields, is_number, quoted
+from uedge.config.json_reader import ConfigError, loads, type_name
 
 # Enumerations the seed gives for standard application interfaces.
 MODBUS_RTU_ENUMS = (
@@ -45,12 +46,12 @@ def parse_config_applications(obj_or_text):
     if isinstance(doc, (str, bytes, bytearray)):
         doc = loads(doc)
     if not isinstance(doc, dict):
-        raise ConfigError("config_applications must be a JSON object, got %s" % _tname(doc))
-    c = _Ctx("")
+        raise ConfigError("config_applications must be a JSON object, got %s" % type_name(doc))
+    c = Fields("")
     ca = ConfigApplications(doc)
     le = doc.get("last_edited")
     if le is not None and not isinstance(le, str) and not is_number(le):
-        c.fail("last_edited", "must be a string, got %s" % _tname(le))
+        c.fail("last_edited", "must be a string, got %s" % type_name(le))
     ca.last_edited = le
     ca.last_editor = c.string(doc, "last_editor", "last_editor")
     apps = c.obj(doc, "applications", "applications")
@@ -58,9 +59,9 @@ def parse_config_applications(obj_or_text):
         return ca
     for name in apps:
         a = apps[name]
-        ac = _Ctx("application %s: " % name)
+        ac = Fields("application %s: " % name)
         if not isinstance(a, dict):
-            raise ConfigError("application %s: must be an object, got %s" % (name, _tname(a)))
+            raise ConfigError("application %s: must be an object, got %s" % (name, type_name(a)))
         dn = ac.string(a, "application_display_name", "application_display_name")
         if dn is None:
             dn = ac.string(a, "display_name", "display_name")
@@ -69,18 +70,18 @@ def parse_config_applications(obj_or_text):
         if itfs is None:
             itfs = []
         if not isinstance(itfs, list):
-            ac.fail("interfaces", "must be an array, got %s" % _tname(itfs))
+            ac.fail("interfaces", "must be an array, got %s" % type_name(itfs))
         enums = INTERFACE_ENUMS.get(name, ())
         seen = []
         for k in range(len(itfs)):
             itf = itfs[k]
             f = "interfaces[%d]" % k
             if not isinstance(itf, dict):
-                ac.fail(f, "must be an object, got %s" % _tname(itf))
+                ac.fail(f, "must be an object, got %s" % type_name(itf))
             name_itf = ac.string(itf, "interface", f + ".interface")
             if name_itf is not None:
                 if name_itf in seen:
-                    ac.fail(f + ".interface", "duplicates %s" % _q(name_itf))
+                    ac.fail(f + ".interface", "duplicates %s" % quoted(name_itf))
                 seen.append(name_itf)
             for key, allowed in enums:
                 if key in itf:
@@ -93,7 +94,7 @@ def parse_config_applications(obj_or_text):
                     if not ok:
                         ac.fail(
                             "%s.%s" % (f, key),
-                            "must be one of %s, got %s" % (", ".join([_q(x) for x in allowed]), _q(v)),
+                            "must be one of %s, got %s" % (", ".join([quoted(x) for x in allowed]), quoted(v)),
                         )
         ca.applications[name] = {"display_name": dn, "interfaces": itfs, "options": opts}
     return ca

@@ -17,16 +17,9 @@ Auth table (from the API):         ClientID   Username   Password
 import json
 
 from uedge.compat import Clock
-from uedge.link import (  # noqa: F401 (re-exported)
-    DEFAULT_MAX_UPDATE,
-    AuthError,
-    Backoff,
-    DeviceLink,
-    MuranoError,
-    _read_text,
-    _reason,
-)
-from uedge.mqtt import MQTTAuthError, MQTTClient, MQTTException
+from uedge.transport.link import DEFAULT_MAX_UPDATE, AuthError, DeviceLink, MuranoError, reason_of
+from uedge.transport.mqtt_client import MQTTClient
+from uedge.transport.net import MQTTAuthError, MQTTException
 
 try:
     import random
@@ -35,7 +28,6 @@ except ImportError:  # pragma: no cover
 
 
 RESOURCE_PREFIX = b"$resource/"
-WATCHED = ("config_io", "data_out", "config_applications")
 
 
 def _random_password(n=32):
@@ -175,7 +167,7 @@ class MuranoMQTT(DeviceLink):
         except MQTTAuthError:
             raise AuthError("not authorized: anonymous provisioning refused") from None
         except (MQTTException, OSError, ValueError) as e:
-            raise MuranoError("provisioning connect failed: %s" % _reason(e)) from None
+            raise MuranoError("provisioning connect failed: %s" % reason_of(e)) from None
         try:
             if self.auth == "token":
                 self._provision_reply = None
@@ -202,12 +194,12 @@ class MuranoMQTT(DeviceLink):
                 # a round trip proves the request was read and the link survived it
                 c.ping()
                 deadline = self._rt.now_ms() + tmo
-                while c._ping_out:
+                while c.ping_outstanding():
                     if self._rt.now_ms() >= deadline:
                         raise MuranoError("no answer from the connector after provisioning")
                     c.wait_msg(200)
         except (MQTTException, OSError) as e:
-            raise MuranoError("provisioning failed: %s" % _reason(e)) from None
+            raise MuranoError("provisioning failed: %s" % reason_of(e)) from None
         finally:
             c.disconnect()
         self._provisioned_with(secret)
@@ -243,7 +235,7 @@ class MuranoMQTT(DeviceLink):
             # re-sends what it still wants (the Edge re-queues them), so each
             # goes out again once. Packet ids go on from the old session.
             old.forget_pending()
-            c._pid = old._pid
+            c.resume_pids(old)
         c.set_callback(self._on_msg)
         c.on_puback = self._on_puback
         c.on_oversize = self._on_oversize
@@ -266,7 +258,7 @@ class MuranoMQTT(DeviceLink):
             # ValueError/UnicodeError: a host name that cannot be encoded (IDNA)
             self._client = c
             c.close()
-            self.last_error = _reason(e)
+            self.last_error = reason_of(e)
             raise MuranoError("connect to %s:%d failed: %s" % (self.host, self.port, self.last_error)) from None
         self._client = c
         self._content_subscribed = False
@@ -292,7 +284,7 @@ class MuranoMQTT(DeviceLink):
                 c.poll(now)
             except (MQTTException, OSError) as e:
                 c.close()
-                self.last_error = _reason(e)
+                self.last_error = reason_of(e)
                 self.backoff.failed(now)
                 self._note("connection lost: %s" % self.last_error)
                 self._state(False, self.last_error)
@@ -316,8 +308,8 @@ class MuranoMQTT(DeviceLink):
             return c.publish(topic, payload, qos=qos)
         except (MQTTException, OSError) as e:
             if not c.connected:
-                self._state(False, _reason(e))
-            raise MuranoError("publish failed: %s" % _reason(e)) from None
+                self._state(False, reason_of(e))
+            raise MuranoError("publish failed: %s" % reason_of(e)) from None
 
     def write(self, alias, value_str):
         """Set one resource ($resource/<alias>, QoS 1). Returns the msg id for on_ack."""
@@ -330,6 +322,15 @@ class MuranoMQTT(DeviceLink):
     def record(self, entries):
         """Historical values: [(ts_us, {alias: value_str}), ...] on $resource.batch."""
         return self._publish(b"$resource.batch", batch_payload(entries))
+
+    def sockets(self):
+        """The live socket(s), for a host loop that waits in select()."""
+        c = self._client
+        return [c.sock] if c is not None and c.sock is not None else []
+
+    def ready_to_send(self):
+        """True when queued writes wait only for the loop (never for MQTT: publish sends at once)."""
+        return False
 
     def pending(self):
         return self._client.pending() if self._client is not None else 0
@@ -385,7 +386,7 @@ class MuranoMQTT(DeviceLink):
                     raise MuranoError("no $content reply within %d ms" % tmo)
                 c.wait_msg(min(left, 200))
         except (MQTTException, OSError) as e:
-            raise MuranoError("content list failed: %s" % _reason(e)) from None
+            raise MuranoError("content list failed: %s" % reason_of(e)) from None
         return self._content
 
     def content_get(self, name, sink_write, timeout_ms=None):
@@ -393,7 +394,7 @@ class MuranoMQTT(DeviceLink):
         items = self._content or self.content_list(timeout_ms)
         for it in items:
             if it.get("name") == name:
-                from uedge.murano_http import http_get
+                from uedge.transport.http_client import http_get
 
                 return http_get(it["url"], sink_write, ca=self.ca, timeout_ms=timeout_ms or self.timeout_ms)
         raise MuranoError("no content named %r" % (name,))

@@ -9,7 +9,9 @@ properties.min/max describe the expected range of readings and are not
 enforced for writes.
 """
 
-from uedge.channel import (
+import json
+
+from uedge.pipeline.channel import (
     KIND_BOOLEAN,
     KIND_JSON,
     KIND_LOCATION,
@@ -20,7 +22,7 @@ from uedge.channel import (
     to_bool,
     to_number,
 )
-from uedge.payload import json_finite
+from uedge.pipeline.payload import encode_data_in, json_finite
 
 
 def _fmt(v):
@@ -91,3 +93,55 @@ def check_request(cfg, value):
             return None, "channel %s: %s is not one of %s" % (cid, _fmt(v), ", ".join(en))
     return v, None
 
+
+class DataOut:
+    """data_out handling of uedge.edge.Edge (a mixin): acknowledge, validate, actuate.
+
+    Uses the Edge's transport, scheduler, config, log and _send_live()."""
+
+    def _on_data_out(self, text, actuate=True):
+        # 1. acknowledge receipt by writing the same value back
+        try:
+            self.transport.write("data_out", text)
+        except Exception as e:
+            self.last_error = "data_out acknowledge failed: %s" % e
+        # 2. validate and actuate each request
+        try:
+            reqs = json.loads(text)
+        except ValueError:
+            self._error("data_out", "data_out is not JSON: %s" % text[:80])
+            return
+        if not isinstance(reqs, dict):
+            self._error("data_out", "data_out must be a JSON object of channel: value")
+            return
+        chans = self.config.channels if self.config is not None else {}
+        if not actuate:
+            states = {}
+            for cid in reqs:
+                if cid in chans:
+                    v = self.scheduler.state(cid)[0]
+                    if v is not None:
+                        states[cid] = v
+            if states:
+                self._send_live(self.clock.epoch_us(), encode_data_in(states, None), self.clock.now_ms())
+            return
+        for cid in reqs:
+            cfg = chans.get(cid)
+            if cfg is None:
+                self._reject(cid, "channel %s is not in config_io" % cid)
+                continue
+            value, err = check_request(cfg, reqs[cid])
+            if err is None:
+                err = self.scheduler.actuate(cid, value)
+            if err is not None:
+                self._reject(cid, err)
+            else:
+                self.control_ok += 1
+                self.log.info("channel %s set to %r", cid, value)
+        # 3. the new states go out with the next scheduler poll (actuate queues them)
+
+    def _reject(self, cid, msg):
+        self.control_rejected += 1
+        self.log.warning("channel %s: control request rejected: %s", cid, msg)
+        self.last_error = msg
+        self._errors[cid] = msg

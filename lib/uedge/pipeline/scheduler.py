@@ -9,10 +9,10 @@ Time only comes from the clock passed in (or the now_ms given to poll), so a
 FakeClock drives an hour of schedule in milliseconds.
 """
 
-from uedge.channel import Channel
-from uedge.config import ConfigIO, parse_config_applications, parse_config_io
-from uedge.control import check_request
-from uedge.sources import SourceError, lookup
+from uedge.config.config_io import ConfigIO, parse_config_io
+from uedge.pipeline.channel import Channel
+from uedge.pipeline.control import check_request
+from uedge.sources import Slot, Virtual, default_open_source, error_text, registry_check
 
 BACKOFF_MIN_MS = 1000
 BACKOFF_MAX_MS = 60000
@@ -29,90 +29,6 @@ class Report:
 
     def __repr__(self):
         return "<Report %d values=%r errors=%r>" % (self.ts_us, self.values, self.errors)
-
-
-def default_open_source(application, interface, app_config):
-    factory = lookup(application)
-    if factory is None:
-        raise SourceError("unknown application %s" % application)
-    return factory(application, interface, app_config)
-
-
-def registry_check(application, channel_id, app_specific_config):
-    """check_channel for parse_config_io backed by the source registry."""
-    factory = lookup(application)
-    if factory is None or not hasattr(factory, "check_channel"):
-        return None
-    try:
-        return factory.check_channel(channel_id, app_specific_config)
-    except Exception as e:
-        return "app_specific_config rejected: %s" % e
-
-
-class _Virtual:
-    """Source for channels without an application: holds actuated states."""
-
-    writable = True
-    application = None
-    interface = None
-
-    def __init__(self):
-        self.states = {}
-
-    def open(self):
-        pass
-
-    def read_many(self, channels, values, errors):
-        st = self.states
-        for cfg in channels:
-            if cfg.id in st:
-                values[cfg.id] = st[cfg.id]
-
-    def write(self, cfg, value):
-        if not cfg.control:
-            raise SourceError("not a control channel")
-        self.states[cfg.id] = value
-
-    def close(self):
-        self.states = {}
-
-
-class _Slot:
-    """One (application, interface, app_config) and the channels it serves."""
-
-    def __init__(self, application, interface, app_config):
-        self.application = application
-        self.interface = interface
-        self.app_config = app_config
-        self.source = None
-        self.error = None
-        self.retry_at = 0
-        self.backoff = 0
-        self.channels = []
-        self.due = []
-        self.vals = {}
-        self.errs = {}
-
-    def same(self, application, interface, app_config):
-        return (
-            self.application == application
-            and self.interface == interface
-            and self.app_config == app_config
-        )
-
-    def label(self):
-        if self.interface:
-            return "%s %s" % (self.application, self.interface)
-        return str(self.application)
-
-    def close(self):
-        src = self.source
-        self.source = None
-        if src is not None:
-            try:
-                src.close()
-            except Exception:
-                pass
 
 
 def _advance(due, rate, now):
@@ -152,7 +68,10 @@ class Scheduler:
         """
         if config_applications is not None:
             if not hasattr(config_applications, "interface_config"):  # not parsed yet
-                config_applications = parse_config_applications(config_applications)
+                # imported here: a board without config_applications never loads it
+                from uedge.config import config_applications as ca
+
+                config_applications = ca.parse_config_applications(config_applications)
             self.config_applications = config_applications
         if not isinstance(config_io, ConfigIO):
             config_io = parse_config_io(config_io, check_channel=registry_check)
@@ -179,7 +98,7 @@ class Scheduler:
                         used.append(s)
                         break
                 if slot is None:
-                    slot = _Slot(app, itf, acfg)
+                    slot = Slot(app, itf, acfg)
                 slot.channels = []
                 new_slots.append(slot)
             old = self.channels.get(cfg.id)
@@ -316,7 +235,7 @@ class Scheduler:
                 src.read_many(due, vals, errs)
                 slot.backoff = 0  # backoff only resets once the source works
             except Exception as e:
-                failed = "%s read failed: %s" % (slot.label(), _msg(e))
+                failed = "%s read failed: %s" % (slot.label(), error_text(e))
                 slot.error = failed
                 slot.close()  # reopen (with backoff) on the next due instant
                 self._backoff(slot, now)
@@ -348,13 +267,13 @@ class Scheduler:
         src = None
         try:
             if slot.application is None:
-                src = _Virtual()
+                src = Virtual()
             else:
                 src = self._open_source(slot.application, slot.interface, slot.app_config)
             src.now_ms = now
             src.open()
         except Exception as e:
-            slot.error = "%s open failed: %s" % (slot.label(), _msg(e))
+            slot.error = "%s open failed: %s" % (slot.label(), error_text(e))
             if src is not None:
                 try:
                     src.close()
@@ -392,7 +311,7 @@ class Scheduler:
         try:
             src.write(ch.cfg, ch.to_raw(v))
         except Exception as e:
-            return "channel %s: write failed: %s" % (channel_id, _msg(e))
+            return "channel %s: write failed: %s" % (channel_id, error_text(e))
         ch.set_state(v, self.clock.epoch_us(), now)
         self._pending[channel_id] = v
         return None
@@ -411,9 +330,3 @@ class Scheduler:
             return (None, None, "unknown channel %s" % channel_id)
         return (ch.last_value, ch.last_ts_us, ch.last_error)
 
-
-def _msg(e):
-    s = str(e)
-    if isinstance(e, SourceError):
-        return s
-    return "%s: %s" % (type(e).__name__, s) if s else type(e).__name__

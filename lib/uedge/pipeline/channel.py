@@ -16,7 +16,7 @@ The window keeps only the statistic its mode needs (running min, max or sum,
 count, last value), no lists: an integer sample allocates nothing at all.
 """
 
-from uedge.payload import json_finite
+from uedge.pipeline.payload import json_finite
 
 KIND_NUMBER = 0
 KIND_BOOLEAN = 1

@@ -1,8 +1,8 @@
 """OTA: checking, downloading, verifying and installing bundles; building them.
 
-Imported by uedge.ota when an update check runs (or a bundle is built) and
-dropped again after it on a board; see uedge.ota for the bundle format and
-the steps.  The functions taking `u` are the steps of an ota.Updater.
+Imported by uedge.ota.updater when an update check runs (or a bundle is built) and
+dropped again after it on a board; see uedge.ota.updater for the bundle format and
+the steps.  The functions taking `u` are the steps of an updater.Updater.
 """
 
 import binascii
@@ -10,7 +10,8 @@ import hashlib
 import json
 import os
 
-from uedge.ota import CHUNK, MAX_ATTEMPTS, OtaError, join, makedirs, rmtree
+from uedge.ota.files import CHUNK, MAX_ATTEMPTS, OtaError, join, makedirs, rmtree
+
 
 def hexdigest(h):
     return binascii.hexlify(h.digest()).decode()

@@ -1,0 +1,329 @@
+"""The gateway edge daemon (`uedge go`): queues, sources, the loop, status, OTA."""
+
+import json
+import logging
+import logging.handlers
+import os
+import select
+import signal
+import sys
+import time
+
+from uedge_host import settings as settings_mod
+
+from uedge_host.logsetup import CoreLog, setup_logging
+from uedge_host.transport import BackgroundConnect, make_transport, token_of
+
+log = logging.getLogger("uedge")
+
+
+def package_version():
+    try:
+        from importlib.metadata import version
+
+        return version("uedge")
+    except Exception:
+        return "0.1.0"
+
+AUTH_FAILURES_BEFORE_REPROVISION = 3
+OTA_RETRY_MS = 60000
+
+
+QUEUE_SUFFIX = ".queue.db"
+
+
+def remove_unused_queues(queue_path):
+    """queuing_remove_unused_device: delete the queues of other devices kept in
+    the same directory (<other id>.queue.db and its -wal/-shm files)."""
+    d = os.path.dirname(os.path.abspath(queue_path))
+    mine = os.path.basename(queue_path)
+    removed = []
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return removed
+    for n in sorted(names):
+        base = n
+        for extra in ("-wal", "-shm", "-journal"):
+            if base.endswith(extra):
+                base = base[: -len(extra)]
+        if not base.endswith(QUEUE_SUFFIX) or base == mine:
+            continue
+        try:
+            os.remove(os.path.join(d, n))
+            removed.append(n)
+        except OSError as e:
+            log.warning("cannot remove unused queue %s: %s", n, e)
+    if removed:
+        log.info("removed the queues of other devices: %s", ", ".join(removed))
+    return removed
+
+
+def make_outbox(s):
+    if not s.queuing:
+        return None
+    from uedge_host.outbox_sqlite import SqliteOutbox
+
+    if s.queuing_remove_unused_device:
+        remove_unused_queues(s.queue_path)
+    return SqliteOutbox(s.queue_path, cap_items=s.queue_items, cap_bytes=s.queue_bytes,
+                        strategy=s.queuing_drop_strategy, sync=s.queue_sync)
+
+
+def _register_sources():
+    import uedge.sources.simulated  # noqa: F401  registers "Simulated"
+
+
+_host_sources = {"loaded": False}
+
+
+def need_sources(applications):
+    """Load the fieldbus drivers (pymodbus, python-can, ...) the first time a
+    config_io uses an application not registered yet: a gateway that only runs
+    simulated or on-board channels never pays for those libraries."""
+    from uedge.sources import lookup
+
+    if _host_sources["loaded"] or all(lookup(a) is not None for a in applications):
+        return
+    _host_sources["loaded"] = True
+    try:
+        from uedge_host import sources as host_sources
+    except ImportError:
+        return
+    if not hasattr(host_sources, "register_all"):
+        return
+    try:
+        names = host_sources.register_all()
+        log.info("fieldbus sources loaded: %s", ", ".join(names or ()))
+    except Exception as e:  # a missing/broken optional driver must not stop the daemon
+        log.warning("fieldbus sources not available (%s: %s); Simulated still is",
+                    type(e).__name__, e)
+
+
+def write_status(path, data):
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        json.dump(data, f, separators=(",", ":"), default=str)
+    os.replace(tmp, path)
+
+
+class Daemon:
+    def __init__(self, s):
+        from uedge.compat import Clock
+        from uedge.edge import Edge
+        from uedge.sync.config_sync import FileStore
+        from uedge.pipeline.scheduler import Scheduler
+
+        self.s = s
+        self.clock = Clock()
+        self.stop = False
+        _register_sources()
+        raw, self.scheme = make_transport(s, self.clock)
+        self.transport = BackgroundConnect(raw, logging.getLogger("uedge.link"))
+        self.outbox = make_outbox(s)
+        self.scheduler = Scheduler(self.clock, reuse_report=True)
+        self.token = s.murano_token
+        self.edge = Edge(
+            self.clock, self.scheduler, self.transport, self.outbox,
+            store=FileStore(s.config_io_file, s.config_applications_file),
+            log=CoreLog(logging.getLogger("uedge.edge")),
+            watch=s.watch, local_strategy=s.local_strategy, replay_rate=s.replay_rate,
+            batch_items=s.batch_items, batch_bytes=s.batch_bytes, need_sources=need_sources,
+        )
+        self.ota = make_ota(s)
+        self._ota_next_check = 0
+        self.restart_for_ota = None
+        self._last_dropped = self.outbox.dropped if self.outbox is not None else 0
+        self._last_corrupted = self.outbox.corrupted if self.outbox is not None else 0
+        self.started = time.time()
+
+    def _persist_identity(self):
+        """Write the provisioned token (and the identity) back to the INI."""
+        tok = token_of(self.transport)
+        if not tok or tok == self.token:
+            return
+        self.token = tok
+        ini = self.s.ini_file
+        if not ini:
+            log.warning("provisioned, but no INI file (-i) to keep the token in")
+            return
+        vals = {}
+        for k in ("murano_id", "murano_host"):
+            if getattr(self.s, k):
+                vals[k] = getattr(self.s, k)
+        if self.s.murano_port and self.s.origin.get("murano_port") == "cli":
+            vals["murano_port"] = self.s.murano_port
+        vals["murano_token"] = tok
+        settings_mod.update_ini(ini, vals)
+        log.info("provisioned: token saved to %s", ini)
+
+    def _reprovision(self):
+        """The token keeps being refused (device reset on the connector?): drop it
+        and provision again on the next attempt (the INI gets the new token)."""
+        self.edge.auth_failures = 0
+        if getattr(self.transport, "auth", "token") == "cert" or not hasattr(self.transport, "forget_credentials"):
+            return
+        log.warning("the connector refuses the token %d times in a row: provisioning again",
+                    AUTH_FAILURES_BEFORE_REPROVISION)
+        self.transport.forget_credentials()
+        self.token = None
+
+    def _report_queue(self):
+        ob = self.outbox
+        if ob is None:
+            return
+        if ob.dropped != self._last_dropped:
+            log.warning("queue full (%s): %d reports dropped so far (strategy %s)",
+                        self.s.queuing_drop_strategy, ob.dropped, ob.strategy)
+            self._last_dropped = ob.dropped
+        if ob.corrupted != self._last_corrupted:
+            log.error("queue: %d damaged records skipped so far: %s", ob.corrupted, ob.last_error)
+            self._last_corrupted = ob.corrupted
+
+    def status(self):
+        st = self.edge.status()
+        st["device"] = self.s.murano_id
+        st["endpoint"] = self.s.murano_host
+        st["transport"] = self.scheme
+        st["pid"] = os.getpid()
+        st["started"] = self.started
+        st["updated"] = time.time()
+        st["queue"]["path"] = self.s.queue_path if self.outbox is not None else None
+        if self.ota is not None:
+            st["ota"] = self.ota.status()
+        return st
+
+    def _poll_ota(self, now):
+        """Confirm a pending version once the connector is reached (or roll it
+        back when it is not reached in time); while connected, look for a
+        newer bundle at start and then every ota_check_interval."""
+        o = self.ota
+        if o.poll_edge(self.edge, now):
+            self._ota_restart("rolled back to %s" % o.version)
+            return
+        if not self.edge.connected or getattr(self.transport, "busy", False) or now < self._ota_next_check:
+            return
+        interval_ms = int(self.s.ota_check_interval * 1000)
+        o.last_error = None
+        v = o.update_and_restart(self.transport)
+        if v:
+            self._ota_restart("installed %s" % v)
+        elif o.last_error:
+            interval_ms = min(interval_ms, OTA_RETRY_MS)  # a failed check is retried sooner
+        self._ota_next_check = now + interval_ms
+
+    def _ota_restart(self, why):
+        self.restart_for_ota = why
+        if not self.s.ota_restart_cmd:
+            # no restart command: stop cleanly, the service manager starts the
+            # new current version (systemd Restart=always, supervisord autorestart)
+            log.info("ota: %s; stopping so the service restarts", why)
+            self.stop = True
+
+    def _wait(self, ms):
+        """Sleep until the next due instant or until the connector sends something."""
+        if ms <= 0:
+            return
+        t = self.transport
+        if getattr(t, "busy", False):
+            time.sleep(min(ms, 50) / 1000.0)  # a connect attempt owns the sockets
+            return
+        socks = []
+        for sk in t.sockets():
+            try:
+                if hasattr(sk, "pending") and sk.pending():
+                    return  # TLS bytes already decrypted and waiting
+            except (OSError, ValueError):
+                pass
+            socks.append(sk)
+        if t.ready_to_send():
+            return  # requests queued and a connection free to take them
+        if socks:
+            try:
+                select.select(socks, [], [], ms / 1000.0)
+                return
+            except (OSError, ValueError, TypeError):
+                pass
+        time.sleep(ms / 1000.0)
+
+    def run(self, duration=None):
+        edge = self.edge
+        log.info("uedge %s starting: device %s, %s, queue %s", package_version(), self.s.murano_id,
+                 self.s.murano_host, self.s.queue_path if self.outbox is not None else "off")
+        edge.start()
+        if self.ota is not None:
+            self.ota.start(self.clock.now_ms())
+        if self.outbox is not None and len(self.outbox):
+            log.info("queue holds %d reports from before; replaying once connected", len(self.outbox))
+        deadline = time.monotonic() + duration if duration else None
+        next_status = 0.0
+        clock = self.clock
+        while not self.stop:
+            now = clock.now_ms()
+            edge.poll(now)
+            if self.token is None or token_of(self.transport) != self.token:
+                self._persist_identity()
+            if edge.auth_failures >= AUTH_FAILURES_BEFORE_REPROVISION:
+                self._reprovision()
+            if self.ota is not None:
+                self._poll_ota(now)
+            t = time.monotonic()
+            if t >= next_status:
+                next_status = t + 1.0
+                self._report_queue()
+                try:
+                    write_status(self.s.status_file, self.status())
+                except OSError as e:
+                    log.warning("cannot write status file %s: %s", self.s.status_file, e)
+            if deadline is not None and t >= deadline:
+                break
+            now = clock.now_ms()
+            self._wait(edge.next_wake_ms(now, 50) - now)
+        log.info("stopping: delivering what is pending, then saving the queue")
+        edge.shutdown(flush_ms=5000)
+        self._report_queue()
+        st = self.status()
+        st["connected"] = False
+        st["reason"] = "stopped"
+        try:
+            write_status(self.s.status_file, st)
+        except OSError:
+            pass
+        log.info("stopped: %d reports delivered, %d queued for later", edge.delivered,
+                 len(self.outbox) if self.outbox is not None else 0)
+        return 0
+
+
+def make_ota(s):
+    if not s.ota:
+        return None
+    from uedge_host.ota import HostOta
+
+    ota_log = logging.getLogger("uedge.ota")
+    return HostOta(s.ota_base, name=s.ota_name, version=package_version(), restart_cmd=s.ota_restart_cmd,
+                   confirm_timeout_s=s.ota_confirm_timeout, log=lambda m: ota_log.info("%s", m))
+
+
+def go(s, duration=None):
+    try:
+        setup_logging(s.debug)
+    except (settings_mod.SettingsError, OSError) as e:
+        print("uedge: logging: %s" % e, file=sys.stderr)
+        return 2
+    for w in s.warnings:
+        log.warning("%s", w)
+    try:
+        d = Daemon(s)
+    except (settings_mod.SettingsError, ValueError) as e:
+        log.error("%s", e)
+        return 2
+    except Exception as e:  # e.g. the queue directory is not writable, bad key files
+        log.error("cannot start: %s: %s", type(e).__name__, e)
+        return 2
+
+    def _stop(signum, frame):
+        d.stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    return d.run(duration)

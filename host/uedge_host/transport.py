@@ -1,0 +1,156 @@
+"""The gateway's transport: MQTT or HTTP from the settings, and BackgroundConnect,
+which runs blocking (re)connect attempts in a worker thread."""
+
+import logging
+import logging.handlers
+import threading
+
+from uedge_host import settings as settings_mod
+
+log = logging.getLogger("uedge")
+
+
+def token_of(t):
+    return t.credential
+
+
+def make_transport(s, clock):
+    """Pick MQTT or HTTP from murano_host; returns the transport."""
+    scheme, host, port = settings_mod.parse_endpoint(s.murano_host, s.murano_port)
+    cert = s.certfile if (s.certfile and s.pkeyfile) else None
+    key = s.pkeyfile if cert else None
+    auth = "cert" if cert else "token"
+    if not s.murano_id and auth != "cert":
+        raise settings_mod.SettingsError(
+            "murano_id is not set (use -s/--murano-id, EDGED_MURANO_ID or the INI)"
+        )
+    tls = scheme in ("mqtts", "https")
+    if scheme in ("mqtts", "mqtt"):
+        from uedge.transport.murano_mqtt import MuranoMQTT
+
+        t = MuranoMQTT(host, port, s.murano_id, auth=auth, ca=s.murano_cacert, cert=cert, key=key,
+                       tls=tls, clock=clock, timeout_ms=int(s.request_timeout * 1000),
+                       backoff_cap_ms=int(s.reconnect_max * 1000),
+                       auth_backoff_ms=int(min(30.0, s.reconnect_max) * 1000),
+                       log=lambda m: logging.getLogger("uedge.mqtt").info("%s", m))
+    else:
+        from uedge.transport.murano_http import MuranoHTTP
+
+        t = MuranoHTTP(host, port, s.murano_id, auth=auth, ca=s.murano_cacert, cert=cert, key=key,
+                       tls=tls, clock=clock, timeout_ms=int(s.request_timeout * 1000),
+                       long_poll_ms=s.http_long_poll_ms, watch=s.watch,
+                       backoff_cap_ms=int(s.reconnect_max * 1000),
+                       auth_backoff_ms=int(min(30.0, s.reconnect_max) * 1000),
+                       log=lambda m: logging.getLogger("uedge.http").info("%s", m))
+    if s.murano_token:
+        t.set_credentials(s.murano_token)
+    return t, scheme
+
+
+class BackgroundConnect:
+    """Runs the transport's blocking (re)connect attempts in a worker thread.
+
+    A connector that does not answer at all (packets dropped) would otherwise
+    hold the loop for up to request_timeout per attempt and samples would be
+    skipped; with this, sampling and queueing go on while an attempt waits.
+    The transport is only used by one thread at a time (the loop does not touch
+    it while an attempt runs) and every callback is delivered on the loop's
+    thread, in order, after the attempt ends.
+    """
+
+    def __init__(self, transport, logger=None):
+        self.__dict__["_t"] = transport
+        self.__dict__["_main"] = threading.current_thread()
+        self.__dict__["_thread"] = None
+        self.__dict__["_events"] = []
+        self.__dict__["_lock"] = threading.Lock()
+        self.__dict__["_log"] = logger or log
+        self.on_update = self.on_ack = self.on_state = self.on_reject = None
+        for name in ("on_update", "on_ack", "on_state", "on_reject"):
+            if hasattr(transport, name):
+                setattr(transport, name, self._relay(name))
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["_t"], name)
+
+    def __setattr__(self, name, value):
+        if name.startswith("on_") or name in self.__dict__:
+            self.__dict__[name] = value
+        else:
+            setattr(self.__dict__["_t"], name, value)
+
+    def _relay(self, name):
+        def cb(*args):
+            if threading.current_thread() is self._main:
+                f = self.__dict__.get(name)
+                if f is not None:
+                    f(*args)
+            else:
+                with self._lock:
+                    self._events.append((name, args))
+        return cb
+
+    def _flush(self):
+        with self._lock:
+            events = self._events[:]
+            del self._events[:]
+        for name, args in events:
+            f = self.__dict__.get(name)
+            if f is not None:
+                f(*args)
+
+    @property
+    def busy(self):
+        th = self._thread
+        return th is not None and th.is_alive()
+
+    @property
+    def connected(self):
+        return not self.busy and self._t.connected
+
+    def poll(self, now_ms=None):
+        t = self._t
+        th = self._thread
+        if th is not None:
+            if th.is_alive():
+                return
+            self.__dict__["_thread"] = None
+            self._flush()
+        if t.connected or not hasattr(t, "backoff"):
+            t.poll(now_ms)
+            return
+        now = t.clock.now_ms() if now_ms is None else now_ms
+        if not getattr(t, "_want", True) or not t.backoff.ready(now):
+            return
+        th = threading.Thread(target=self._attempt, args=(now,), name="uedge-connect", daemon=True)
+        self.__dict__["_thread"] = th
+        th.start()
+
+    def _attempt(self, now):
+        from uedge.transport.link import AuthError, MuranoError
+
+        t = self._t
+        try:
+            t.connect()
+        except AuthError as e:
+            d = t.backoff.failed(now, getattr(t, "auth_backoff_ms", 0))
+            self._log.info("%s; retry in %d ms", e, d)
+            self._relay("on_state")(False, "not authorized")
+        except (MuranoError, OSError, ValueError) as e:
+            d = t.backoff.failed(now)
+            t.last_error = str(e)
+            self._log.info("%s; retry in %d ms", e, d)
+            self._relay("on_state")(False, str(e))
+        except Exception as e:  # never retry in a tight loop, whatever went wrong
+            d = t.backoff.failed(now)
+            t.last_error = "%s: %s" % (type(e).__name__, e)
+            self._log.error("connect failed: %s; retry in %d ms", t.last_error, d)
+            self._relay("on_state")(False, t.last_error)
+
+    def close(self):
+        th = self._thread
+        if th is not None:
+            th.join(float(getattr(self._t, "timeout_ms", 10000)) / 1000.0 + 1.0)
+            self.__dict__["_thread"] = None
+        self._t.close()
+        self._flush()

@@ -1,0 +1,237 @@
+"""config_io: parsing and validation (config_applications: config_applications.py).
+
+The ExoSense Data IO Schema is the specification. Validation is written by
+hand (no jsonschema on a board) and every message names the channel and the
+field, e.g. ``channel 002: protocol_config.down_sample must be one of MIN,
+MAX, AVG, ACT, got "MEAN"``.
+The text is read by json_reader (positions in errors, duplicate keys caught).
+"""
+
+
+from uedge.config.fields import (
+    Fields,
+    integral,
+    is_number,
+    quoted,
+    type_name,
+    upper_ident,
+    valid_channel_id,
+)
+from uedge.config.json_reader import ConfigError, parse_ordered
+
+DOWN_SAMPLE = ("MIN", "MAX", "AVG", "ACT")
+PRIMITIVE_TYPES = ("BOOLEAN", "NUMERIC", "STRING", "JSON")
+DEFAULT_REPORT_RATE = 60000
+
+
+_NO_DEFAULT = object()
+
+
+class ChannelConfig:
+    """One validated channel of config_io, with defaults filled in.
+
+    The defaults are class attributes and an instance stores only the values
+    that differ from them: 16 channels take noticeably less RAM on a board.
+    """
+
+    description = None
+    data_unit = None
+    primitive_type = None
+    precision = None
+    locked = False
+    control = False
+    device_diagnostic = False
+    min = None
+    max = None
+    timeout = None
+    report_on_change = False
+    report_on_change_tolerance = 0
+    down_sample = "ACT"
+    application = None
+    interface = None
+    input_raw_min = None
+    input_raw_max = None
+    input_raw_unit = None
+    multiplier = None
+    offset = None
+    control_min = None
+    control_max = None
+    control_enum = None
+    source_state = None
+
+    def __init__(self, cid, raw):
+        self.id = cid
+        self.raw = raw
+
+    def _set(self, name, v):
+        d = getattr(ChannelConfig, name, _NO_DEFAULT)
+        if v is not d and (type(v) is not type(d) or v != d):
+            setattr(self, name, v)
+
+    def __repr__(self):
+        return "<ChannelConfig %s %s>" % (self.id, self.data_type)
+
+
+class ConfigIO:
+    def __init__(self, raw):
+        self.raw = raw
+        self.channels = {}
+        self.order = []  # channel ids in document order (MicroPython dicts are unordered)
+        self.last_edited = None
+        self.last_editor = None
+        self.locked = False
+        self.meta = None
+
+    def __iter__(self):
+        for cid in self.order:
+            yield self.channels[cid]
+
+
+def _parse_channel(cid, ch, check_channel):
+    c = Fields("channel %s: " % cid)
+    if not isinstance(ch, dict):
+        raise ConfigError("channel %s: must be an object, got %s" % (cid, type_name(ch)))
+    cfg = ChannelConfig(cid, ch)
+    cfg.display_name = c.string(ch, "display_name", "display_name", required=True)
+    cfg._set("description", c.string(ch, "description", "description"))
+
+    props = c.obj(ch, "properties", "properties", required=True)
+    dt = c.string(props, "data_type", "properties.data_type", required=True)
+    if not upper_ident(dt):
+        c.fail("properties.data_type", "must be upper-case letters and _, got %s" % quoted(dt))
+    cfg.data_type = dt
+    unit = c.string(props, "data_unit", "properties.data_unit", nullable=True)
+    if unit is not None and not upper_ident(unit):
+        c.fail("properties.data_unit", "must be upper-case letters and _, got %s" % quoted(unit))
+    cfg._set("data_unit", unit)
+    pt = c.string(props, "primitive_type", "properties.primitive_type")
+    if pt is not None and pt not in PRIMITIVE_TYPES:
+        c.fail("properties.primitive_type", "must be one of %s, got %s" % (", ".join(PRIMITIVE_TYPES), quoted(pt)))
+    cfg._set("primitive_type", pt)
+    prec = props.get("precision")
+    if prec is not None:
+        prec = integral(props["precision"])
+        if prec is None:
+            c.fail("properties.precision", "must be an integer, got %s" % quoted(props["precision"]))
+        if prec < 0 or prec > 15:
+            c.fail("properties.precision", "must be 0..15, got %d" % prec)
+    cfg._set("precision", prec)
+    cfg._set("locked", c.boolean(props, "locked", "properties.locked"))
+    cfg._set("control", c.boolean(props, "control", "properties.control"))
+    cfg._set("device_diagnostic", c.boolean(props, "device_diagnostic", "properties.device_diagnostic"))
+    cfg._set("min", c.number(props, "min", "properties.min"))
+    cfg._set("max", c.number(props, "max", "properties.max"))
+
+    pc = c.obj(ch, "protocol_config", "protocol_config")
+    if pc is None:
+        pc = {}
+    sr = c.rate(pc, "sample_rate", "protocol_config.sample_rate")
+    rr = c.rate(pc, "report_rate", "protocol_config.report_rate")
+    if rr is None:
+        rr = sr if sr is not None else DEFAULT_REPORT_RATE
+    if sr is None:
+        sr = rr
+    cfg.sample_rate = sr
+    cfg.report_rate = rr
+    cfg._set("timeout", c.rate(pc, "timeout", "protocol_config.timeout", nullable=True))
+    cfg._set("report_on_change", c.boolean(pc, "report_on_change", "protocol_config.report_on_change"))
+    tol = c.number(pc, "report_on_change_tolerance", "protocol_config.report_on_change_tolerance")
+    if tol is not None and tol < 0:
+        c.fail("protocol_config.report_on_change_tolerance", "must be >= 0, got %s" % quoted(tol))
+    cfg._set("report_on_change_tolerance", tol or 0)
+    ds = c.string(pc, "down_sample", "protocol_config.down_sample")
+    if ds is not None and ds not in DOWN_SAMPLE:
+        c.fail("protocol_config.down_sample", "must be one of %s, got %s" % (", ".join(DOWN_SAMPLE), quoted(ds)))
+    cfg._set("down_sample", ds or "ACT")
+    app = c.string(pc, "application", "protocol_config.application")
+    if app == "":
+        c.fail("protocol_config.application", "must not be empty")
+    cfg._set("application", app)
+    cfg._set("interface", c.string(pc, "interface", "protocol_config.interface", nullable=True))
+    asc = c.obj(pc, "app_specific_config", "protocol_config.app_specific_config")
+    cfg.app_specific_config = asc if asc is not None else {}
+
+    ir = c.obj(pc, "input_raw", "protocol_config.input_raw")
+    if ir is not None:
+        cfg.input_raw_min = c.number(ir, "min", "protocol_config.input_raw.min", nullable=False)
+        cfg.input_raw_max = c.number(ir, "max", "protocol_config.input_raw.max", nullable=False)
+        u = ir.get("unit")
+        if u is not None and not isinstance(u, str) and not is_number(u):
+            c.fail("protocol_config.input_raw.unit", "must be a string, got %s" % type_name(u))
+        cfg._set("input_raw_unit", u)
+        rmin, rmax = cfg.input_raw_min, cfg.input_raw_max
+        if (rmin is None) != (rmax is None):
+            c.fail("protocol_config.input_raw", "needs both min and max")
+        if rmin is not None:
+            if rmin == rmax:
+                c.fail("protocol_config.input_raw", "min and max must differ, both are %s" % quoted(rmin))
+            if cfg.min is None or cfg.max is None:
+                c.fail("protocol_config.input_raw", "mapping needs properties.min and properties.max")
+    cfg._set("multiplier", c.number(pc, "multiplier", "protocol_config.multiplier", nullable=False))
+    cfg._set("offset", c.number(pc, "offset", "protocol_config.offset", nullable=False))
+
+    cp = c.obj(ch, "control_properties", "control_properties")
+    if cp is not None:
+        rng = c.obj(cp, "range", "control_properties.range")
+        if rng is not None:
+            cfg.control_min = c.number(rng, "min", "control_properties.range.min")
+            cfg.control_max = c.number(rng, "max", "control_properties.range.max")
+            if cfg.control_min is not None and cfg.control_max is not None and cfg.control_min > cfg.control_max:
+                c.fail(
+                    "control_properties.range",
+                    "min %s is greater than max %s" % (quoted(cfg.control_min), quoted(cfg.control_max)),
+                )
+        if "enum" in cp and cp["enum"] is not None:
+            en = cp["enum"]
+            if not isinstance(en, list):
+                c.fail("control_properties.enum", "must be an array, got %s" % type_name(en))
+            for k in range(len(en)):
+                if not isinstance(en[k], str):
+                    c.fail("control_properties.enum[%d]" % k, "must be a string, got %s" % quoted(en[k]))
+            cfg._set("control_enum", en)
+
+    if app is not None and check_channel is not None:
+        msg = check_channel(app, cid, cfg.app_specific_config)
+        if msg:
+            raise ConfigError("channel %s: %s" % (cid, msg))
+    return cfg
+
+
+def parse_config_io(obj_or_text, check_channel=None):
+    """Validate a config_io document (dict or JSON text) and return a ConfigIO."""
+    doc = obj_or_text
+    order = None
+    if isinstance(doc, (str, bytes, bytearray)):
+        # MicroPython dicts do not keep insertion order: the parser records
+        # the channel ids' document order so both runtimes agree.
+        doc, order = parse_ordered(doc)
+    if not isinstance(doc, dict):
+        raise ConfigError("config_io must be a JSON object, got %s" % type_name(doc))
+    c = Fields("")
+    cio = ConfigIO(doc)
+    if "last_edited" not in doc or doc["last_edited"] is None:
+        raise ConfigError("last_edited is required")
+    le = doc["last_edited"]
+    # The schema says string; its own description shows epoch ms (1638311186313) too.
+    if not isinstance(le, str) and not is_number(le):
+        c.fail("last_edited", "must be a string, got %s" % type_name(le))
+    cio.last_edited = le
+    cio.last_editor = c.string(doc, "last_editor", "last_editor")
+    meta = doc.get("meta")
+    if meta is not None and not isinstance(meta, (str, dict)):
+        c.fail("meta", "must be a string or an object, got %s" % type_name(meta))
+    cio.meta = meta
+    cio.locked = c.boolean(doc, "locked", "locked")
+    chans = c.obj(doc, "channels", "channels", required=True)
+    ids = order if order is not None and len(order) == len(chans) else list(chans)
+    for cid in ids:
+        if not valid_channel_id(cid):
+            raise ConfigError(
+                "channel %s: invalid channel id (allowed: letters, digits, space, tab and -+#%%()/:_)" % quoted(cid)
+            )
+        if cid == "__error":
+            raise ConfigError('channel "__error": reserved name (data_in error object)')
+        cfg = _parse_channel(cid, chans[cid], check_channel)
+        cio.channels[cid] = cfg
+        cio.order.append(cid)
+    return cio

@@ -1,0 +1,125 @@
+"""Store-and-forward queue for reports that could not be delivered yet.
+
+Every queued item is one encoded data_in report with the epoch timestamp
+(microseconds) of the instant it was sampled, so a replay after an outage
+lands in history at the right time.
+
+Interface shared by every outbox (MemoryOutbox here, SegmentOutbox in
+segment.py, the SQLite one on gateways):
+
+    put(ts_us, payload) -> bool     False when the item was refused (full, "latest")
+    peek(max_items, max_bytes)      oldest first: [(key, ts_us, payload), ...]
+    ack(keys)                       delivered: forget these items
+    len(outbox)                     items waiting
+    dropped, corrupted, last_error  counters for status and logs
+    strategy                        "oldest" (drop oldest to make room) or
+                                    "latest" (refuse new items when full)
+    cap_items, cap_bytes            bounds (0 = unbounded)
+
+An item stays queued until ack(): delivery is at least once.
+"""
+
+STRATEGIES = ("oldest", "latest")
+
+
+class OutboxError(Exception):
+    pass
+
+
+class Outbox:
+    def __init__(self, cap_items=0, cap_bytes=0, strategy="oldest"):
+        if strategy not in STRATEGIES:
+            raise OutboxError("queue strategy must be one of oldest, latest, got %r" % (strategy,))
+        self.cap_items = int(cap_items or 0)
+        self.cap_bytes = int(cap_bytes or 0)
+        self.strategy = strategy
+        self.dropped = 0  # items lost to the size cap
+        self.corrupted = 0  # unreadable records skipped
+        self.last_error = None
+
+    def stats(self):
+        return {
+            "depth": len(self),
+            "bytes": self.nbytes(),
+            "dropped": self.dropped,
+            "corrupted": self.corrupted,
+            "strategy": self.strategy,
+            "cap_items": self.cap_items,
+            "cap_bytes": self.cap_bytes,
+            "last_error": self.last_error,
+        }
+
+    def nbytes(self):
+        return 0
+
+    def close(self):
+        pass
+
+
+class MemoryOutbox(Outbox):
+    """RAM-only queue: survives outages, not restarts. Keys are increasing ints."""
+
+    def __init__(self, cap_items=1000, cap_bytes=0, strategy="oldest"):
+        Outbox.__init__(self, cap_items, cap_bytes, strategy)
+        self._items = []  # [key, ts_us, payload]
+        self._next = 0
+        self._bytes = 0
+
+    def __len__(self):
+        return len(self._items)
+
+    def nbytes(self):
+        return self._bytes
+
+    def _full(self, extra):
+        if self.cap_items and len(self._items) + 1 > self.cap_items:
+            return True
+        if self.cap_bytes and self._bytes + extra > self.cap_bytes:
+            return True
+        return False
+
+    def put(self, ts_us, payload):
+        size = len(payload)
+        if self.cap_bytes and size > self.cap_bytes:
+            self.dropped += 1
+            self.last_error = "report of %d bytes exceeds the queue cap" % size
+            return False
+        if self._full(size):
+            if self.strategy == "latest":
+                self.dropped += 1
+                return False
+            while self._items and self._full(size):
+                old = self._items.pop(0)
+                self._bytes -= len(old[2])
+                self.dropped += 1
+        self._items.append((self._next, ts_us, payload))
+        self._next += 1
+        self._bytes += size
+        return True
+
+    def peek(self, max_items=100, max_bytes=0):
+        out = []
+        total = 0
+        for item in self._items:
+            if len(out) >= max_items:
+                break
+            n = len(item[2])
+            if max_bytes and out and total + n > max_bytes:
+                break
+            total += n
+            out.append(item)
+        return out
+
+    def ack(self, keys):
+        if not keys:
+            return
+        gone = {}
+        for k in keys:
+            gone[k] = True
+        keep = []
+        for item in self._items:
+            if item[0] in gone:
+                self._bytes -= len(item[2])
+            else:
+                keep.append(item)
+        self._items = keep

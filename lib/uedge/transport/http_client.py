@@ -1,0 +1,400 @@
+"""A small HTTP/1.1 client over socket (+TLS) that runs on MicroPython too.
+
+HTTPConn owns one keep-alive connection with a response state machine fed by
+non-blocking reads, so a long poll never stalls the loop; http_get streams a
+download to a sink. Requests are built with http_form.build_request.
+"""
+
+from uedge.compat import MICROPYTHON, Clock
+from uedge.transport.http_form import build_request
+from uedge.transport.link import DEFAULT_MAX_UPDATE, MuranoError, reason_of
+from uedge.transport.net import (
+    close_socket,
+    is_wouldblock,
+    nonblocking_io,
+    open_connection,
+    send_all,
+)
+
+try:
+    import select
+except ImportError:  # pragma: no cover
+    import uselect as select
+
+
+class HTTPError(MuranoError):
+    pass
+
+
+class TooLarge(HTTPError):
+    """A response body was larger than the receive buffer: it was read and thrown away."""
+
+    def __init__(self, size, limit, head=b""):
+        HTTPError.__init__(self, "response of %d bytes exceeds the device's limit of %d" % (size, limit))
+        self.size = size
+        self.limit = limit
+        self.head = head
+
+
+def parse_url(url):
+    """https://host:port/path?q -> (tls, host, port, path)."""
+    if url.startswith("https://"):
+        tls, rest, port = True, url[8:], 443
+    elif url.startswith("http://"):
+        tls, rest, port = False, url[7:], 80
+    else:
+        raise HTTPError("unsupported URL %r (http:// or https:// only)" % (url,))
+    i = rest.find("/")
+    hostport, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
+    if hostport.startswith("["):
+        j = hostport.find("]")
+        host = hostport[1:j]
+        if hostport[j + 1 : j + 2] == ":":
+            port = int(hostport[j + 2 :])
+    elif ":" in hostport:
+        host, p = hostport.rsplit(":", 1)
+        port = int(p)
+    else:
+        host = hostport
+    return tls, host, port, path
+
+
+def _chunked(buf, start, end):
+    """Decode a complete chunked body in buf[start:end] -> bytes, or None if incomplete."""
+    out = bytearray()
+    i = start
+    while True:
+        j = buf.find(b"\r\n", i, end)
+        if j < 0:
+            return None
+        line = bytes(buf[i:j]).split(b";")[0].strip()
+        try:
+            size = int(line, 16)
+        except ValueError:
+            raise HTTPError("malformed chunk size %r" % (line,)) from None
+        i = j + 2
+        if size == 0:
+            # trailers end with an empty line
+            k = buf.find(b"\r\n\r\n", j, end)
+            if k >= 0 or (end - i >= 2 and bytes(buf[i : i + 2]) == b"\r\n"):
+                return bytes(out)
+            return None
+        if i + size + 2 > end:
+            return None
+        out += buf[i : i + size]
+        i += size + 2
+
+
+class HTTPConn:
+    """One keep-alive HTTP/1.1 connection; responses are read without blocking."""
+
+    def __init__(self, host, port, tls=True, ssl_params=None, timeout_ms=10000, max_response=None):
+        if max_response is None:
+            max_response = DEFAULT_MAX_UPDATE
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.ssl_params = ssl_params or {}
+        self.timeout_ms = timeout_ms
+        self.clock = Clock()  # network timeouts run on real time, whatever clock the caller uses
+        self.sock = None
+        self.max_response = max_response
+        self._rx = bytearray(max_response + 4096)
+        self._rxv = memoryview(self._rx)
+        self._n = 0
+        # an oversized Content-Length body is read through and thrown away
+        self._drop_left = 0
+        self._dropped = None  # (status, headers, size, first body bytes, keep-alive)
+        self._req = None
+        self._reused = False
+        self._sent_ms = 0
+        self._deadline_ms = 0
+        self.requests = 0  # on this socket
+
+    def open(self):
+        self.close()
+        self.sock = open_connection(self.host, self.port, self.tls, self.ssl_params, self.timeout_ms / 1000)
+        self._read, self._write_fn = nonblocking_io(self.sock)
+        self.requests = 0
+
+    def close(self):
+        self.sock = close_socket(self.sock)
+
+    @property
+    def busy(self):
+        return self._req is not None
+
+    def request(self, data, wait_ms=None):
+        """Send one request (bytes). The response comes from poll()."""
+        if self._req is not None:
+            raise HTTPError("request already in flight")
+        self._reused = self.sock is not None and self.requests > 0
+        if self.sock is None:
+            self.open()
+        self._req = data
+        self._n = 0
+        self._drop_left = 0
+        try:
+            self._send(data)
+        except OSError:
+            if not self._reused:
+                self._req = None
+                raise
+            self.open()  # the server closed the idle keep-alive connection
+            self._reused = False
+            self._send(data)
+        self.requests += 1
+        now = self.clock.now_ms()
+        self._deadline_ms = now + (self.timeout_ms if wait_ms is None else wait_ms)
+
+    def _send(self, data):
+        try:
+            send_all(self.sock, self._write_fn, data, -1, self.clock, self.timeout_ms, OSError)
+        except OSError:
+            self.close()
+            raise
+
+    def poll(self):
+        """-> None while waiting, else (status, headers{lower: value}, body bytes).
+
+        A body larger than max_response is read and thrown away, then
+        TooLarge is raised (the connection stays usable).
+        """
+        if self._req is None:
+            return None
+        while True:
+            if self._drop_left:
+                buf = self._rxv
+            else:
+                if self._n >= len(self._rx):
+                    r = self._parse(eof=False)
+                    if r is not None:
+                        return r
+                    if not self._drop_left:
+                        self._fail()
+                        raise HTTPError("response larger than %d bytes" % len(self._rx))
+                    continue
+                buf = self._rxv[self._n :]
+            try:
+                n = self._read(buf)
+            except OSError as e:
+                if is_wouldblock(e):
+                    n = None
+                elif self._drop_left:
+                    self._fail()
+                    raise HTTPError("connection failed: %s" % reason_of(e)) from None
+                else:
+                    return self._broken(e)
+            if n is None:
+                break
+            if n == 0:
+                if self._drop_left:
+                    self._fail()
+                    raise HTTPError("truncated body")
+                r = self._parse(eof=True)
+                if r is not None:
+                    self.close()
+                    return r
+                return self._broken(OSError("connection closed by server"))
+            if self._drop_left:
+                self._drop_left -= n
+                if self._drop_left <= 0:
+                    self._end_drop()
+                continue
+            self._n += n
+        if self._drop_left:
+            if self.clock.now_ms() > self._deadline_ms:
+                self._fail()
+                raise HTTPError("no complete response within the request timeout")
+            return None
+        r = self._parse(eof=False)
+        if r is not None:
+            return r
+        if self.clock.now_ms() > self._deadline_ms:
+            self._fail()
+            raise HTTPError("no complete response within the request timeout")
+        return None
+
+    def _broken(self, e):
+        if self._reused and self._n == 0:
+            # stale keep-alive: resend once on a fresh connection
+            data = self._req
+            self._req = None
+            self.close()
+            self.request(data, self._deadline_ms - self.clock.now_ms())
+            self._reused = False
+            return None
+        self._fail()
+        raise HTTPError("connection failed: %s" % reason_of(e))
+
+    def _fail(self):
+        self._req = None
+        self._drop_left = 0
+        self.close()
+
+    def _end_drop(self):
+        status, _headers, size, head, keep = self._dropped
+        self._dropped = None
+        self._drop_left = 0
+        self._req = None
+        self._n = 0
+        if not keep:
+            self.close()
+        e = TooLarge(size, self.max_response, head)
+        e.status = status
+        raise e
+
+    def _parse(self, eof):
+        buf = self._rx
+        end = self._n
+        h = buf.find(b"\r\n\r\n", 0, end)
+        if h < 0:
+            if eof and end:
+                self._fail()
+                raise HTTPError("truncated response headers")
+            return None
+        head = bytes(buf[:h]).decode()
+        lines = head.split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+            self._fail()
+            raise HTTPError("not an HTTP response: %r" % (lines[0][:60],))
+        try:
+            status = int(parts[1])
+        except ValueError:
+            self._fail()
+            raise HTTPError("bad status line %r" % (lines[0][:60],)) from None
+        headers = {}
+        for line in lines[1:]:
+            i = line.find(":")
+            if i > 0:
+                headers[line[:i].strip().lower()] = line[i + 1 :].strip()
+        start = h + 4
+        if 100 <= status < 200:  # interim response: drop it, keep reading
+            left = end - start
+            self._rxv[:left] = self._rxv[start:end]
+            self._n = left
+            return self._parse(eof)
+        keep = headers.get("connection", "").lower() != "close"
+        if status in (204, 304) or self._req[:5] == b"HEAD ":
+            body = b""
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            body = _chunked(buf, start, end)
+            if body is None:
+                if eof:
+                    self._fail()
+                    raise HTTPError("truncated chunked body")
+                return None
+        elif "content-length" in headers:
+            clen = int(headers["content-length"])
+            if start + clen > len(buf):
+                # too large to hold: read it through without keeping it
+                have = end - start
+                self._dropped = (status, headers, clen, bytes(buf[start : start + min(have, 64)]), keep)
+                self._drop_left = clen - have
+                self._n = 0
+                return None
+            if end - start < clen:
+                if eof:
+                    self._fail()
+                    raise HTTPError("truncated body")
+                return None
+            body = bytes(buf[start : start + clen])
+        else:
+            if not eof:
+                return None
+            body = bytes(buf[start:end])
+            keep = False
+        self._req = None
+        self._n = 0
+        if not keep:
+            self.close()
+        return status, headers, body
+
+    def roundtrip(self, data, timeout_ms=None):
+        """Blocking request -> (status, headers, body)."""
+        self.request(data, timeout_ms)
+        while True:
+            r = self.poll()
+            if r is not None:
+                return r
+            if self.sock is not None:
+                p = select.poll()
+                p.register(self.sock, select.POLLIN)
+                p.poll(50)
+
+
+def http_get(url, sink_write, ca=None, timeout_ms=10000, headers=(), ssl_params=None):
+    """Stream a GET of url into sink_write(bytes). Returns the byte count."""
+    tls, host, port, path = parse_url(url)
+    params = dict(ssl_params or {})
+    if ca and "ca" not in params:
+        params["ca"] = ca
+    sock = open_connection(host, port, tls, params, timeout_ms / 1000)
+    try:
+        req = build_request("GET", host, port, path, list(headers) + [("Connection", "close")],
+                            default_port=443 if tls else 80)
+        sock.write(req) if MICROPYTHON else sock.sendall(req)
+        read = sock.read if MICROPYTHON else sock.recv
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = read(1024)
+            if not chunk:
+                raise HTTPError("connection closed before response headers")
+            buf += chunk
+            if len(buf) > 16384:
+                raise HTTPError("response headers too large")
+        h = buf.find(b"\r\n\r\n")
+        lines = buf[:h].decode().split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        hdrs = {}
+        for line in lines[1:]:
+            i = line.find(":")
+            if i > 0:
+                hdrs[line[:i].strip().lower()] = line[i + 1 :].strip()
+        if status != 200:
+            raise HTTPError("GET %s -> HTTP %d" % (path.split("?")[0], status))
+        rest = buf[h + 4 :]
+        if "chunked" in hdrs.get("transfer-encoding", "").lower():
+            return _stream_chunked(rest, read, sink_write)
+        left = int(hdrs["content-length"]) if "content-length" in hdrs else -1
+        total = 0
+        while True:
+            if rest:
+                if left >= 0 and len(rest) > left - total:
+                    rest = rest[: left - total]
+                sink_write(rest)
+                total += len(rest)
+            if left >= 0 and total >= left:
+                return total
+            rest = read(4096)
+            if not rest:
+                if left >= 0:
+                    raise HTTPError("download truncated at %d of %d bytes" % (total, left))
+                return total
+    finally:
+        sock.close()
+
+
+def _stream_chunked(rest, read, sink_write):
+    total = 0
+    buf = rest
+    while True:
+        while b"\r\n" not in buf:
+            more = read(1024)
+            if not more:
+                raise HTTPError("truncated chunked download")
+            buf += more
+        i = buf.find(b"\r\n")
+        size = int(buf[:i].split(b";")[0].strip(), 16)
+        buf = buf[i + 2 :]
+        if size == 0:
+            return total
+        while len(buf) < size + 2:
+            more = read(4096)
+            if not more:
+                raise HTTPError("truncated chunked download")
+            buf += more
+        sink_write(buf[:size])
+        total += size
+        buf = buf[size + 2 :]

@@ -1,0 +1,129 @@
+"""The receive side of the MQTT client: one fixed buffer, memoryview framing.
+
+Incoming packets never grow the buffer (max_packet + 5 bytes, allocated once).
+A PUBLISH larger than max_packet is read and thrown away in buffer-sized
+pieces (acknowledged if QoS 1) and reported through on_oversize(topic, size).
+MQTTClient inherits this; it provides the socket (_read), close(), _send_ack()
+and the receive buffer fields set up in its constructor.
+"""
+
+from uedge.transport.mqtt_packets import PUBACK, PUBLISH
+from uedge.transport.net import MQTTException, is_wouldblock
+
+
+class Receiver:
+    def _fill(self):
+        """Read what the socket has into the receive buffer. -> bytes read (0 = none)."""
+        if self._rx_len >= len(self._rx):
+            return 0
+        buf = self._rxv[self._rx_len :] if self._rx_len else self._rxv
+        try:
+            n = self._read(buf)
+        except OSError as e:
+            if is_wouldblock(e):
+                return 0
+            self.close()
+            raise
+        if n is None:
+            return 0
+        if n == 0:
+            self.close()
+            raise MQTTException("connection closed by server")
+        self._rx_len += n
+        self._last_rx = self._clock.now_ms()
+        return n
+
+    def _next_packet(self):
+        """Frame the next complete packet: its first byte (body at _p_start:_p_end), or -1."""
+        while True:
+            if self._skip:
+                if not self._discard():
+                    return -1
+                continue
+            t = self._frame()
+            if t >= 0:
+                return t
+            if t == -2:
+                continue  # an oversized PUBLISH: being skipped
+            if not self._fill():
+                return -1
+
+    def _discard(self):
+        """Throw away the next bytes of an oversized PUBLISH. -> False when none were readable."""
+        if not self._rx_len and not self._fill():
+            return False
+        k = self._skip if self._skip < self._rx_len else self._rx_len
+        self._consume(k)
+        self._skip -= k
+        if not self._skip:
+            topic, qos, pid, size = self._skip_info
+            self._skip_info = None
+            if qos == 1:
+                self._send_ack(PUBACK, pid)  # delivered: the broker must not send it again
+            if self.on_oversize:
+                self.on_oversize(topic, size)
+        return True
+
+    def _start_skip(self, hdr_len, rem):
+        """An incoming PUBLISH of rem bytes exceeds max_packet: read its topic
+        (and packet id), then skip the rest without buffering it.
+        -> -2 once skipping, -1 while the topic has not arrived yet."""
+        rx = self._rx
+        n = self._rx_len
+        flags = rx[0]
+        qos = (flags >> 1) & 3
+        if n < hdr_len + 2:
+            return -1
+        tlen = (rx[hdr_len] << 8) | rx[hdr_len + 1]
+        head = hdr_len + 2 + tlen + (2 if qos else 0)
+        if qos == 3 or head > len(rx) or head > hdr_len + rem:
+            self.close()
+            raise MQTTException("incoming PUBLISH of %d bytes exceeds max_packet %d" % (rem, self.max_packet))
+        if n < head:
+            return -1
+        t_end = hdr_len + 2 + tlen
+        pid = (rx[t_end] << 8) | rx[t_end + 1] if qos else 0
+        self._skip_info = (bytes(rx[hdr_len + 2 : t_end]), qos, pid, hdr_len + rem - head)  # payload size
+        self._skip = hdr_len + rem
+        return -2
+
+    def _frame(self):
+        n = self._rx_len
+        if n < 2:
+            return -1
+        rx = self._rx
+        rem = 0
+        shift = 0
+        i = 1
+        while True:
+            if i >= n:
+                return -1
+            b = rx[i]
+            rem |= (b & 0x7F) << shift
+            i += 1
+            if not b & 0x80:
+                break
+            shift += 7
+            if shift >= 28:
+                self.close()
+                raise MQTTException("malformed remaining length (more than 4 bytes)")
+        if rem > self.max_packet:
+            ptype = rx[0]
+            if ptype & 0xF0 == PUBLISH:
+                return self._start_skip(i, rem)
+            self.close()
+            raise MQTTException(
+                "incoming packet (type 0x%02x) of %d bytes exceeds max_packet %d" % (ptype, rem, self.max_packet)
+            )
+        end = i + rem
+        if end > n:
+            return -1
+        self._p_start = i
+        self._p_end = end
+        return rx[0]
+
+    def _consume(self, end):
+        left = self._rx_len - end
+        if left:
+            self._rxv[:left] = self._rxv[end : self._rx_len]
+        self._rx_len = left

@@ -1,0 +1,186 @@
+"""Sockets for the transports: TCP (+TLS) connect, non-blocking setup, the send loop.
+
+Shared by the MQTT client and the HTTP client; the only place that knows how
+CPython and MicroPython differ in socket and TLS handling.
+"""
+
+import select
+import socket
+
+from uedge.compat import MICROPYTHON
+
+try:
+    import errno
+
+    _EAGAIN = (errno.EAGAIN, getattr(errno, "EWOULDBLOCK", errno.EAGAIN), errno.EINPROGRESS)
+except ImportError:  # pragma: no cover
+    _EAGAIN = (11, 115)
+
+
+class MQTTException(Exception):
+    """A connection failed (umqtt.simple's name; the HTTP client raises it too)."""
+
+
+class MQTTAuthError(MQTTException):
+    """CONNACK return code 4 or 5: the credentials were refused."""
+
+def is_wouldblock(e):
+    if e.__class__.__name__ in ("SSLWantReadError", "SSLWantWriteError", "BlockingIOError"):
+        return True
+    return bool(e.args) and e.args[0] in _EAGAIN
+
+
+def _read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def open_connection(host, port, use_ssl=False, ssl_params=None, timeout_s=10, nodelay=True):
+    """TCP (+TLS) connection to host:port, blocking with timeout_s until established.
+
+    ssl_params: ca (path) or cadata (PEM/DER bytes); cert + key (paths) for a
+    client certificate; server_hostname (SNI + hostname check, default host);
+    verify (default True; False only for debugging).
+    """
+    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    if not ai:
+        raise MQTTException("cannot resolve %s" % host)
+    addr = ai[0][-1]
+    sock = socket.socket(ai[0][0], socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout_s)
+        sock.connect(addr)
+        if nodelay:
+            try:
+                sock.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: one packet per write
+            except Exception:
+                pass
+        if use_ssl:
+            try:
+                sock = _wrap_tls(sock, host, ssl_params or {})
+            except ValueError as e:
+                if not MICROPYTHON:
+                    raise
+                # mbedtls reports verification failures as multi-line ValueErrors
+                raise MQTTException("TLS handshake with %s failed: %s" % (host, " ".join(str(e).split()))) from None
+            if not MICROPYTHON:
+                sock.settimeout(timeout_s)
+    except Exception:
+        sock.close()
+        raise
+    return sock
+
+
+def close_socket(sock):
+    """Close sock (None is fine), ignoring errors; returns None: `s.sock = close_socket(s.sock)`."""
+    if sock is not None:
+        try:
+            sock.close()
+        except Exception:
+            pass
+    return None
+
+
+def nonblocking_io(sock):
+    """Make sock non-blocking -> (readinto, write) functions for this runtime."""
+    if MICROPYTHON:
+        sock.setblocking(False)
+        return sock.readinto, sock.write
+    sock.settimeout(0)
+    return sock.recv_into, sock.send
+
+
+def send_all(sock, write_fn, data, length, clock, timeout_ms, fail):
+    """Write data[:length] (all of it when length < 0) to a non-blocking socket.
+
+    write_fn comes from nonblocking_io(). Waits for room up to timeout_ms
+    (measured on clock); a closed peer or the timeout raises fail(message),
+    other socket errors propagate. On MicroPython the offset form of write()
+    sends without making a slice object per call.
+    """
+    total = len(data) if length < 0 else length
+    off = 0
+    deadline = 0
+    poller = None
+    while off < total:
+        try:
+            if MICROPYTHON:
+                n = write_fn(data, off, total - off)
+            else:
+                n = write_fn(memoryview(data)[off:total])
+        except OSError as e:
+            if not is_wouldblock(e):
+                raise
+            n = None
+        if n:
+            off += n
+            continue
+        if n == 0 and not MICROPYTHON:
+            raise fail("connection closed while sending")
+        now = clock.now_ms()
+        if not deadline:
+            deadline = now + timeout_ms
+        elif now >= deadline:
+            raise fail("send timed out after %d ms" % timeout_ms)
+        if poller is None:
+            poller = select.poll()
+            poller.register(sock, select.POLLOUT)
+        poller.poll(20)
+
+
+def pem_to_der(data):
+    """First PEM block of data as DER (MicroPython's mbedtls binding takes DER)."""
+    import binascii
+
+    if data[:5] != b"-----":
+        return data
+    body = []
+    inside = False
+    for line in data.split(b"\n"):
+        line = line.strip()
+        if line.startswith(b"-----BEGIN"):
+            inside = True
+        elif line.startswith(b"-----END"):
+            break
+        elif inside and line:
+            body.append(line)
+    return binascii.a2b_base64(b"".join(body))
+
+
+def _wrap_tls(sock, host, p):
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    verify = p.get("verify", True)
+    hostname = p.get("server_hostname", host)
+    if MICROPYTHON:
+        ctx.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
+    else:
+        ctx.check_hostname = bool(verify)
+        ctx.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
+    cadata = p.get("cadata")
+    if cadata is None and p.get("ca"):
+        cadata = _read_file(p["ca"])
+    if verify:
+        if cadata is None:
+            if MICROPYTHON:
+                raise MQTTException("TLS needs a CA certificate (ssl_params ca= or cadata=)")
+            ctx.load_default_certs()
+        elif MICROPYTHON:
+            ctx.load_verify_locations(cadata=pem_to_der(cadata))
+        else:
+            if isinstance(cadata, (bytes, bytearray)) and cadata[:5] == b"-----":
+                cadata = cadata.decode()
+            ctx.load_verify_locations(cadata=cadata)
+    if p.get("cert"):
+        if not p.get("key"):
+            raise MQTTException("client certificate given without its key")
+        if MICROPYTHON:
+            ctx.load_cert_chain(pem_to_der(_read_file(p["cert"])), pem_to_der(_read_file(p["key"])))
+        else:
+            ctx.load_cert_chain(p["cert"], p["key"])
+    return ctx.wrap_socket(sock, server_hostname=hostname)
+
+
+# ---------------------------------------------------------------- client
+
