@@ -8,7 +8,8 @@ import os
 import pytest
 from dash_helpers import DEVICE, RunningDemo, chromium_driver, wait_for
 
-from uedge.config import ConfigError, parse_config_io
+from uedge.config.config_io import parse_config_io
+from uedge.config.json_reader import ConfigError
 
 By = pytest.importorskip("selenium.webdriver.common.by").By  # a dev extra: fails setup if absent
 

@@ -14,7 +14,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tests", "connector"))
 
 from rawmqtt import RawClient  # noqa: E402
-from uedge.config import ConfigError, parse_config_io  # noqa: E402
+from uedge.config.config_io import parse_config_io  # noqa: E402
+from uedge.config.json_reader import ConfigError  # noqa: E402
 from uedge_connector.testing import running_connector  # noqa: E402
 
 CONFIG = {

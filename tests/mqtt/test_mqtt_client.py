@@ -1,4 +1,4 @@
-"""uedge.mqtt.MQTTClient against a real mosquitto, a paho peer, and fake servers."""
+"""uedge.transport.mqtt_client.MQTTClient against a real mosquitto, a paho peer, and fake servers."""
 
 import os
 import ssl

@@ -1,4 +1,4 @@
-"""uedge.murano.MuranoMQTT on mosquitto, with a paho-mqtt peer playing the connector."""
+"""uedge.transport.murano_mqtt.MuranoMQTT on mosquitto, with a paho-mqtt peer playing the connector."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""MQTT publish benchmark: uedge.mqtt vs paho-mqtt on a loopback mosquitto.
+"""MQTT publish benchmark: uedge.transport.mqtt_client vs paho-mqtt on a loopback mosquitto.
 
     .venv/bin/python tools/bench/bench_mqtt.py [N]
 

@@ -38,7 +38,9 @@ import secrets
 import time
 import urllib.parse
 
-from uedge.config import ConfigError, parse_config_applications, parse_config_io
+from uedge.config.config_applications import parse_config_applications
+from uedge.config.config_io import parse_config_io
+from uedge.config.json_reader import ConfigError
 
 from .http_server import HTTPError, Response
 from .store import now_us
