@@ -133,6 +133,11 @@ class DeviceLink:
         self.stable_ms = 60000  # up this long: the backoff starts from the base again
 
     @property
+    def ssl_params(self):
+        """TLS settings for another connection to the same connector (ca, SNI, client cert)."""
+        return self._ssl_params
+
+    @property
     def provisioned(self):
         return self.auth == "cert" or bool(self._secret)
 

@@ -16,7 +16,7 @@ either stall the loop or hammer the server; the state machine does neither.)
 """
 
 from uedge.compat import MICROPYTHON
-from uedge.transport.http_client import HTTPConn, HTTPError, TooLarge, http_get
+from uedge.transport.http_client import HTTPConn, HTTPError, TooLarge
 from uedge.transport.http_form import build_request, parse_form, quote_plus, unquote_plus, urlencode
 from uedge.transport.link import (
     DEFAULT_MAX_UPDATE,
@@ -443,36 +443,27 @@ class MuranoHTTP(DeviceLink):
         if others:
             self._state_path = "/onep:v1/stack/alias?" + "&".join(quote_plus(a) for a in others)
 
-    # -- content
+    # -- content (loaded on first use: only OTA checks list or fetch content)
 
     def content_list(self, timeout_ms=None):
         """-> [{name, length, mime, url}] from /provision/download."""
-        st, _h, body = self._writer.roundtrip(self._req("GET", "/provision/download"), timeout_ms)
-        if st == 401:
-            raise AuthError("not authorized (HTTP 401)")
-        if st == 204:
-            return []
-        if st != 200:
-            raise HTTPError("content list -> HTTP %d" % st)
-        names = [n.strip() for n in body.decode().replace("\r", "").split("\n") if n.strip()]
-        out = []
-        scheme = "https" if self.tls else "http"
-        for name in names:
-            path = "/provision/download?id=" + quote_plus(name)
-            item = {"name": name, "length": None, "mime": None,
-                    "url": "%s://%s%s" % (scheme, self._hostport, path)}
-            st, _h, info = self._writer.roundtrip(self._req("GET", path + "&info=true"), timeout_ms)
-            if st == 200:
-                f = info.decode().strip().split(",")
-                item["mime"] = f[0] if f else None
-                if len(f) > 1 and f[1].isdigit():
-                    item["length"] = int(f[1])
-            out.append(item)
-        return out
+        from uedge.transport.http_content import content_list
+
+        return content_list(self, timeout_ms)
 
     def content_get(self, name, sink_write, timeout_ms=None):
-        scheme = "https" if self.tls else "http"
-        url = "%s://%s/provision/download?id=%s" % (scheme, self._hostport, quote_plus(name))
-        h = [("X-Exosite-CIK", self._secret)] if self.auth == "token" else []
-        return http_get(url, sink_write, timeout_ms=timeout_ms or self.timeout_ms, headers=h,
-                        ssl_params=self._ssl_params)
+        from uedge.transport.http_content import content_get
+
+        return content_get(self, name, sink_write, timeout_ms)
+
+    def request(self, method, path, timeout_ms=None):
+        """One blocking request on the write connection -> (status, headers, body)."""
+        return self._writer.roundtrip(self._req(method, path), timeout_ms)
+
+    @property
+    def base_url(self):
+        return "%s://%s" % ("https" if self.tls else "http", self._hostport)
+
+    def auth_headers(self):
+        """The headers that authenticate a plain GET (token auth), for downloads."""
+        return [("X-Exosite-CIK", self._secret)] if self.auth == "token" else []
