@@ -5,6 +5,7 @@
     python tools/mpbuild.py path unix32                     # build if needed, print the path
     python tools/mpbuild.py link .venv/bin                  # micropython + mpy-cross symlinks
     python tools/mpbuild.py info                            # where things are
+    python tools/mpbuild.py firmware rp2040|esp32           # make firmware BOARD=...
 
 Targets (each its own BUILD= directory, named by a hash of its configuration,
 so changed flags or board files never reuse stale objects):
@@ -372,8 +373,58 @@ def link(bindir):
         log("%s -> %s" % (dst, paths[t]))
 
 
+def gc_heap_bytes(elf):
+    """__GcHeapEnd - __GcHeapStart of an rp2 firmware.elf (the GC heap the board has)."""
+    nm = shutil.which("arm-none-eabi-nm")
+    if not nm:
+        return None
+    out = subprocess.run([nm, elf], capture_output=True, text=True).stdout
+    sym = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] in ("__GcHeapStart", "__GcHeapEnd"):
+            sym[parts[2]] = int(parts[0], 16)
+    if len(sym) != 2:
+        return None
+    return sym["__GcHeapEnd"] - sym["__GcHeapStart"]
+
+
+def firmware(board):
+    """make firmware BOARD=...: build the board image, print its path and size."""
+    if board == "rp2040":
+        uf2 = build(["rp2040"])["rp2040"]
+        heap = gc_heap_bytes(os.path.join(os.path.dirname(uf2), "firmware.elf"))
+        print("firmware: %s" % uf2)
+        print("firmware: rp2040 .uf2 %d bytes; GC heap (__GcHeapEnd - __GcHeapStart) %s bytes"
+              % (os.path.getsize(uf2), heap if heap is not None else "?"))
+        print("FIGURE mcu.uf2 %d B" % os.path.getsize(uf2))
+        if heap is not None:
+            print("FIGURE mcu.gc_heap.rp2040 %d B" % heap)
+        return 0
+    if board == "esp32":
+        idf = os.environ.get("IDF_PATH")
+        if not idf:
+            print("firmware: esp32 needs ESP-IDF (and its Xtensa toolchain), which this machine does not have;\n"
+                  "  on a machine with it: . $IDF_PATH/export.sh, set MICROPYTHON_SRC to a full MicroPython\n"
+                  "  checkout of commit %s (with ports/esp32), then make firmware BOARD=esp32.\n"
+                  "  Without a custom image: flash stock ESP32_GENERIC and use make flash (see boards/esp32/README.md)."
+                  % pin()["commit"])
+            return 2
+        mp = os.path.join(source(), "micropython")
+        port = os.path.join(mp, "ports", "esp32")
+        if not os.path.isdir(port):
+            raise BuildError("mpbuild: %s has no ports/esp32: set MICROPYTHON_SRC to a full checkout" % mp)
+        build(["mpy-cross"])
+        cmd = ["make", "-C", port, "BOARD=ESP32_GENERIC",
+               "FROZEN_MANIFEST=" + os.path.join(ROOT, "boards", "esp32", "manifest.py"), "-j" + JOBS]
+        _run(cmd)
+        print("firmware: esp32 image in %s/build-ESP32_GENERIC/" % port)
+        return 0
+    raise BuildError("mpbuild: no firmware build for board %r (rp2040, esp32)" % board)
+
+
 def main(argv):
-    if len(argv) < 1 or argv[0] not in ("build", "path", "link", "info"):
+    if len(argv) < 1 or argv[0] not in ("build", "path", "link", "info", "firmware"):
         print(__doc__)
         return 2
     cmd, args = argv[0], argv[1:]
@@ -392,6 +443,8 @@ def main(argv):
         print(p)
     elif cmd == "link":
         link(args[0] if args else os.path.join(ROOT, ".venv", "bin"))
+    elif cmd == "firmware":
+        return firmware(args[0] if args else "rp2040")
     elif cmd == "info":
         print("pin:   %s" % pin())
         print("cache: %s" % cache_root())

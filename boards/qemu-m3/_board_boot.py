@@ -12,3 +12,8 @@ except OSError:
     vfs.VfsLfs2.mkfs(_bdev, progsize=256)
     vfs.mount(vfs.VfsLfs2(_bdev, progsize=256), "/")
 del _bdev
+
+import sys
+
+sys.path.append("/lib")  # as rp2/esp32: ["", ".frozen", "/lib"]
+del sys

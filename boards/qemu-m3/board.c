@@ -6,6 +6,7 @@
 #include "py/mphal.h"
 #include "shared/runtime/pyexec.h"
 #include "extmod/vfs.h"
+#include "extmod/modnetwork.h"
 
 // A block of GC heap held from boot, so that the heap a program can use is the
 // one a board with a smaller MICROPY_HEAP_SIZE would have (see uedge_board_init).
@@ -55,6 +56,7 @@ void uedge_board_init(void) {
         boot_epoch_ns = (uint64_t)semihosting_time() * 1000000000ULL - (uint64_t)mp_hal_ticks_us() * 1000ULL;
     }
     apply_heap_setting();
+    mod_network_init();
     pyexec_frozen_module("_board_boot.py", false);
 }
 

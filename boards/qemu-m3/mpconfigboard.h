@@ -23,3 +23,11 @@ void uedge_board_init(void);
 // machine.mem32 writes set it; read at every boot.
 #define UEDGE_SETTINGS_ADDR (0x01000000)
 #define UEDGE_SETTINGS_MAGIC (0x48454150)  // "HEAP"
+
+// socket and network modules as on a board, with no network interface: the qemu
+// machine's Ethernet (LAN9118) has no MicroPython driver, so socket() and
+// getaddrinfo() raise OSError as a board without a link does.
+#define MICROPY_PY_NETWORK (1)
+#define MICROPY_PY_SOCKET (1)
+#define MICROPY_PY_NETWORK_HOSTNAME_DEFAULT "uedge-qemu"
+#define MICROPY_PORT_NETWORK_INTERFACES  // none

@@ -13,7 +13,7 @@ CFLAGS += -DMICROPY_PY_TIME_INCLUDEFILE='"$(BOARD_DIR)/modtime_board.c"'
 
 LDSCRIPT = mcu/arm/mps2.ld
 SRC_BOARD_O = shared/runtime/gchelper_native.o shared/runtime/gchelper_thumb2.o
-SRC_C += $(BOARD_DIR)/board.c shared/timeutils/timeutils.c
+SRC_C += $(BOARD_DIR)/board.c shared/timeutils/timeutils.c shared/netutils/netutils.c
 MPY_CROSS_FLAGS += -march=armv7m
 
 # ROMFS partition in the machine's 16 MB PSRAM (mpremote romfs deploy writes it,
