@@ -177,7 +177,7 @@ def _clone(p, src, stamp):
         _run(["git", "clone", "--depth", "1", "--branch", p["picotool_ref"], p["picotool_git"],
               os.path.join(tmp, "picotool")])
     except BuildError as e:
-        raise BuildError("%s\nmpbuild: git clone failed; set MICROPYTHON_SRC or provide the tarball" % e)
+        raise BuildError("%s\nmpbuild: git clone failed; set MICROPYTHON_SRC or provide the tarball" % e) from None
     shutil.rmtree(src, ignore_errors=True)
     os.rename(tmp, src)
     open(stamp, "w").close()

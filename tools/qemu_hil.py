@@ -113,8 +113,13 @@ def run(port, frozen=False):
     copy_portable(port)
     rc, out = mpremote(port, "soft-reset", "+", "exec", RUN_PORTABLE, timeout=1200)
     counts = re.search(r"micropython: (\d+) passed, (\d+) failed", out)
+    show = False
     for line in out.splitlines():
         if line.startswith(("FAILED", "ERROR")):
+            show = True
+        elif not line.startswith(" "):
+            show = False
+        if show:
             print("qemu-m3: " + line)
     if counts:
         print("qemu-m3 (Cortex-M3, 8 KB stack, float32): portable tests: %s passed, %s failed" % counts.groups())
@@ -122,8 +127,6 @@ def run(port, frozen=False):
         print("qemu-m3: portable runner did not finish:\n" + out[-3000:])
     if not counts or counts.group(2) != "0" or counts.group(1) == "0":
         ok = False
-        if os.environ.get("UEDGE_HIL_VERBOSE"):
-            print(out)
     print("qemu-m3: done in %.0f s" % (time.time() - t0))
     return ok
 
