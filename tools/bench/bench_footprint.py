@@ -15,6 +15,10 @@ buffer; one minute offline, queued and replayed) runs on:
   * the 32-bit unix port (i686, mbedTLS allocating from the GC heap), .mpy
     files and a build with the modules frozen in: heap and allocation per
     loop pass                                        -> FIGURE mcu.alloc_per_pass
+  * the same two unix builds with every report published over a real
+    MuranoMQTT link, MQTT over TLS to the local connector (token provisioned,
+    PUBACKs awaited; mbedTLS's session and record buffers in the GC heap)
+                                    -> FIGURE mcu.heap.mpy_tls, mcu.heap.frozen_tls
 
 Each heap figure is the smallest GC heap area (bytes, the figure a board's
 link map gives: __GcHeapEnd - __GcHeapStart on rp2) in which the workload
@@ -127,8 +131,9 @@ class Qemu:
 class Unix:
     """The workload on the 32-bit unix port (-X heapsize = the GC heap area)."""
 
-    def __init__(self, frozen, tmp):
+    def __init__(self, frozen, tmp, tls=False):
         self.frozen = frozen
+        self.tls = None
         target = "unix32-frozen" if frozen else "unix32"
         self.exe = mpbuild.built_path(target) or mpbuild.build([target])[target]
         self.name = "unix i686 %s" % ("frozen" if frozen else ".mpy")
@@ -143,16 +148,28 @@ class Unix:
             path.insert(1, os.path.join(self.dir, "b", "lib"))
         self.env = dict(os.environ, MICROPYPATH=":".join(path))
         self.runs = 0
+        self._conn = None
+        if tls:
+            sys.path.insert(0, os.path.join(ROOT, "tools", "connector"))
+            from uedge_connector.testing import running_connector
+
+            self._conn = running_connector(os.path.join(self.dir, "connector"), auth="token")
+            c = self._conn.__enter__()
+            self.tls = ("127.0.0.1", c.mqtts_port, "footprint-%s" % target, os.path.join(self.dir, "token"),
+                        c.ca_path)
+            self.name += " + MQTT/TLS"
 
     def probe(self, heap, phase="run"):
         self.runs += 1
         r = subprocess.run([self.exe, "-X", "heapsize=%d" % heap, "-c",
-                            "import mpy_footprint\nmpy_footprint.main(%r, %r)" % (phase, os.path.join(self.dir, "ob"))],
+                            "import mpy_footprint\nmpy_footprint.main(%r, %r, %r)"
+                            % ("tls" if self.tls and phase == "run" else phase, os.path.join(self.dir, "ob"), self.tls)],
                            capture_output=True, text=True, timeout=600, env=self.env, cwd=self.dir)
         return parse(r.stdout.splitlines())
 
     def close(self):
-        pass
+        if self._conn is not None:
+            self._conn.__exit__(None, None, None)
 
 
 def measure(target, step):
@@ -169,7 +186,7 @@ def measure(target, step):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--step", type=int, default=1024, help="heap search resolution in bytes")
-    p.add_argument("--only", default="mpy,frozen,unix", help="comma list of: mpy, frozen, unix")
+    p.add_argument("--only", default="mpy,frozen,unix,tls", help="comma list of: mpy, frozen, unix, tls")
     a = p.parse_args(argv)
     want = set(a.only.split(","))
     print("footprint: standard workload (%s); modules a board holds: %d (%s ...)"
@@ -179,11 +196,12 @@ def main(argv=None):
     figures = {}
     try:
         kinds = [("mpy", Qemu, False, "mcu.heap.mpy"), ("frozen", Qemu, True, "mcu.heap.frozen"),
-                 ("unix", Unix, False, None), ("unix", Unix, True, None)]
+                 ("unix", Unix, False, None), ("unix", Unix, True, None),
+                 ("tls", Unix, False, "mcu.heap.mpy_tls"), ("tls", Unix, True, "mcu.heap.frozen_tls")]
         for key, cls, frozen, fig in kinds:
             if key not in want:
                 continue
-            t = cls(frozen, tmp)
+            t = cls(frozen, tmp, tls=True) if key == "tls" else cls(frozen, tmp)
             try:
                 m = measure(t, a.step)
             finally:
@@ -197,10 +215,10 @@ def main(argv=None):
                      r["alloc_per_cycle"], m["runs"], m["s"]))
             if fig:
                 figures[fig] = m["heap"]
-            if cls is Unix and not frozen:
+            if key == "unix" and not frozen:
                 figures["mcu.alloc_per_pass"] = int(r["alloc_per_cycle"])
                 figures["mcu.heap.unix_mpy"] = m["heap"]
-            if cls is Unix and frozen:
+            if key == "unix" and frozen:
                 figures["mcu.heap.unix_frozen"] = m["heap"]
         uf2 = mpbuild.built_path("rp2040")
         if uf2:
@@ -210,9 +228,7 @@ def main(argv=None):
                 figures["mcu.gc_heap.rp2040"] = heap
         else:
             print("footprint: no Pico W image built yet (make firmware BOARD=rp2040): no mcu.uf2")
-        print("footprint: mcu.heap.mpy_tls / mcu.heap.frozen_tls (MQTT over TLS on the 32-bit unix build) "
-              "are not measured by this version of the bench")
-        for k in ("mcu.heap.mpy", "mcu.heap.frozen", "mcu.heap.unix_mpy", "mcu.heap.unix_frozen",
+        for k in ("mcu.heap.mpy", "mcu.heap.frozen", "mcu.heap.mpy_tls", "mcu.heap.frozen_tls", "mcu.heap.unix_mpy", "mcu.heap.unix_frozen",
                   "mcu.alloc_per_pass", "mcu.uf2", "mcu.gc_heap.rp2040"):
             if k in figures:
                 print("FIGURE %s %d B" % (k, figures[k]))
