@@ -44,7 +44,15 @@ firmware: setup
 mpy-check: setup
 	bash tools/mpy_check.sh
 
-test: lint test-cpython test-micropython test-qemu mpy-check firmware
+# The MicroPython builds (cached after the first run) go on in the background,
+# on one core, while the CPython suites run; then the 32-bit runs and the image.
+test: lint
+	@mkdir -p build
+	@MPBUILD_JOBS=1 $(PY) tools/mpbuild.py build mpy-cross unix32 qemu rp2040 > build/mpbuild.log 2>&1 & bpid=$$!; \
+	$(MAKE) --no-print-directory test-cpython; rc=$$?; \
+	wait $$bpid; brc=$$?; cat build/mpbuild.log; \
+	[ $$rc -eq 0 ] || exit $$rc; [ $$brc -eq 0 ] || { echo "test: MicroPython build failed"; exit $$brc; }
+	@$(MAKE) --no-print-directory test-micropython mpy-check firmware test-qemu
 
 bench: setup
 	@for f in tools/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
