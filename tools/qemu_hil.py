@@ -117,7 +117,7 @@ def run(port, frozen=False):
     for line in out.splitlines():
         if line.startswith(("FAILED", "ERROR")):
             show = True
-        elif not line.startswith(" "):
+        elif line.startswith(("INFO", "WARNING", "DEBUG", "micropython:")):
             show = False
         if show:
             print("qemu-m3: " + line)
