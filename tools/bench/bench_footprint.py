@@ -137,10 +137,11 @@ class Unix:
         target = "unix32-frozen" if frozen else "unix32"
         self.exe = mpbuild.built_path(target) or mpbuild.build([target])[target]
         self.name = "unix i686 %s" % ("frozen" if frozen else ".mpy")
-        self.dir = os.path.join(tmp, target)
+        self.dir = os.path.join(tmp, target + ("-tls" if tls else ""))
         wl = os.path.join(self.dir, "wl")
         os.makedirs(wl)
         deploy.compile_one(WORKLOAD, os.path.join(wl, "mpy_footprint.mpy"), "x86")
+        deploy.compile_one(os.path.join(HERE, "mpy_footprint_tls.py"), os.path.join(wl, "mpy_footprint_tls.mpy"), "x86")
         # MICROPYPATH replaces the default path: keep .frozen (frozen modules first, as on a board)
         path = [".frozen", wl, SIM_HW]
         if not frozen:

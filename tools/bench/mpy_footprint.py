@@ -64,58 +64,6 @@ def _fill_leaving(n):
     return pieces
 
 
-class TlsTransport:
-    """The workload's transport over a real MuranoMQTT link (MQTT over TLS to the
-    local connector, token auth): every record is published on it, PUBACKs are
-    counted, the edge loop sees immediate delivery as with the stand-in."""
-
-    def __init__(self, tls, max_packet):
-        from uedge.murano import MuranoMQTT
-
-        host, port, dev, cred, ca = tls
-        self.link = MuranoMQTT(host, int(port), dev, auth="token", credentials_path=cred, ca=ca,
-                               server_hostname="localhost", max_packet=max_packet)
-        self.acks = 0
-        self.link.on_ack = self._ack
-        self.link.provision()
-        self.link.connect()
-        if not self.link.connected:
-            raise OSError("no MQTT/TLS connection to %s:%s" % (host, port))
-        self.connected = True
-        self.on_update = self.on_ack = self.on_state = None
-        self.sent = 0
-        self.published = 0
-        self.nbytes = 0
-
-    def _ack(self, mid):
-        self.acks += 1
-
-    def poll(self, now_ms=None):
-        self.link.poll()
-
-    def record(self, entries):
-        self.sent += len(entries)
-        if self.link.record(entries) is not None:
-            self.published += 1
-        return None
-
-    def write(self, alias, value):
-        self.nbytes += len(value)
-        return None
-
-    def drain(self, ms=15000):
-        import time
-
-        t0 = time.ticks_ms()
-        while self.acks < self.published and time.ticks_diff(time.ticks_ms(), t0) < ms:
-            self.link.poll()
-            time.sleep_ms(5)
-        return self.acks >= self.published
-
-    def close(self):
-        self.link.close()
-
-
 TLS = None  # (host, port, device id, credentials path, CA path) for phase "tls"
 
 
@@ -201,7 +149,12 @@ def workload(outbox_dir, phase="run"):
     cfg_text = json.dumps({"last_edited": "2026-01-01T00:00:00Z", "channels": chans})
     del chans
     clock = FakeClock(0)
-    t = TlsTransport(TLS, max_update + 1024) if phase == "tls" else Transport()
+    if phase == "tls":
+        from mpy_footprint_tls import TlsTransport  # only in this phase: not in the others' heap
+
+        t = TlsTransport(TLS, max_update + 1024)
+    else:
+        t = Transport()
     ob = SegmentOutbox(outbox_dir, cap_bytes=d.get("outbox_bytes", 65536), segment_bytes=4096)
     sched = Scheduler(clock, reuse_report=True)
     edge = Edge(clock, sched, t, ob, replay_rate=5, **edge_kw)
