@@ -5,7 +5,7 @@ PY    := $(BIN)/python
 BOARD ?= rp2040
 PORT  ?=
 
-.PHONY: setup test lint test-cpython test-micropython mpy-check bench demo build flash provision hil clean
+.PHONY: setup test lint test-cpython test-micropython test-qemu mpy-check micropython firmware bench demo build flash provision hil clean
 
 setup: $(VENV)/.installed
 
@@ -22,14 +22,37 @@ test-cpython: setup
 	@echo "== host tests under CPython"
 	$(BIN)/pytest --ignore=tests/portable
 
-test-micropython: setup
-	@echo "== portable tests under the MicroPython unix port"
+# MicroPython from the pinned source (tools/micropython.pin), built once into
+# ~/.cache/uedge/micropython/<commit>/ (kept by make clean): mpy-cross, the
+# 32-bit unix port (.venv/bin/micropython), the qemu Cortex-M3 board, the Pico W image.
+micropython: setup
+	$(PY) tools/mpbuild.py build mpy-cross unix32 qemu
+
+test-micropython: micropython
+	@echo "== portable tests under the 32-bit MicroPython unix port (i686, mbedTLS in the GC heap)"
 	$(BIN)/micropython tests/portable/mpy_runner.py
+
+# The portable suite on the Cortex-M3 virtual board through mpremote (make hil without PORT).
+test-qemu: micropython
+	@echo "== portable tests on the qemu Cortex-M3 board (littlefs, 8 KB stack, float32, Pico W heap)"
+	$(PY) tools/qemu_hil.py
+
+# make firmware BOARD=rp2040: the Pico W .uf2 with uedge frozen in (BOARD=esp32 needs ESP-IDF).
+firmware: setup
+	$(PY) tools/mpbuild.py firmware $(BOARD)
 
 mpy-check: setup
 	bash tools/mpy_check.sh
 
-test: lint test-cpython test-micropython mpy-check
+# The MicroPython builds (cached after the first run) go on in the background,
+# on one core, while the CPython suites run; then the 32-bit runs and the image.
+test: lint
+	@mkdir -p build
+	@MPBUILD_JOBS=1 $(PY) tools/mpbuild.py build mpy-cross unix32 qemu rp2040 > build/mpbuild.log 2>&1 & bpid=$$!; \
+	$(MAKE) --no-print-directory test-cpython; rc=$$?; \
+	wait $$bpid; brc=$$?; cat build/mpbuild.log; \
+	[ $$rc -eq 0 ] || exit $$rc; [ $$brc -eq 0 ] || { echo "test: MicroPython build failed"; exit $$brc; }
+	@$(MAKE) --no-print-directory test-micropython mpy-check firmware test-qemu
 
 bench: setup
 	@for f in tools/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
@@ -46,12 +69,16 @@ flash: setup
 provision: setup
 	$(PY) tools/deploy.py provision --board $(BOARD)
 
-# The firmware test suite on an attached board instead of the virtual one.
-# Also set UEDGE_TEST_HOST (this machine's LAN address) and
-# UEDGE_TEST_WIFI_SSID / UEDGE_TEST_WIFI_PASSWORD in the environment.
+# With PORT=/dev/ttyACM0: the firmware test suite on an attached board; also set
+# UEDGE_TEST_HOST (this machine's LAN address) and UEDGE_TEST_WIFI_SSID /
+# UEDGE_TEST_WIFI_PASSWORD in the environment.
+# Without PORT: the qemu Cortex-M3 board, flashed and driven through mpremote.
 hil: setup
-	@test -n "$(PORT)" || { echo "hil: give PORT=/dev/ttyACM0 (the board's serial port)"; exit 2; }
+ifeq ($(PORT),)
+	$(PY) tools/qemu_hil.py
+else
 	UEDGE_TEST_PORT=$(PORT) UEDGE_TEST_BOARD=$(BOARD) $(BIN)/pytest tests/firmware
+endif
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

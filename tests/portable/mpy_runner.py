@@ -1,8 +1,9 @@
 # Runs tests/portable/test_*.py under the MicroPython unix port.
 # Collects module-level functions named test_* (no arguments), like pytest does
 # for the same files under CPython, and prints pytest's closing-line format.
-import sys
+import gc
 import os
+import sys
 
 HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 ROOT = HERE + "/../.."
@@ -14,7 +15,13 @@ def main(argv):
     only = argv[1] if len(argv) > 1 else None
     names = sorted(n for n in os.listdir(HERE) if n.startswith("test_") and n.endswith(".py"))
     passed = failed = 0
+    loaded = set(sys.modules)
     for fname in names:
+        # each test file (and what it imports) is dropped before the next: a
+        # board's heap holds one file's compiled tests, not the whole suite's
+        for k in [k for k in sys.modules if k not in loaded]:
+            del sys.modules[k]
+        gc.collect()
         mod_name = fname[:-3]
         if only and only not in mod_name:
             continue
@@ -42,4 +49,4 @@ def main(argv):
     return 1 if failed or not passed else 0
 
 
-sys.exit(main(sys.argv))
+sys.exit(main(getattr(sys, "argv", None) or ["mpy_runner.py"]))  # boards may lack sys.argv

@@ -32,6 +32,10 @@ RESET_EXIT_CODE = 3
 
 
 def micropython_bin():
+    # UEDGE_MICROPYTHON, else the venv's: the 32-bit unix port built from the
+    # pinned source (tools/mpbuild.py link), as on a 32-bit board
+    if os.environ.get("UEDGE_MICROPYTHON"):
+        return os.environ["UEDGE_MICROPYTHON"]
     p = os.path.join(ROOT, ".venv", "bin", "micropython")
     return p if os.path.exists(p) else "micropython"
 

@@ -1,0 +1,8 @@
+# ruff: noqa: F821  (include/package/module are provided by the MicroPython manifest loader)
+# qemu-m3 firmware with uedge frozen in (tools/mpbuild.py target qemu-frozen):
+# what boards/rp2040/UEDGE_PICO_W freezes, on the Cortex-M3 virtual board.
+# Paths are relative to this file.
+include("../../boards/qemu-m3/manifest.py")
+package("uedge", base_path="../../lib")
+package("uedge_fw", base_path="../../firmware")
+module("board.py", base_path="../../boards/rp2040")
