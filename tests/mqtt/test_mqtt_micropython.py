@@ -59,6 +59,9 @@ def test_mpy_oversized_publish_is_skipped():
         assert rc == 0, err
         assert out == ["OVERSIZE $resource/config_io/1700000000000000 1048576", "MSG t/s small",
                        "CONNECTED True"], out
+        deadline = time.time() + 5  # the server thread records the PUBACK after reading it
+        while not srv.received and time.time() < deadline:
+            time.sleep(0.05)
         assert srv.received and srv.received[0] == (0x40, b"\x00\x07")
     finally:
         srv.close()
