@@ -55,8 +55,9 @@ def test_provision_data_config_and_control_over_mqtts(tmp_path):
 
         # an invalid config_io is rejected with __error, the last good one keeps running
         conn.set_resource("e2e-1", "config_io", '{"last_edited": "2031-01-01", "channels": {"x": 5}}')
-        wait_for(lambda: [d for _ts, d in u.data_in() if "config_io" in d.get("__error", {})],
-                 what="__error.config_io")
+        # (under the channel id its message names: __error is keyed by channel)
+        wait_for(lambda: [d for _ts, d in u.data_in() if "rejected" in d.get("__error", {}).get("x", "")],
+                 what="__error.x")
         before = len(_values(u, "003"))
         wait_for(lambda: len(_values(u, "003")) > before + 3, what="003 still reporting")
 
