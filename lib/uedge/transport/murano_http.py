@@ -224,7 +224,7 @@ class MuranoHTTP(DeviceLink, LongPoll):
     def _lost(self, now, reason, auth=False):
         self._drop()
         self.last_error = reason
-        self.backoff.failed(now, self.auth_backoff_ms if auth else 0)
+        self.retry_after(now, auth)
         self._note("connection lost: %s" % reason)
         self._state(False, reason)
 
