@@ -79,8 +79,10 @@ class LongPoll:
             server_s = self.timestamp()
             # whole seconds: the middle of that second is the best estimate
             self._offset_s = server_s + 0.5 - self.clock.epoch_us() / 1000000.0
-        except HTTPError:
-            self._offset_s = 0.0
+        except HTTPError as e:
+            if not str(e).startswith("/timestamp ->"):
+                raise  # no answer at all: the connect fails now, not after a read too
+            self._offset_s = 0.0  # the server has no /timestamp: our own clock
             server_s = int(self._server_s())
         try:
             values = self.read(self.watch)
@@ -98,8 +100,8 @@ class LongPoll:
         """GET the current values -> [(alias, value)] (blocking)."""
         path = "/onep:v1/stack/alias?" + "&".join(quote_plus(a) for a in aliases)
         st, _h, body = self._writer.roundtrip(self._req("GET", path))
-        if st == 401:
-            raise AuthError("not authorized (HTTP 401, device %s)" % self.device_id)
+        if st in (401, 403):
+            raise AuthError("not authorized (HTTP %d, device %s)" % (st, self.device_id))
         if st == 204:
             return []
         if st != 200:

@@ -1,12 +1,5 @@
 """Murano IoT Connector device API over MQTT (the topics of the Device MQTT API).
-
-    m = MuranoMQTT("x2lmj5npsktbuik9.m2.exosite.io", 8883, "0001", auth="token",
-                   credentials_path="/flash/murano.token", ca="/flash/ca.pem")
-    m.on_update = lambda alias, value, ts_us: ...
-    m.on_ack = lambda msg_id: ...
-    while True:
-        m.poll(clock.now_ms())          # never blocks once connected
-        m.write("data_in", '{"001":73.1}')
+Usage: docs/mqtt.md (poll() never blocks once connected; on_update, on_ack).
 
 Auth table (from the API):         ClientID   Username   Password
     token                          empty      empty      token from $provision/<id>
