@@ -180,3 +180,15 @@ def test_document_errors_go_under_channel_ids():
     assert sorted(error_keys("config_io", "config_io rejected: locked", cfg)) == ["001", "009"]
     assert error_keys("data_out", "data_out is not JSON", cfg) == ["009"]  # the control channels
     assert error_keys("config_io", 'channel "__error": reserved name', None) == ["config_io"]
+
+
+def test_backoff_is_capped_for_failures_that_are_no_refusal():
+    from uedge.transport.link import RETRY_CAP_MS, DeviceLink
+
+    link = DeviceLink("h", 1, "d", "token", None, False, None, None, None, None, None,
+                      1000, 60000, 30000, 1000, None)
+    delays = [link.retry_after(0) for _ in range(20)]  # e.g. an hour of timeouts
+    assert max(delays) <= RETRY_CAP_MS == 8000 and min(delays[5:]) >= RETRY_CAP_MS // 2
+    link.backoff.reset()
+    refused = [link.retry_after(0, True) for _ in range(10)]
+    assert min(refused) >= 30000 and max(refused) <= 60000 and refused[-1] > RETRY_CAP_MS
