@@ -103,6 +103,8 @@ class NetGate:
     on_update = _forward("on_update")
     on_ack = _forward("on_ack")
     on_state = _forward("on_state")
+    # the HTTP transport reads the remote state on connect (config sync uses it)
+    reads_state = property(lambda self: getattr(self.inner, "reads_state", False))
 
     def __init__(self, inner, net):
         self.inner = inner

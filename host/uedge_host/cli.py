@@ -64,6 +64,8 @@ _OPTIONS = {
     "murano_token": ("-t --murano-token | --token", "TOKEN"),
     "pkeyfile": ("-K --pkeyfile | --pkey-file --murano-pkey-file", "PKEY"),
     "certfile": ("-C --certfile | --cert-file --murano-cert-file", "CERT"),
+    "murano_password": ("--murano-password | --password", "PASSWORD"),
+    "murano_auth": ("--murano-auth | --auth", "{token,password,cert}"),
     "murano_cacert": ("-E --murano-cacert | --ca-file --murano-ca-file", "CACERT"),
     "config_io_file": ("-c --config-io-file", "FILE"),
     "config_applications_file": ("-a --config-applications-file", "FILE"),

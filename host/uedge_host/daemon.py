@@ -25,7 +25,8 @@ def package_version():
     except Exception:
         return "0.1.0"
 
-AUTH_FAILURES_BEFORE_REPROVISION = 3
+# refusals in a row before the operator is told how to provision again
+AUTH_FAILURES_BEFORE_WARNING = 3
 OTA_RETRY_MS = 60000
 
 
@@ -122,7 +123,8 @@ class Daemon:
         self.transport = BackgroundConnect(raw, logging.getLogger("uedge.link"))
         self.outbox = make_outbox(s)
         self.scheduler = Scheduler(self.clock, reuse_report=True)
-        self.token = s.murano_token
+        self.token = s.murano_password if s.values.get("auth") == "password" else s.murano_token
+        self._auth_warned = False
         self.edge = Edge(
             self.clock, self.scheduler, self.transport, self.outbox,
             store=FileStore(s.config_io_file, s.config_applications_file),
@@ -153,20 +155,22 @@ class Daemon:
                 vals[k] = getattr(self.s, k)
         if self.s.murano_port and self.s.origin.get("murano_port") == "cli":
             vals["murano_port"] = self.s.murano_port
-        vals["murano_token"] = tok
+        key = "murano_password" if self.s.values.get("auth") == "password" else "murano_token"
+        vals[key] = tok
         settings_mod.update_ini(ini, vals)
-        log.info("provisioned: token saved to %s", ini)
+        log.info("provisioned: %s saved to %s", "password" if key == "murano_password" else "token", ini)
 
-    def _reprovision(self):
-        """The token keeps being refused (device reset on the connector?): drop it
-        and provision again on the next attempt (the INI gets the new token)."""
-        self.edge.auth_failures = 0
-        if getattr(self.transport, "auth", "token") == "cert" or not hasattr(self.transport, "forget_credentials"):
-            return
-        log.warning("the connector refuses the token %d times in a row: provisioning again",
-                    AUTH_FAILURES_BEFORE_REPROVISION)
-        self.transport.forget_credentials()
-        self.token = None
+    def _auth_refused(self):
+        """The connector keeps refusing the stored credential. It is kept (a
+        transient refusal or a briefly wrong endpoint must not strand the
+        device) and the link backs off; provisioning again is the operator's
+        call (the identity reset in the connector, the credential removed from
+        the INI, then a restart)."""
+        self._auth_warned = True
+        log.warning("the connector refused the credentials %d times in a row; they are kept and "
+                    "retried with backoff. If the identity was reset in the connector, remove "
+                    "murano_token (or murano_password) from %s and restart to provision again",
+                    AUTH_FAILURES_BEFORE_WARNING, self.s.ini_file or "the INI file")
 
     def _report_queue(self):
         ob = self.outbox
@@ -263,8 +267,11 @@ class Daemon:
             edge.poll(now)
             if self.token is None or token_of(self.transport) != self.token:
                 self._persist_identity()
-            if edge.auth_failures >= AUTH_FAILURES_BEFORE_REPROVISION:
-                self._reprovision()
+            if edge.auth_failures >= AUTH_FAILURES_BEFORE_WARNING:
+                if not self._auth_warned:
+                    self._auth_refused()
+            elif self._auth_warned and edge.connected:
+                self._auth_warned = False
             if self.ota is not None:
                 self._poll_ota(now)
             t = time.monotonic()

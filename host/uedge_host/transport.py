@@ -17,33 +17,34 @@ def token_of(t):
 def make_transport(s, clock):
     """Pick MQTT or HTTP from murano_host; returns the transport."""
     scheme, host, port = settings_mod.parse_endpoint(s.murano_host, s.murano_port)
-    cert = s.certfile if (s.certfile and s.pkeyfile) else None
+    auth = s.values.get("auth") or "token"
+    cert = s.certfile if auth == "cert" else None
     key = s.pkeyfile if cert else None
-    auth = "cert" if cert else "token"
     if not s.murano_id and auth != "cert":
         raise settings_mod.SettingsError(
             "murano_id is not set (use -s/--murano-id, EDGED_MURANO_ID or the INI)"
         )
     tls = scheme in ("mqtts", "https")
+    common = dict(auth=auth, ca=s.murano_cacert, cert=cert, key=key, tls=tls, clock=clock,
+                  timeout_ms=int(s.request_timeout * 1000), backoff_cap_ms=int(s.reconnect_max * 1000),
+                  auth_backoff_ms=int(min(30.0, s.reconnect_max) * 1000))
     if scheme in ("mqtts", "mqtt"):
         from uedge.transport.murano_mqtt import MuranoMQTT
 
-        t = MuranoMQTT(host, port, s.murano_id, auth=auth, ca=s.murano_cacert, cert=cert, key=key,
-                       tls=tls, clock=clock, timeout_ms=int(s.request_timeout * 1000),
-                       backoff_cap_ms=int(s.reconnect_max * 1000),
-                       auth_backoff_ms=int(min(30.0, s.reconnect_max) * 1000),
-                       log=lambda m: logging.getLogger("uedge.mqtt").info("%s", m))
+        t = MuranoMQTT(host, port, s.murano_id, password=s.murano_password if auth == "password" else None,
+                       log=lambda m: logging.getLogger("uedge.mqtt").info("%s", m), **common)
     else:
+        if auth == "password":
+            raise settings_mod.SettingsError(
+                "password auth is for MQTT (mqtts://): the HTTP device API authenticates with a "
+                "token (X-Exosite-CIK) or a client certificate")
         from uedge.transport.murano_http import MuranoHTTP
 
-        t = MuranoHTTP(host, port, s.murano_id, auth=auth, ca=s.murano_cacert, cert=cert, key=key,
-                       tls=tls, clock=clock, timeout_ms=int(s.request_timeout * 1000),
-                       long_poll_ms=s.http_long_poll_ms, watch=s.watch,
-                       backoff_cap_ms=int(s.reconnect_max * 1000),
-                       auth_backoff_ms=int(min(30.0, s.reconnect_max) * 1000),
-                       log=lambda m: logging.getLogger("uedge.http").info("%s", m))
-    if s.murano_token:
-        t.set_credentials(s.murano_token)
+        t = MuranoHTTP(host, port, s.murano_id, long_poll_ms=s.http_long_poll_ms, watch=s.watch,
+                       log=lambda m: logging.getLogger("uedge.http").info("%s", m), **common)
+    secret = s.murano_password if auth == "password" else s.murano_token
+    if secret and auth != "cert":
+        t.set_credentials(secret)
     return t, scheme
 
 
@@ -133,16 +134,16 @@ class BackgroundConnect:
         try:
             t.connect()
         except AuthError as e:
-            d = t.backoff.failed(now, getattr(t, "auth_backoff_ms", 0))
+            d = t.retry_after(now, True)
             self._log.info("%s; retry in %d ms", e, d)
             self._relay("on_state")(False, "not authorized")
         except (MuranoError, OSError, ValueError) as e:
-            d = t.backoff.failed(now)
+            d = t.retry_after(now)
             t.last_error = str(e)
             self._log.info("%s; retry in %d ms", e, d)
             self._relay("on_state")(False, str(e))
         except Exception as e:  # never retry in a tight loop, whatever went wrong
-            d = t.backoff.failed(now)
+            d = t.retry_after(now)
             t.last_error = "%s: %s" % (type(e).__name__, e)
             self._log.error("connect failed: %s; retry in %d ms", t.last_error, d)
             self._relay("on_state")(False, t.last_error)

@@ -63,10 +63,6 @@ def offline_cloud_edit(tmp_path, extra_args=()):
             u.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "client: after connecting over MQTT it waits sync_window_ms for a config_io and, when "
-    "none arrives, writes its cached one up ('no newer config_io on the connector'). Only "
-    "--resend-on-connect made the offline edit arrive; the seed sends nothing on connect."))
 def test_config_io_edited_offline_is_not_overwritten_over_mqtt(tmp_path):
     _ts_b, after, _log = offline_cloud_edit(tmp_path)
     stale = [v for _ts, v in after if v != CONFIG_B]

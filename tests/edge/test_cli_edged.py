@@ -112,7 +112,7 @@ def test_older_ini_keys_are_aliases(tmp_path):
     assert (s.queue_items, s.queue_bytes) == (0, 64000000)
     assert s.replay_rate == 20.0  # replay_rate overrides queuing_record_rate
     # the edged name wins over the older one in the same place
-    ini.write_text("pkeyfile = new.pem\npkey_file = old.pem\n")
+    ini.write_text("pkeyfile = new.pem\npkey_file = old.pem\ncertfile = c.pem\n")
     assert settings.resolve({"ini_file": str(ini)}, env={}).pkeyfile == "new.pem"
 
 

@@ -55,8 +55,9 @@ def test_provision_data_config_and_control_over_mqtts(tmp_path):
 
         # an invalid config_io is rejected with __error, the last good one keeps running
         conn.set_resource("e2e-1", "config_io", '{"last_edited": "2031-01-01", "channels": {"x": 5}}')
-        wait_for(lambda: [d for _ts, d in u.data_in() if "config_io" in d.get("__error", {})],
-                 what="__error.config_io")
+        # (under the channel id its message names: __error is keyed by channel)
+        wait_for(lambda: [d for _ts, d in u.data_in() if "rejected" in d.get("__error", {}).get("x", "")],
+                 what="__error.x")
         before = len(_values(u, "003"))
         wait_for(lambda: len(_values(u, "003")) > before + 3, what="003 still reporting")
 
@@ -116,7 +117,10 @@ def test_https_transport_provision_control_and_replay(tmp_path):
         assert u.stop() == 0
 
 
-def test_token_refused_after_reset_provisions_again(tmp_path):
+def test_token_refused_after_reset_is_kept_until_the_operator_provisions_again(tmp_path):
+    """A refused token is not dropped (a transient refusal must not strand the
+    device): the daemon backs off, says how to provision again, and does so once
+    the operator removes the token from the INI."""
     cfg = make_config(n=1, rate_ms=200, control=False)
     with running_connector(tmp_path) as conn:
         u = Uedge(tmp_path, conn, "e2e-reset", cfg).start()
@@ -126,10 +130,20 @@ def test_token_refused_after_reset_provisions_again(tmp_path):
             u.stop()
             conn.reset("e2e-reset")  # ExoSense side: the identity is reset
             u.start()
-            wait_for(lambda: u.ini_text() != old, timeout=60, what="new token in INI")
+            wait_for(lambda: "refused the credentials 3 times" in u.log_text(), timeout=60,
+                     what="the operator told")
+            assert u.ini_text() == old  # the stored token is kept
+            assert "provisioned" not in u.log_text().split("refused the credentials")[-1]
+            u.stop()
+            with open(u.ini) as f:
+                lines = [ln for ln in f.read().splitlines() if not ln.startswith("murano_token")]
+            with open(u.ini, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            u.start()
+            wait_for(lambda: "murano_token" in u.ini_text() and u.ini_text() != old, timeout=60,
+                     what="new token in INI")
             n = len(u.data_in())
             wait_for(lambda: len(u.data_in()) > n + 3, what="reporting with the new token")
-            assert "provisioning again" in u.log_text()
         finally:
             u.stop()
 

@@ -188,11 +188,14 @@ def test_config_sync_rules():
     run(clock, e, 200)
     assert "001" in e.config.channels
     assert [w for w in t.writes if w[0] == "config_io"]
-    # invalid remote -> rejected with __error.config_io, last good kept
+    # invalid remote -> rejected, last good kept; the document-level error goes
+    # under each channel id (data_in __error is keyed by channel)
     t.on_update("config_io", '{"channels": {"x": 1}}', None)
     run(clock, e, 1200)
     errs = [r["__error"] for _ts, r in t.data_in() if "__error" in r]
-    assert any("config_io" in x for x in errs)
+    assert any("config_io rejected" in x.get("001", "") and "config_io rejected" in x.get("009", "")
+               for x in errs)
+    assert not any("config_io" in x for x in errs)
     assert "001" in e.config.channels
     # newer remote -> applied live and cached
     new = json.loads(json.dumps(CFG))
@@ -274,7 +277,7 @@ def test_config_applications_applied_to_sources():
     t.on_update("config_applications", '{"applications": {"Modbus_RTU": {"interfaces": [{"baud_rate": 7}]}}}', None)
     run(clock, e, 1200)
     errs = [r["__error"] for _ts, r in t.data_in() if "__error" in r]
-    assert any("config_applications" in x and "baud_rate" in x["config_applications"] for x in errs)
+    assert any("baud_rate" in x.get("001", "") for x in errs)
     assert len(opened) == n  # rejected: nothing reopened
 
 

@@ -154,8 +154,9 @@ def test_server_that_accepts_then_kicks_gets_a_growing_backoff():
             m.poll(clock.now_ms())
             time.sleep(0.002)
             clock.advance(100)
-        # 1, 2, 4, 8, 16 s apart at most: a handful, not one every second
-        assert 3 <= len(srv.received) <= 7, srv.received
+        # 1, 2, 4, 8, 8 ... s apart (jittered to half of that at least; no refusal,
+        # so capped at 8 s): a handful, not one every second
+        assert 3 <= len(srv.received) <= 10, srv.received
         assert m.backoff.failures >= 3
     finally:
         srv.close()

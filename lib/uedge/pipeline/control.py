@@ -94,10 +94,42 @@ def check_request(cfg, value):
     return v, None
 
 
+def is_repeat(last, value_digest, ts_us):
+    """Is a data_out delivery the request last applied (last = [digest, ts_us])?
+
+    ts_us is the connector's time of the data_out write (the MQTT topic's
+    timestamp, the HTTP long poll's Last-Modified), STATE_READ (0) for the value
+    read on connect (no time: the same value is taken for the same request), or
+    None (unknown: always a new request). A new request with the same value
+    has a new time and is applied again.
+    """
+    if last is None or ts_us is None or last[0] != value_digest:
+        return False
+    return ts_us == 0 or ts_us == last[1]
+
+
 class DataOut:
     """data_out handling of uedge.edge.Edge (a mixin): acknowledge, validate, actuate.
 
-    Uses the Edge's transport, scheduler, config, log and _send_live()."""
+    What was last applied is kept in the sync state (persisted by the store:
+    a file on a gateway and on a board's flash), so a restart never carries out
+    a request again. Uses the Edge's transport, scheduler, config, log,
+    _set_sync() and _send_live()."""
+
+    def _data_out_update(self, text, ts_us):
+        from uedge.sync.config_sync import digest
+
+        d = digest(text)
+        if is_repeat(self._sync.get("data_out"), d, ts_us):
+            # the request already carried out (the HTTP read on connect, or a
+            # repeated delivery of the same write): its state is echoed only
+            self.log.info("data_out already applied (%s): not actuated again",
+                          "read on connect" if ts_us == 0 else "same write")
+            self._on_data_out(text, actuate=False)
+            return
+        # recorded before actuating: a restart in between never repeats it
+        self._set_sync("data_out", [d, ts_us or 0])
+        self._on_data_out(text)
 
     def _on_data_out(self, text, actuate=True):
         # 1. acknowledge receipt by writing the same value back

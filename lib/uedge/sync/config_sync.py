@@ -2,20 +2,34 @@
 
 The rule (two-way, as the Data IO Schema asks):
   * a local config (the cache file) runs at start, before any connection;
+  * the client remembers (sync state file, FileStore.load_state) a digest of the
+    config_io last known to match the connector: one received from it, or one
+    written up and acknowledged. On connect:
+      - over a transport that reads the current state on connect (HTTP,
+        transport.reads_state): the value read decides, as an update would; no
+        config_io there -> the local one is written up;
+      - over MQTT (no read; Murano sends nothing on connect): the local config is
+        written up only when it changed since it was last in step (a local file
+        edit, first provisioning) or the local config is authoritative. Nothing
+        is written because a sync window passed quietly: a cloud edit made while
+        the device was offline is not overwritten (it is not seen either, until
+        the cloud writes again);
   * "local authority" (the local config is locked, or local_strategy is set):
-    the local config is written up on every connect and remote edits are
-    not applied (a rejection is reported in data_in __error.config_io);
+    remote edits are not applied (a rejection is reported in data_in __error)
+    and the local config is written up;
   * otherwise the newer last_edited wins: a remote config at least as new as
     the local one is applied live and cached; an older remote config is
-    replaced by writing the local one up. When no remote config_io arrives
-    within sync_window_ms of connecting, the local one is written up;
-  * an invalid remote config is rejected: the message goes to data_in
-    __error.config_io and the last good config keeps running.
+    replaced by writing the local one up;
+  * an invalid remote config is rejected: the message goes to data_in __error
+    (under the channel it names, see Edge._error) and the last good config keeps
+    running.
 
-FileStore is the local cache of both documents. ConfigSync is a mixin of uedge.edge.Edge: it uses the Edge's store, scheduler,
-transport, log and _error().
+FileStore is the local cache of both documents and of the sync state. ConfigSync
+is a mixin of uedge.edge.Edge: it uses the Edge's store, scheduler, transport,
+log and _error().
 """
 
+import binascii
 import json
 
 from uedge.config.config_io import parse_config_io
@@ -23,11 +37,63 @@ from uedge.config.json_reader import ConfigError, loads
 from uedge.sources import registry_check as check_channel
 
 
-class FileStore:
-    """Local cache of config_io / config_applications (None path = no cache)."""
+def digest(text):
+    """A short digest of a resource value (sha256 where there is hashlib, else CRC-32)."""
+    b = text.encode() if isinstance(text, str) else bytes(text)
+    try:
+        import hashlib
 
-    def __init__(self, config_io_path=None, config_applications_path=None):
+        return binascii.hexlify(hashlib.sha256(b).digest()).decode()[:32]
+    except (ImportError, AttributeError):
+        return "%08x" % (binascii.crc32(b) & 0xFFFFFFFF)
+
+
+def state_path_for(config_io_path):
+    """<dir>/<name>.sync.json next to the config_io cache (config_io.json -> config_io.sync.json)."""
+    if not config_io_path:
+        return None
+    p = config_io_path
+    if p.endswith(".json"):
+        p = p[:-5]
+    return p + ".sync.json"
+
+
+def _write(p, text):
+    tmp = p + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    try:
+        import os
+
+        os.rename(tmp, p)
+    except (ImportError, OSError):
+        with open(p, "w") as f:
+            f.write(text)
+
+
+class FileStore:
+    """Local cache of config_io / config_applications (None path = no cache),
+    and the sync state: what was last in step with the connector / applied
+    (state_path, default next to the config_io cache)."""
+
+    def __init__(self, config_io_path=None, config_applications_path=None, state_path=None):
         self.paths = {"config_io": config_io_path, "config_applications": config_applications_path}
+        self.state_path = state_path if state_path is not None else state_path_for(config_io_path)
+
+    def load_state(self):
+        """-> dict ({} when there is none or it cannot be read)."""
+        if not self.state_path:
+            return {}
+        try:
+            with open(self.state_path) as f:
+                d = json.loads(f.read())
+            return d if isinstance(d, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def save_state(self, state):
+        if self.state_path:
+            _write(self.state_path, json.dumps(state))
 
     def load(self, alias):
         p = self.paths.get(alias)
@@ -41,18 +107,8 @@ class FileStore:
 
     def save(self, alias, text):
         p = self.paths.get(alias)
-        if not p:
-            return
-        tmp = p + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        try:
-            import os
-
-            os.rename(tmp, p)
-        except (ImportError, OSError):
-            with open(p, "w") as f:
-                f.write(text)
+        if p:
+            _write(p, text)
 
 
 def applications_of(text):
@@ -73,9 +129,109 @@ def applications_of(text):
     return apps
 
 
+DOCUMENTS = ("config_io", "config_applications", "data_out")
+
+
+def error_keys(key, msg, config):
+    """Where an error goes in data_in __error, which the Data IO Schema keys by
+    channel id: a channel's own error under its id; an error about a whole
+    document (config_io, config_applications, data_out) under the channel its
+    message names ("... channel 002: ..."), else under every channel it
+    concerns (data_out: the control channels; the others: all channels of the
+    running config), so that a reader that looks up its channel ids finds it.
+    Only with no channel to put it under does it keep the document's name."""
+    if key not in DOCUMENTS:
+        return [key]
+    i = msg.find("channel ")
+    if i >= 0:
+        j = msg.find(":", i + 8)
+        cid = msg[i + 8:j].strip() if j > 0 else ""
+        if cid and " " not in cid and not cid.startswith('"') and not cid.startswith("__"):
+            return [cid]
+    if config is None or not config.order:
+        return [key]
+    keys = list(config.order)
+    if key == "data_out":
+        ctl = [c for c in keys if config.channels[c].control]
+        if ctl:
+            keys = ctl
+    return keys
+
+
 class ConfigSync:
+    def _doc_error(self, key, msg):
+        """Record a pending __error entry (see error_keys); -> the keys used."""
+        keys = error_keys(key, msg, self.config)
+        for k in keys:
+            self._errors[k] = msg
+        if key in DOCUMENTS:
+            self._doc_errors[key] = keys
+        return keys
+
+    def _clear_doc_errors(self, key):
+        for k in self._doc_errors.pop(key, ()):
+            self._errors.pop(k, None)
+
+    # -- the sync state (persisted by the store when it can)
+    def _load_sync(self):
+        f = getattr(self.store, "load_state", None)
+        try:
+            self._sync = f() if f is not None else {}
+        except Exception as e:
+            self.log.warning("sync state unreadable (%s): starting without it", e)
+            self._sync = {}
+
+    def _set_sync(self, key, value):
+        if self._sync.get(key) == value:
+            return
+        self._sync[key] = value
+        f = getattr(self.store, "save_state", None)
+        if f is None:
+            return
+        try:
+            f(self._sync)
+        except Exception as e:  # a full or read-only flash must not stop the loop
+            self.last_error = "sync state not saved: %s" % e
+
+    def _in_step(self, text):
+        """The connector holds this config_io (received, or written and acknowledged)."""
+        self._set_sync("config_io", digest(text))
+
+    def _local_changed(self):
+        return self.config_text is not None and self._sync.get("config_io") != digest(self.config_text)
+
+    def _config_acked(self, msg_id):
+        """on_ack for a config_io write -> True when msg_id was one."""
+        h = self._config_writes.pop(msg_id, None)
+        if h is None:
+            return False
+        self._set_sync("config_io", h)
+        return True
+
+    def _sync_on_connect(self):
+        """What to do with config_io when the link comes up (see the module doc)."""
+        if self.config is None or "config_io" not in self.watch:
+            return
+        if getattr(self.transport, "reads_state", False):
+            # the connect-time read is delivered with the connection: decided
+            # by _on_config_io, or by _sync_read_done when there is none
+            self._sync_pending = True
+        elif self.local_authority():
+            self._push_config("local configuration is authoritative")
+        elif self._local_changed():
+            self._push_config("changed here since it was last in step with the connector")
+        else:
+            self.log.info("config_io as last in step with the connector: not written up")
+
+    def _sync_read_done(self):
+        """After the updates of the poll in which the link came up: no config_io was read."""
+        self._sync_pending = False
+        if self.connected:
+            self._push_config("no config_io on the connector")
+
     def start(self):
         """Load and run the locally cached configuration (before connecting)."""
+        self._load_sync()
         text = self.store.load("config_applications")
         if text:
             from uedge.config import config_applications
@@ -123,7 +279,9 @@ class ConfigSync:
         if self.config_text is None:
             return
         try:
-            self.transport.write("config_io", self.config_text)
+            msg_id = self.transport.write("config_io", self.config_text)
+            if msg_id is not None:
+                self._config_writes[msg_id] = digest(self.config_text)
             self.log.info("config_io written up (%s)", why)
         except Exception as e:
             self.last_error = "config_io write failed: %s" % e
@@ -135,6 +293,7 @@ class ConfigSync:
                 self._push_config("no config_io on the connector")
             return
         if self.config_text is not None and text == self.config_text:
+            self._in_step(text)
             return
         self._need(text)
         try:
@@ -142,8 +301,10 @@ class ConfigSync:
         except ConfigError as e:
             self._error("config_io", "config_io rejected, keeping the last good one: %s" % e)
             return
+        merged = None
         if self.config is not None:
             if cfg.raw == self.config.raw:
+                self._in_step(self.config_text)
                 return
             if self.local_authority():
                 self._error("config_io", "config_io rejected: the device configuration is locked")
@@ -175,10 +336,12 @@ class ConfigSync:
             except Exception:
                 pass
             return
+        if merged is None:
+            self._in_step(text)  # the connector holds what runs from now on
         self.config = cfg
         self.config_text = text
         self.store.save("config_io", text)
-        self._errors.pop("config_io", None)
+        self._clear_doc_errors("config_io")
         # acknowledge: the connector's config_io now matches what runs here
         self._push_config("acknowledge the applied config_io")
         self.log.info("config_io applied: %d channels (last_edited %s)", len(cfg.order), cfg.last_edited)

@@ -47,10 +47,17 @@ class AuthError(MuranoError):
     """The connector refused the credentials ("not authorized")."""
 
 
+# Longest wait after a failure that is not a refusal (timeout, unreachable,
+# connection lost): the link is back within this of the peer's return, however
+# long the outage. Explicit refusals (not authorized) back off up to the cap.
+RETRY_CAP_MS = 8000
+
+
 class Backoff:
     """Exponential backoff with jitter, capped: base, 2*base, 4*base ... cap.
 
     Each delay is drawn from [d/2, d] so a fleet restarted together spreads out.
+    failed(now, cap_ms=...) caps one delay lower (failures that are no refusal).
     """
 
     def __init__(self, base_ms=1000, cap_ms=300000, rand=None):
@@ -63,14 +70,17 @@ class Backoff:
     def ready(self, now_ms):
         return now_ms >= self.next_ms
 
-    def failed(self, now_ms, floor_ms=0):
+    def failed(self, now_ms, floor_ms=0, cap_ms=None):
         """Record a failure at now_ms; returns the delay until the next attempt."""
+        cap = self.cap_ms if cap_ms is None or cap_ms > self.cap_ms else cap_ms
         d = self.base_ms
         for _ in range(self.failures):
             d *= 2
-            if d >= self.cap_ms:
-                d = self.cap_ms
+            if d >= cap:
+                d = cap
                 break
+        if d > cap:
+            d = cap
         self.failures += 1
         d = d // 2 + int(self._rand() * (d - d // 2))
         if d < floor_ms:
@@ -81,6 +91,18 @@ class Backoff:
     def reset(self):
         self.failures = 0
         self.next_ms = 0
+
+
+def random_password(n=32):
+    """A random password for password auth (Murano asks for at least 20 characters)."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+    try:
+        import os
+
+        raw = os.urandom(n)
+    except (ImportError, AttributeError):
+        raw = bytes(random.getrandbits(8) for _ in range(n))
+    return "".join(alphabet[b % len(alphabet)] for b in raw)
 
 
 def read_text(path):
@@ -122,6 +144,7 @@ class DeviceLink:
         self._secret = read_text(credentials_path) if credentials_path else None
         self.clock = clock or Clock()
         self.backoff = Backoff(backoff_base_ms, backoff_cap_ms)
+        self.retry_cap_ms = RETRY_CAP_MS
         self.on_update = None
         self.on_ack = None
         self.on_state = None
@@ -203,6 +226,17 @@ class DeviceLink:
             self._up_since = None
             self.backoff.reset()
 
+    def retry_after(self, now, refused=False):
+        """Schedule the next attempt after a failure -> the delay (ms).
+
+        refused: the connector refused the credentials (CONNACK not authorized,
+        HTTP 401/403): back off up to the cap, at least auth_backoff_ms. Any
+        other failure (timeout, unreachable, connection lost) waits at most
+        retry_cap_ms, so the link is back soon after the peer is."""
+        if refused:
+            return self.backoff.failed(now, self.auth_backoff_ms)
+        return self.backoff.failed(now, 0, self.retry_cap_ms)
+
     def _reconnect(self, now):
         """Try connect() if wanted and the backoff allows; failures schedule the next try."""
         if not self._want or not self.backoff.ready(now):
@@ -210,12 +244,12 @@ class DeviceLink:
         try:
             self.connect()
         except AuthError as e:
-            d = self.backoff.failed(now, self.auth_backoff_ms)
+            d = self.retry_after(now, True)
             self._note("%s; retry in %d ms" % (e, d))
             self._state(False, "not authorized")
         except (MuranoError, ValueError) as e:
             # ValueError/UnicodeError: e.g. a host name that cannot be encoded
-            d = self.backoff.failed(now)
+            d = self.retry_after(now)
             self.last_error = str(e)
             self._note("%s; retry in %d ms" % (e, d))
             self._state(False, str(e))

@@ -17,7 +17,8 @@ either stall the loop or hammer the server; the state machine does neither.)
 
 from uedge.compat import MICROPYTHON
 from uedge.transport.http_client import HTTPConn, HTTPError, TooLarge
-from uedge.transport.http_form import build_request, parse_form, quote_plus, unquote_plus, urlencode
+from uedge.transport.http_form import build_request, quote_plus, urlencode
+from uedge.transport.http_watch import LongPoll
 from uedge.transport.link import (
     DEFAULT_MAX_UPDATE,
     STATE_READ,
@@ -49,8 +50,12 @@ def record_body(entries, ts_divisor=1000000):
     return "&".join(parts)
 
 
-class MuranoHTTP(DeviceLink):
-    """Same device-side shape as murano_mqtt.MuranoMQTT, over the HTTP device API."""
+class MuranoHTTP(DeviceLink, LongPoll):
+    """Same device-side shape as murano_mqtt.MuranoMQTT, over the HTTP device API.
+    The read and long poll of the watched resources: uedge/transport/http_watch.py."""
+
+    # connect() reads the current values of the watched resources (MQTT cannot)
+    reads_state = True
 
     def __init__(
         self,
@@ -102,17 +107,12 @@ class MuranoHTTP(DeviceLink):
         self._queue = []
         self._msg_id = 0
         self._connected = False
-        self._since_s = 0
-        self._offset_s = 0
-        self._watch_retry_ms = 0
         self._retry_ms = 0  # the head of the queue waits until then (408/429/5xx)
         self._retries = 0
-        self._state_path = None  # a plain read of these aliases is due on the watcher
-        self._state_read = False  # the watcher's request in flight is such a read
         self.on_reject = None
         default = 443 if tls else 80
         self._hostport = self.host if self.port == default else "%s:%d" % (self.host, self.port)
-        self._watch_path = "/onep:v1/stack/alias?" + "&".join(quote_plus(a) for a in self.watch)
+        self._watch_init()
 
     def __repr__(self):
         return "<MuranoHTTP %s id=%s auth=%s connected=%s>" % (
@@ -188,17 +188,7 @@ class MuranoHTTP(DeviceLink):
             self._writer.close()
             self._watcher.close()
             self._writer.open()
-            try:
-                server_s = self.timestamp()
-                self._offset_s = server_s - self.clock.epoch_us() // 1000000
-                self._since_s = server_s
-            except HTTPError:
-                self._offset_s = 0
-                self._since_s = self.clock.epoch_us() // 1000000
-            try:
-                values = self.read(self.watch)
-            except TooLarge:
-                values = self._read_each(self.watch)
+            values = self._read_state()
         except AuthError:
             self._writer.close()
             self.last_error = "not authorized"
@@ -209,36 +199,12 @@ class MuranoHTTP(DeviceLink):
             self.last_error = reason_of(e)
             raise MuranoError("connect to %s failed: %s" % (self._hostport, self.last_error)) from None
         self._connected = True
-        self._state_path = None
-        self._state_read = False
         self._up()
         if self.on_update:
             # the current values, not change notifications: marked STATE_READ
             for alias, value in values:
                 self.on_update(alias, value, STATE_READ)
         return True
-
-    def read(self, aliases):
-        """GET the current values -> [(alias, value)] (blocking)."""
-        path = "/onep:v1/stack/alias?" + "&".join(quote_plus(a) for a in aliases)
-        st, _h, body = self._writer.roundtrip(self._req("GET", path))
-        if st == 401:
-            raise AuthError("not authorized (HTTP 401, device %s)" % self.device_id)
-        if st == 204:
-            return []
-        if st != 200:
-            raise HTTPError("read %s -> HTTP %d" % (",".join(aliases), st))
-        return parse_form(body)
-
-    def _read_each(self, aliases):
-        """Read the aliases one by one; those too large are reported and skipped."""
-        values = []
-        for alias in aliases:
-            try:
-                values.extend(self.read((alias,)))
-            except TooLarge as e:
-                self._update_error(alias, "update of %d bytes exceeds the device's limit of %d" % (e.size, e.limit))
-        return values
 
     def _drop(self):
         self._connected = False
@@ -258,7 +224,7 @@ class MuranoHTTP(DeviceLink):
     def _lost(self, now, reason, auth=False):
         self._drop()
         self.last_error = reason
-        self.backoff.failed(now, self.auth_backoff_ms if auth else 0)
+        self.retry_after(now, auth)
         self._note("connection lost: %s" % reason)
         self._state(False, reason)
 
@@ -373,75 +339,6 @@ class MuranoHTTP(DeviceLink):
                     self.on_reject(msg_id, status, body)
             else:
                 raise HTTPError("unexpected HTTP %d" % status)
-
-    def _poll_watcher(self, now):
-        if not self.watch:
-            return
-        w = self._watcher
-        if not w.busy:
-            if now < self._watch_retry_ms:
-                return
-            if self._state_path is not None:
-                # plain read (no long poll) of the other aliases, see below
-                req = self._req("GET", self._state_path)
-                self._state_path = None
-                self._state_read = True
-                wait = self.timeout_ms
-            else:
-                req = self._req(
-                    "GET",
-                    self._watch_path,
-                    extra=(("Request-Timeout", str(self.long_poll_ms)), ("If-Modified-Since", str(self._since_s))),
-                )
-                self._state_read = False
-                wait = self.long_poll_ms + self.timeout_ms
-            try:
-                w.request(req, wait)
-            except OSError as e:
-                raise HTTPError("long poll failed: %s" % reason_of(e)) from None
-            return
-        try:
-            r = w.poll()
-        except TooLarge as e:
-            self._too_large(e, now)
-            return
-        if r is None:
-            return
-        status, _h, body = r
-        if status == 401:
-            raise AuthError("not authorized (HTTP 401, device %s)" % self.device_id)
-        state = self._state_read
-        self._state_read = False
-        if not state:
-            self._since_s = self.clock.epoch_us() // 1000000 + self._offset_s
-        if status == 200:
-            updates = parse_form(body)
-            if self.on_update:
-                for alias, value in updates:
-                    self.on_update(alias, value, STATE_READ if state else None)
-        elif status not in (204, 304):
-            self._note("%s got HTTP %d" % ("read" if state else "long poll", status))
-            self._watch_retry_ms = now + 1000
-
-    def _too_large(self, e, now):
-        """The watcher's answer was larger than the device's limit (thrown away).
-
-        It is reported under the alias the body starts with. The connector
-        offers an unacknowledged value again on every long poll within its
-        second, so the next long poll asks from the next second on, and a
-        plain read of the other aliases first picks up what may have been
-        waiting behind the oversized value.
-        """
-        i = e.head.find(b"=")
-        alias = unquote_plus(e.head[:i]) if i > 0 else self.watch[0]
-        self._update_error(alias, "update of %d bytes exceeds the device's limit of %d" % (e.size, e.limit))
-        if self._state_read:
-            self._state_read = False
-            return
-        self._since_s = self.clock.epoch_us() // 1000000 + self._offset_s + 1
-        others = [a for a in self.watch if a != alias]
-        if others:
-            self._state_path = "/onep:v1/stack/alias?" + "&".join(quote_plus(a) for a in others)
 
     # -- content (loaded on first use: only OTA checks list or fetch content)
 

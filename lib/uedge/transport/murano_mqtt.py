@@ -1,12 +1,5 @@
 """Murano IoT Connector device API over MQTT (the topics of the Device MQTT API).
-
-    m = MuranoMQTT("x2lmj5npsktbuik9.m2.exosite.io", 8883, "0001", auth="token",
-                   credentials_path="/flash/murano.token", ca="/flash/ca.pem")
-    m.on_update = lambda alias, value, ts_us: ...
-    m.on_ack = lambda msg_id: ...
-    while True:
-        m.poll(clock.now_ms())          # never blocks once connected
-        m.write("data_in", '{"001":73.1}')
+Usage: docs/mqtt.md (poll() never blocks once connected; on_update, on_ack).
 
 Auth table (from the API):         ClientID   Username   Password
     token                          empty      empty      token from $provision/<id>
@@ -17,28 +10,11 @@ Auth table (from the API):         ClientID   Username   Password
 import json
 
 from uedge.compat import Clock
-from uedge.transport.link import DEFAULT_MAX_UPDATE, AuthError, DeviceLink, MuranoError, reason_of
+from uedge.transport.link import DEFAULT_MAX_UPDATE, AuthError, DeviceLink, MuranoError, random_password, reason_of
 from uedge.transport.mqtt_client import MQTTClient
 from uedge.transport.net import MQTTAuthError, MQTTException
 
-try:
-    import random
-except ImportError:  # pragma: no cover
-    import urandom as random
-
-
 RESOURCE_PREFIX = b"$resource/"
-
-
-def _random_password(n=32):
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
-    try:
-        import os
-
-        raw = os.urandom(n)
-    except (ImportError, AttributeError):
-        raw = bytes(random.getrandbits(8) for _ in range(n))
-    return "".join(alphabet[b % len(alphabet)] for b in raw)
 
 
 def parse_update_topic(topic):
@@ -110,6 +86,7 @@ class MuranoMQTT(DeviceLink):
             if len(password) < 20:
                 raise MuranoError("password auth needs a password of at least 20 characters")
             self._password_wanted = password
+            self._secret = self._secret or password
         else:
             self._password_wanted = None
         self._rt = Clock()  # real time for blocking waits (provisioning, content list)
@@ -119,6 +96,7 @@ class MuranoMQTT(DeviceLink):
         self._content = None
         self._content_subscribed = False
         self._provision_reply = None
+        self._pw_tried = False
 
     def __repr__(self):
         return "<MuranoMQTT %s:%d id=%s auth=%s connected=%s>" % (
@@ -157,7 +135,7 @@ class MuranoMQTT(DeviceLink):
         cert: nothing to do; the first TLS connection provisions.
         Blocks up to timeout_ms. Raises MuranoError on failure.
         """
-        if self.auth == "cert" or self._secret:
+        if self.auth == "cert" or (self._secret and self.auth == "token"):
             return True
         tmo = self.timeout_ms if timeout_ms is None else timeout_ms
         topic = "$provision/" + self.device_id
@@ -189,7 +167,7 @@ class MuranoMQTT(DeviceLink):
                 secret = self._provision_reply
                 self._provision_reply = None
             else:
-                secret = self._password_wanted or _random_password()
+                secret = self._secret or self._password_wanted or random_password()
                 c.publish(topic, secret)
                 # a round trip proves the request was read and the link survived it
                 c.ping()
@@ -220,10 +198,29 @@ class MuranoMQTT(DeviceLink):
         return None, None
 
     def connect(self):
-        """Connect now (provisioning first if needed). Raises AuthError/MuranoError."""
+        """Connect now (provisioning first if needed). Raises AuthError/MuranoError.
+
+        Password auth with a password given (or stored) but not provisioned
+        here yet: a refused connection provisions it ($provision/<id>, the
+        password as payload) once and connects again; an identity already
+        provisioned with another password stays refused (AuthError)."""
         self._want = True
         if not self.provisioned:
             self.provision()
+        try:
+            return self._connect()
+        except AuthError:
+            if self.auth != "password" or self._pw_tried:
+                raise
+            self._pw_tried = True
+            self._note("password refused: provisioning %s with it" % self.device_id)
+            try:
+                self.provision()
+            except MuranoError as e:  # e.g. provisioned already, with another password
+                raise AuthError("not authorized, and provisioning the password failed: %s" % e) from None
+            return self._connect()
+
+    def _connect(self):
         if self._client is not None:
             self._client.close()
         user, pw = self._credentials()
@@ -262,6 +259,7 @@ class MuranoMQTT(DeviceLink):
             raise MuranoError("connect to %s:%d failed: %s" % (self.host, self.port, self.last_error)) from None
         self._client = c
         self._content_subscribed = False
+        self._pw_tried = True  # the password works: never provision it again
         self._up()
         return True
 
@@ -285,7 +283,7 @@ class MuranoMQTT(DeviceLink):
             except (MQTTException, OSError) as e:
                 c.close()
                 self.last_error = reason_of(e)
-                self.backoff.failed(now)
+                self.retry_after(now)
                 self._note("connection lost: %s" % self.last_error)
                 self._state(False, self.last_error)
             return
