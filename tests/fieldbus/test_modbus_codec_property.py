@@ -5,7 +5,7 @@ import struct
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from uedge.modbus import codec
+from uedge.modbus import codec, encode
 
 ORDERS = st.sampled_from([("big", "big"), ("little", "big"), ("big", "little"), ("little", "little")])
 INTS = st.sampled_from([(1, "h"), (1, "H"), (2, "i"), (2, "I"), (4, "q"), (4, "Q")])
@@ -32,7 +32,7 @@ def test_integers_roundtrip_and_match_struct(kind, order, data):
                       "byte_endianness": order[0], "register_endianness": order[1],
                       "evaluation_mode": "signed integer" if signed else "unsigned"})
     wire = lay(struct.pack(">" + code, value), *order)
-    assert bytes(codec.encode(sp, value)) == wire
+    assert bytes(encode.encode(sp, value)) == wire
     assert codec.decode(sp, b"\x00\x00" + wire, 1) == value
 
 
@@ -45,7 +45,7 @@ def test_floats_roundtrip_and_match_struct(kind, order, value):
                       "byte_endianness": order[0], "register_endianness": order[1],
                       "evaluation_mode": "floating point: ieee754"})
     abcd = struct.pack(">" + code, value)
-    assert bytes(codec.encode(sp, value)) == lay(abcd, *order)
+    assert bytes(encode.encode(sp, value)) == lay(abcd, *order)
     got = codec.decode(sp, lay(abcd, *order), 0)
     assert struct.pack(">" + code, got) == abcd
 
@@ -54,5 +54,5 @@ def test_floats_roundtrip_and_match_struct(kind, order, value):
 @given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.integers(0, 0xFFFF))
 def test_masked_write_keeps_other_bits(old, new, mask):
     sp = codec.parse({"register_range": "HOLDING_REGISTER", "register": 1, "bitmask": hex(mask)})
-    merged = codec.merge_masked(sp, struct.pack(">H", old), codec.encode(sp, new))
+    merged = encode.merge_masked(sp, struct.pack(">H", old), encode.encode(sp, new))
     assert struct.unpack(">H", bytes(merged))[0] == (old & ~mask & 0xFFFF) | (new & mask)

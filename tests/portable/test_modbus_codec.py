@@ -3,7 +3,7 @@
 import struct
 
 from ptest import approx, raises
-from uedge.modbus import codec
+from uedge.modbus import codec, encode
 
 
 def spec(**kw):
@@ -89,7 +89,7 @@ def test_integers_all_orders_and_widths():
             sp = spec(evaluation_mode=mode, register_count=count,
                       byte_endianness=bo, register_endianness=ro)
             assert codec.decode(sp, arrange(abcd, bo, ro), 0) == v, (fmt, bo, ro)
-            assert bytes(codec.encode(sp, v)) == arrange(abcd, bo, ro), (fmt, bo, ro)
+            assert bytes(encode.encode(sp, v)) == arrange(abcd, bo, ro), (fmt, bo, ro)
 
 
 def test_string_ascii_orders_and_padding():
@@ -99,7 +99,7 @@ def test_string_ascii_orders_and_padding():
                   byte_endianness=bo, register_endianness=ro)
         wire = arrange(text + b"\x00\x00", bo, ro)
         assert codec.decode(sp, wire, 0) == "uEdge-01"
-        assert bytes(codec.encode(sp, "uEdge-01")) == wire
+        assert bytes(encode.encode(sp, "uEdge-01")) == wire
 
 
 def test_decode_at_index_in_a_block():
@@ -118,7 +118,7 @@ def test_bitmask():
     assert codec.decode(sp, b"\x80\x01", 0) == 0x8000
     # masked write keeps the bits outside the mask
     sp = spec(bitmask="0x0F00")
-    new = codec.merge_masked(sp, b"\xAB\xCD", codec.encode(sp, 0x0500))
+    new = encode.merge_masked(sp, b"\xAB\xCD", encode.encode(sp, 0x0500))
     assert bytes(new) == b"\xA5\xCD"
 
 
@@ -133,8 +133,8 @@ def test_coils_bits():
                       "bitmask": "0x200"})
     assert codec.decode(sp, b"\x01\x02", 0) == 0x200
     sp = codec.parse({"register_range": "HOLDING_COIL", "register": 1, "register_count": 3})
-    assert codec.encode_bits(sp, 5) == [1, 0, 1]
-    assert codec.encode_bits(codec.parse({"register_range": "HOLDING_COIL", "register": 1}), True) == [1]
+    assert encode.encode_bits(sp, 5) == [1, 0, 1]
+    assert encode.encode_bits(codec.parse({"register_range": "HOLDING_COIL", "register": 1}), True) == [1]
 
 
 def test_nan_is_an_error_not_a_value():
@@ -144,13 +144,13 @@ def test_nan_is_an_error_not_a_value():
 
 
 def test_encode_range_checks():
-    e = raises(ValueError, codec.encode, spec(), 70000)
+    e = raises(ValueError, encode.encode, spec(), 70000)
     assert "does not fit" in str(e)
-    e = raises(ValueError, codec.encode, spec(evaluation_mode="signed integer"), 40000)
+    e = raises(ValueError, encode.encode, spec(evaluation_mode="signed integer"), 40000)
     assert "does not fit" in str(e)
-    assert bytes(codec.encode(spec(evaluation_mode="signed integer"), -1)) == b"\xff\xff"
-    assert bytes(codec.encode(spec(), "0x1234")) == b"\x12\x34"
-    assert bytes(codec.encode(spec(evaluation_mode="floating point: ieee754", register_count=2),
+    assert bytes(encode.encode(spec(evaluation_mode="signed integer"), -1)) == b"\xff\xff"
+    assert bytes(encode.encode(spec(), "0x1234")) == b"\x12\x34"
+    assert bytes(encode.encode(spec(evaluation_mode="floating point: ieee754", register_count=2),
                               2.5)) == struct.pack(">f", 2.5)
 
 

@@ -261,15 +261,17 @@ class ModbusSource(Source):
         if not sp.writable():
             raise SourceError("channel %s: register_range %s is read-only"
                               % (channel.id, codec.RANGE_NAMES[sp.table]))
+        from uedge.modbus import encode
+
         try:
             if sp.is_bits():
-                bits = codec.encode_bits(sp, value)
+                bits = encode.encode_bits(sp, value)
                 self._write_bits(dev, sp.address, bits)
             else:
-                data = codec.encode(sp, value)
+                data = encode.encode(sp, value)
                 if sp.mask is not None:
                     old = self._read_block(dev, sp.table, sp.address, sp.count)
-                    data = codec.merge_masked(sp, old, data)
+                    data = encode.merge_masked(sp, old, data)
                 self._write_registers(dev, sp.address, data)
         except ValueError as e:
             raise SourceError("channel %s: %s" % (channel.id, e)) from None
