@@ -19,7 +19,6 @@ The parts, each in its own place:
 """
 
 from uedge.pipeline.control import DataOut
-from uedge.pipeline.payload import encode_data_in
 from uedge.sync.config_sync import ConfigSync
 from uedge.sync.delivery import Delivery
 from uedge.sync.config_sync import FileStore
@@ -67,9 +66,10 @@ class Edge(ConfigSync, Delivery, DataOut):
         # takes microseconds; the HTTP record API takes seconds.
         self.record_res_us = int(getattr(transport, "record_ts_divisor", 1) or 1)
         if live_timestamps is None:
-            # with a coarse record API live reports go without a timestamp
-            # (the connector stamps them on receipt), as edged does over HTTP
-            live_timestamps = self.record_res_us == 1
+            # live reports carry their own timestamp (record API): a retry
+            # lands on the same point. With a coarse record API (HTTP) they
+            # are gathered per slot first (uedge/sync/delivery.py)
+            live_timestamps = True
         self.live_timestamps = live_timestamps
         # need_sources(application_names): called before a config_io is parsed,
         # so a host can load drivers (and their libraries) only when used
@@ -110,6 +110,7 @@ class Edge(ConfigSync, Delivery, DataOut):
         self.last_error = None
         self.last_report_ts_us = None
         self.auth_failures = 0  # consecutive "not authorized" connection attempts
+        self._delivery_init()
 
         t = transport
         t.on_update = self._on_update
@@ -172,7 +173,7 @@ class Edge(ConfigSync, Delivery, DataOut):
             return
         errors = self._errors
         self._errors = {}
-        self._send_live(self.clock.epoch_us(), encode_data_in({}, errors), now)
+        self._report(self.clock.epoch_us(), {}, errors, now)
 
     # -- updates from the connector --------------------------------------------
     def _handle_updates(self, now):
@@ -235,11 +236,11 @@ class Edge(ConfigSync, Delivery, DataOut):
             self.reports += 1
             self.last_report_ts_us = rep.ts_us
             try:
-                self._send_live(rep.ts_us, encode_data_in(rep.values, errors), now)
+                self._report(rep.ts_us, rep.values, errors, now)
             except Exception as e:
                 self.lost += 1
                 self._step_failed("report", e)
-        for step in (self._flush_errors, self._replay_step, self._check_timeouts):
+        for step in (self._drop_step, self._flush_errors, self._slot_step, self._replay_step, self._check_timeouts):
             try:
                 step(now)
             except Exception as e:  # the loop must go on whatever a step hits
@@ -260,6 +261,9 @@ class Edge(ConfigSync, Delivery, DataOut):
         wake = now + idle_ms
         if due is not None and due < wake:
             wake = due
+        slot = self._slot_wake_ms(now)
+        if slot is not None and slot < wake:
+            wake = slot
         if (self.outbox is not None and self.connected and self._replay is None and len(self.outbox)
                 and self._clock_set()):
             if self._next_replay_ms < wake:
@@ -282,6 +286,7 @@ class Edge(ConfigSync, Delivery, DataOut):
         self._stopping = True
         clock = self.clock
         deadline = clock.now_ms() + flush_ms
+        self._slot_flush(clock.now_ms())
         while self.connected and clock.now_ms() < deadline:
             now = clock.now_ms()
             try:
@@ -318,6 +323,7 @@ class Edge(ConfigSync, Delivery, DataOut):
                     "value": v,
                     "ts_us": ts,
                     "error": err,
+                    "merged": self.merged_by_channel.get(cid, 0),
                 }
         ob = self.outbox
         q = ob.stats() if ob is not None else {"depth": 0, "dropped": 0, "corrupted": 0}
@@ -334,6 +340,9 @@ class Edge(ConfigSync, Delivery, DataOut):
             "replayed": self.replayed,
             "queued": self.queued,
             "lost": self.lost,
+            "merged": self.merged,
+            "merged_reports": self.merged_reports,
+            "conflicts": self.conflicts,
             "queue_errors": self.queue_errors,
             "control_ok": self.control_ok,
             "control_rejected": self.control_rejected,

@@ -17,7 +17,16 @@ either stall the loop or hammer the server; the state machine does neither.)
 
 from uedge.compat import MICROPYTHON
 from uedge.transport.http_client import HTTPConn, HTTPError, TooLarge
-from uedge.transport.http_form import build_request, parse_form, quote_plus, unquote_plus, urlencode
+from uedge.transport.http_form import (  # noqa: F401 (record_body re-exported)
+    build_request,
+    conflict_timestamps,
+    parse_form,
+    quote_plus,
+    record_body,
+    unquote_plus,
+    urlencode,
+    without_points,
+)
 from uedge.transport.link import (
     DEFAULT_MAX_UPDATE,
     STATE_READ,
@@ -29,24 +38,6 @@ from uedge.transport.link import (
 )
 
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
-
-
-def record_body(entries, ts_divisor=1000000):
-    """[(ts_us, {alias: value}), ...] -> alias=<a>&<ts>=<v>&...&alias=<b>&... grouped by alias."""
-    by_alias = {}
-    order = []
-    for ts_us, values in entries:
-        for alias, value in values.items():
-            if alias not in by_alias:
-                by_alias[alias] = []
-                order.append(alias)
-            by_alias[alias].append((int(ts_us) // ts_divisor, value))
-    parts = []
-    for alias in order:
-        parts.append("alias=" + quote_plus(alias))
-        for ts, value in by_alias[alias]:
-            parts.append("%d=%s" % (ts, quote_plus(value)))
-    return "&".join(parts)
 
 
 class MuranoHTTP(DeviceLink):
@@ -96,7 +87,7 @@ class MuranoHTTP(DeviceLink):
         p = self._ssl_params
         self._writer = HTTPConn(self.host, self.port, tls, p, timeout_ms, max_response)
         self._watcher = HTTPConn(self.host, self.port, tls, p, long_poll_ms + timeout_ms, max_response)
-        # [(msg_id, path, body, is_record)]: the request (with the credential
+        # [(msg_id, path, body, record entries or None, 409 conflicts so far)]: the request (with the credential
         # of the moment) is built when it is sent. Emptied when the link drops:
         # the owner re-sends what was not acknowledged (Edge re-queues it).
         self._queue = []
@@ -264,13 +255,13 @@ class MuranoHTTP(DeviceLink):
 
     # -- data
 
-    def _enqueue(self, path, body, is_record=False):
+    def _enqueue(self, path, body, entries=None):
         if not self._connected:
             raise MuranoError("not connected")
         if len(self._queue) >= self.max_queue:
             raise MuranoError("%d requests waiting; poll() and retry" % self.max_queue)
         self._msg_id = self._msg_id + 1 if self._msg_id < 65535 else 1
-        self._queue.append((self._msg_id, path, body, is_record))
+        self._queue.append((self._msg_id, path, body, entries, None))
         return self._msg_id
 
     def write(self, alias, value_str):
@@ -283,8 +274,11 @@ class MuranoHTTP(DeviceLink):
         return self._enqueue("/onep:v1/stack/alias", body)
 
     def record(self, entries):
+        """Write points with their own timestamps (whole seconds by default).
+        A 409 (points already stored there) is answered by sending the rest
+        again without them; on_ack(msg_id, [conflicting timestamps]) then."""
         body = record_body(entries, self.record_ts_divisor)
-        return self._enqueue("/onep:v1/stack/record", body, True)
+        return self._enqueue("/onep:v1/stack/record", body, entries)
 
     def sockets(self):
         """The live sockets (writer, long poll), for a host loop that waits in select()."""
@@ -341,13 +335,17 @@ class MuranoHTTP(DeviceLink):
             if r is None:
                 return
             status, _h, body = r
-            msg_id, _path, _body, is_record = self._queue[0]
-            if 200 <= status < 300 or (status == 409 and is_record):
-                # 409 on record: those timestamps are already stored (a retry)
+            msg_id, path, _body, entries, conflicts = self._queue[0]
+            if status == 409 and entries is not None and self._conflict(body):
+                continue  # the rest goes again, without the conflicting points
+            if 200 <= status < 300:
                 self._queue.pop(0)
                 self._retries = 0
                 if self.on_ack:
-                    self.on_ack(msg_id)
+                    if conflicts:
+                        self.on_ack(msg_id, conflicts)
+                    else:
+                        self.on_ack(msg_id)
             elif status == 401:
                 raise AuthError("not authorized (HTTP 401, device %s)" % self.device_id)
             elif status in (408, 429) or status >= 500:
@@ -373,6 +371,25 @@ class MuranoHTTP(DeviceLink):
                     self.on_reject(msg_id, status, body)
             else:
                 raise HTTPError("unexpected HTTP %d" % status)
+
+    def _conflict(self, body):
+        """409 on the record at the head: nothing of it was stored; take out the
+        points at the timestamps the connector names. -> False if it names none of them."""
+        msg_id, path, _body, entries, conflicts = self._queue[0]
+        alias, stamps = conflict_timestamps(body)
+        kept, removed = without_points(entries, alias, stamps, self.record_ts_divisor)
+        if not removed:
+            return False
+        conflicts = (conflicts or []) + removed if alias == "data_in" else conflicts
+        self._note("request %d: %d points already stored (HTTP 409), sending the rest" % (msg_id, len(removed)))
+        if kept:
+            self._queue[0] = (msg_id, path, record_body(kept, self.record_ts_divisor), kept, conflicts)
+        else:
+            self._queue.pop(0)
+            self._retries = 0
+            if self.on_ack:
+                self.on_ack(msg_id, conflicts or [])
+        return True
 
     def _poll_watcher(self, now):
         if not self.watch:
