@@ -136,6 +136,23 @@ class Daemon:
         self._last_dropped = self.outbox.dropped if self.outbox is not None else 0
         self._last_corrupted = self.outbox.corrupted if self.outbox is not None else 0
         self.started = time.time()
+        self._rates_cfg = None
+
+    def _check_rates(self):
+        """Over HTTP the record API keeps one point per second: say so (once per
+        config_io) when channels report faster; those samples are merged."""
+        cfg = self.edge.config
+        if cfg is self._rates_cfg:
+            return
+        self._rates_cfg = cfg
+        if cfg is None or self.scheme not in ("http", "https"):
+            return
+        fast = [cid for cid in cfg.order if (cfg.channels[cid].report_rate or 1000) < 1000]
+        if fast:
+            log.warning("HTTP keeps one point per second per resource: %d channels report faster (%s%s); "
+                        "the reports of each second are merged into one (the last value of a channel wins, "
+                        "counted as 'merged' in uedge status). Use report_rate >= 1000 or MQTT to keep every sample",
+                        len(fast), ", ".join(fast[:5]), ", ..." if len(fast) > 5 else "")
 
     def _persist_identity(self):
         """Write the provisioned token (and the identity) back to the INI."""
@@ -251,6 +268,7 @@ class Daemon:
         log.info("uedge %s starting: device %s, %s, queue %s", package_version(), self.s.murano_id,
                  self.s.murano_host, self.s.queue_path if self.outbox is not None else "off")
         edge.start()
+        self._check_rates()
         if self.ota is not None:
             self.ota.start(self.clock.now_ms())
         if self.outbox is not None and len(self.outbox):
@@ -270,6 +288,7 @@ class Daemon:
             t = time.monotonic()
             if t >= next_status:
                 next_status = t + 1.0
+                self._check_rates()
                 self._report_queue()
                 try:
                     write_status(self.s.status_file, self.status())
