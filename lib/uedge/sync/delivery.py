@@ -27,7 +27,6 @@ log and counters.
 
 import json
 
-from uedge.pipeline.payload import encode_data_in
 from uedge.sync.slots import Slots, merge_reports, message_cost  # noqa: F401 (merge_reports re-exported)
 
 DROP_ERROR_EVERY_MS = 60000
