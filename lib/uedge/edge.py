@@ -212,6 +212,10 @@ class Edge(ConfigSync, Delivery, DataOut):
             if now - self.connected_since_ms >= self.sync_window_ms:
                 self._sync_pending = False
                 self._push_config("no newer config_io on the connector")
+        try:
+            self._drop_step(now)  # before sampling: the entries ride on the next report
+        except Exception as e:
+            self._step_failed("drop_step", e)
         n = 0
         while n < 8:
             try:
@@ -240,7 +244,7 @@ class Edge(ConfigSync, Delivery, DataOut):
             except Exception as e:
                 self.lost += 1
                 self._step_failed("report", e)
-        for step in (self._drop_step, self._flush_errors, self._slot_step, self._replay_step, self._check_timeouts):
+        for step in (self._flush_errors, self._slot_step, self._replay_step, self._check_timeouts):
             try:
                 step(now)
             except Exception as e:  # the loop must go on whatever a step hits
