@@ -173,3 +173,22 @@ def test_batch_message_stays_within_the_byte_limit():
     assert len(link.requests) > 2
     for entries in link.requests:
         assert len(record_body(entries)) <= 65536
+
+
+class UsLink(SecLink):
+    record_ts_divisor = 1  # $resource.batch (MQTT): microsecond timestamps
+
+
+def test_mqtt_batch_message_stays_within_the_byte_limit():
+    from uedge.transport.murano_mqtt import batch_payload
+
+    link = UsLink()
+    q = MemoryOutbox(cap_items=0)
+    small = '{"001":1,"002":"a\\"b"}'  # small reports: the per-entry overhead dominates
+    for i in range(6000):
+        q.put(1700000000000000 + i * 1000, small)
+    clock, e = start_edge(link, q, Store(None), up=True, batch_items=10000, batch_bytes=49152)
+    run(e, clock, 300)
+    assert len(q) == 0 and len(link.requests) > 2
+    for entries in link.requests:
+        assert len(batch_payload(entries)) <= 65536
