@@ -69,12 +69,12 @@ def remove_unused_queues(queue_path):
 def make_outbox(s):
     if not s.queuing:
         return None
-    from uedge_host.outbox_sqlite import SqliteOutbox
+    from uedge_host.outbox_lazy import LazyOutbox
 
     if s.queuing_remove_unused_device:
         remove_unused_queues(s.queue_path)
-    return SqliteOutbox(s.queue_path, cap_items=s.queue_items, cap_bytes=s.queue_bytes,
-                        strategy=s.queuing_drop_strategy, sync=s.queue_sync)
+    return LazyOutbox(s.queue_path, cap_items=s.queue_items, cap_bytes=s.queue_bytes,
+                      strategy=s.queuing_drop_strategy, sync=s.queue_sync)
 
 
 def _register_sources():
