@@ -37,6 +37,9 @@ class SqliteOutbox(Outbox):
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=%s" % _SYNC[sync])
+        # rows are written once and read once, in order: a small page cache
+        # does (SQLite's default is 2 MB per connection)
+        self._db.execute("PRAGMA cache_size=-256")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS outbox ("
             " id INTEGER PRIMARY KEY AUTOINCREMENT,"

@@ -62,6 +62,11 @@ def render(st, now=None):
         % (st.get("reports", 0), st.get("delivered", 0), st.get("replayed", 0), st.get("queued", 0),
            st.get("lost", 0), st.get("inflight", 0))
     )
+    if st.get("merged") or st.get("conflicts"):
+        lines.append(
+            "merged     %s samples merged into the report of their second (%s reports), "
+            "%s reports already stored (HTTP 409)"
+            % (st.get("merged", 0), st.get("merged_reports", 0), st.get("conflicts", 0)))
     lines.append("control    %s applied, %s rejected" % (st.get("control_ok", 0), st.get("control_rejected", 0)))
     if st.get("last_error"):
         lines.append("last error %s" % st["last_error"])

@@ -19,7 +19,6 @@ The parts, each in its own place:
 """
 
 from uedge.pipeline.control import DataOut
-from uedge.pipeline.payload import encode_data_in
 from uedge.sync.config_sync import ConfigSync
 from uedge.sync.delivery import Delivery
 from uedge.sync.config_sync import FileStore
@@ -48,7 +47,8 @@ class Edge(ConfigSync, Delivery, DataOut):
                  watch=("config_io", "data_out", "config_applications"),
                  local_strategy=False, replay_rate=20.0, batch_items=500,
                  batch_bytes=262144, max_inflight=64, ack_timeout_ms=30000,
-                 sync_window_ms=3000, live_timestamps=None, need_sources=None, clock_ok=None):
+                 sync_window_ms=3000, live_timestamps=None, need_sources=None, clock_ok=None,
+                 message_bytes=None):
         self.clock = clock
         self.scheduler = scheduler
         self.transport = transport
@@ -60,6 +60,8 @@ class Edge(ConfigSync, Delivery, DataOut):
         self.replay_interval_ms = int(1000 / replay_rate) if replay_rate and replay_rate > 0 else 0
         self.batch_items = batch_items
         self.batch_bytes = batch_bytes
+        # encoded size limit of one replay message (None: 64 KiB, or batch_bytes when larger)
+        self.message_bytes = message_bytes
         self.max_inflight = max_inflight
         self.ack_timeout_ms = ack_timeout_ms
         # sync_window_ms is accepted for older callers and not used: nothing is
@@ -70,9 +72,10 @@ class Edge(ConfigSync, Delivery, DataOut):
         # takes microseconds; the HTTP record API takes seconds.
         self.record_res_us = int(getattr(transport, "record_ts_divisor", 1) or 1)
         if live_timestamps is None:
-            # with a coarse record API live reports go without a timestamp
-            # (the connector stamps them on receipt), as edged does over HTTP
-            live_timestamps = self.record_res_us == 1
+            # live reports carry their own timestamp (record API): a retry
+            # lands on the same point. With a coarse record API (HTTP) they
+            # are gathered per slot first (uedge/sync/delivery.py)
+            live_timestamps = True
         self.live_timestamps = live_timestamps
         # need_sources(application_names): called before a config_io is parsed,
         # so a host can load drivers (and their libraries) only when used
@@ -115,6 +118,7 @@ class Edge(ConfigSync, Delivery, DataOut):
         self.last_error = None
         self.last_report_ts_us = None
         self.auth_failures = 0  # consecutive "not authorized" connection attempts
+        self._delivery_init()
 
         t = transport
         t.on_update = self._on_update
@@ -124,9 +128,9 @@ class Edge(ConfigSync, Delivery, DataOut):
             t.on_reject = self._on_reject
 
     # -- transport callbacks (may run inside transport.poll) -------------------
-    def _on_link_ack(self, msg_id):
+    def _on_link_ack(self, msg_id, conflicts=None):
         if not self._config_writes or not self._config_acked(msg_id):
-            self._on_ack(msg_id)
+            self._on_ack(msg_id, conflicts)
 
     def _on_update(self, alias, value, ts_us=None):
         if isinstance(value, UpdateError):
@@ -182,7 +186,7 @@ class Edge(ConfigSync, Delivery, DataOut):
         errors = self._errors
         self._errors = {}
         self._doc_errors = {}
-        self._send_live(self.clock.epoch_us(), encode_data_in({}, errors), now)
+        self._report(self.clock.epoch_us(), {}, errors, now)
 
     # -- updates from the connector --------------------------------------------
     def _handle_updates(self, now):
@@ -213,6 +217,10 @@ class Edge(ConfigSync, Delivery, DataOut):
             self._handle_updates(now)
         if self._sync_pending:
             self._sync_read_done()
+        try:
+            self._drop_step(now)  # before sampling: the entries ride on the next report
+        except Exception as e:
+            self._step_failed("drop_step", e)
         n = 0
         while n < 8:
             try:
@@ -238,11 +246,11 @@ class Edge(ConfigSync, Delivery, DataOut):
             self.reports += 1
             self.last_report_ts_us = rep.ts_us
             try:
-                self._send_live(rep.ts_us, encode_data_in(rep.values, errors), now)
+                self._report(rep.ts_us, rep.values, errors, now)
             except Exception as e:
                 self.lost += 1
                 self._step_failed("report", e)
-        for step in (self._flush_errors, self._replay_step, self._check_timeouts):
+        for step in (self._flush_errors, self._slot_step, self._replay_step, self._check_timeouts):
             try:
                 step(now)
             except Exception as e:  # the loop must go on whatever a step hits
@@ -263,6 +271,9 @@ class Edge(ConfigSync, Delivery, DataOut):
         wake = now + idle_ms
         if due is not None and due < wake:
             wake = due
+        slot = self._slot_wake_ms(now)
+        if slot is not None and slot < wake:
+            wake = slot
         if (self.outbox is not None and self.connected and self._replay is None and len(self.outbox)
                 and self._clock_set()):
             if self._next_replay_ms < wake:
@@ -285,6 +296,7 @@ class Edge(ConfigSync, Delivery, DataOut):
         self._stopping = True
         clock = self.clock
         deadline = clock.now_ms() + flush_ms
+        self._slot_flush(clock.now_ms())
         while self.connected and clock.now_ms() < deadline:
             now = clock.now_ms()
             try:
@@ -321,6 +333,7 @@ class Edge(ConfigSync, Delivery, DataOut):
                     "value": v,
                     "ts_us": ts,
                     "error": err,
+                    "merged": self.merged_by_channel.get(cid, 0),
                 }
         ob = self.outbox
         q = ob.stats() if ob is not None else {"depth": 0, "dropped": 0, "corrupted": 0}
@@ -337,6 +350,9 @@ class Edge(ConfigSync, Delivery, DataOut):
             "replayed": self.replayed,
             "queued": self.queued,
             "lost": self.lost,
+            "merged": self.merged,
+            "merged_reports": self.merged_reports,
+            "conflicts": self.conflicts,
             "queue_errors": self.queue_errors,
             "control_ok": self.control_ok,
             "control_rejected": self.control_rejected,

@@ -32,3 +32,12 @@ def test_show_reads_atomic_file(tmp_path, capsys):
     assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
     assert status.show(p, as_json=True) == 0
     assert json.loads(capsys.readouterr().out)["device"] == "0001"
+
+
+def test_render_shows_http_merging_and_conflicts():
+    st = _sample(os.getpid())
+    assert "merged" not in status.render(st, now=1001.0)  # MQTT: nothing merged, no line
+    st.update({"merged": 540, "merged_reports": 54, "conflicts": 2})
+    text = status.render(st, now=1001.0)
+    assert "540 samples merged into the report of their second (54 reports)" in text
+    assert "2 reports already stored (HTTP 409)" in text

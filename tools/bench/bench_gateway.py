@@ -7,10 +7,16 @@ For each transport a fresh local IoT Connector (TLS on loopback) and a real
 `uedge go` process with CHANNELS simulated channels sampled and reported every
 RATE_MS.  After a warm-up the daemon's CPU (user+sys of all its threads) is
 read over a window of SECONDS; then the daemon is stopped (SIGTERM flushes its
-queue) and every data_in point the connector stored for the window is counted
-per channel, so the CPU figure is per point *verified as stored*.  Figures:
+queue) and every data_in point the connector stored is counted per channel.
 
-  FIGURE gw.cpu_per_point.<transport> <us> us   CPU per stored channel value
+Verification is strict, per channel over the whole run: the points stored plus
+the samples merged into the point of their second (HTTP's record API keeps one
+point per second; the daemon counts each merged sample in its status) must
+equal the reports the daemon produced (every report carries every channel),
+and nothing may be left queued.  The CPU figure is per sample of the window
+(stored + merged).  Figures:
+
+  FIGURE gw.cpu_per_point.<transport> <us> us   CPU per sampled channel value
   FIGURE gw.rss.<transport> <MB> MB              peak RSS (VmHWM) of the daemon
   FIGURE gw.first_data_in <ms> ms                process start -> first data_in
                                                  stored (MQTT; HTTPS printed too)
@@ -77,12 +83,25 @@ def peak_rss_kb(pid):
     return 0
 
 
-def stored_points(conn, since_us, until_us):
+def read_status(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def merged_of(st):
+    """{channel: samples merged} from a daemon status (0 for a daemon without the count)."""
+    return {k: (c.get("merged") or 0) for k, c in (st.get("channels") or {}).items()}
+
+
+def stored_points(conn, since_us=None, until_us=None):
     """{channel: points stored with a timestamp in [since, until]}, reports."""
     per = {}
     reports = 0
     for ts, v in conn.history(DEVICE, "data_in", since=since_us, source="device"):
-        if ts > until_us:
+        if until_us is not None and ts > until_us:
             continue
         try:
             d = json.loads(v)
@@ -125,6 +144,8 @@ def run_one(tree, transport, args):
                         pass
                     time.sleep(0.005)
                 time.sleep(3.0)  # past start-up: imports, provisioning, config push
+                status_path = os.path.join(work, DEVICE + ".status.json")
+                m0 = merged_of(read_status(status_path))
                 c0 = cpu_seconds(proc.pid)
                 w0 = time.time()
                 if args.profile:
@@ -136,21 +157,30 @@ def run_one(tree, transport, args):
                     time.sleep(args.seconds)
                 c1 = cpu_seconds(proc.pid)
                 w1 = time.time()
+                m1 = merged_of(read_status(status_path))
                 rss_kb = peak_rss_kb(proc.pid)
             finally:
                 stop_process(proc, 60)
             time.sleep(0.5)
             per, reports = stored_points(conn, int(w0 * 1e6), int(w1 * 1e6))
+            whole, _n = stored_points(conn)
+            final = read_status(status_path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     expected_each = args.seconds * 1000.0 / args.rate_ms
-    points = sum(per.values())
-    # a channel is verified when every sample of the window is stored (one
-    # report at either edge of the window may fall outside it)
+    merged_win = sum(m1.get(k, 0) - m0.get(k, 0) for k in m1)
+    points = sum(per.values()) + merged_win
+    # strict: per channel, stored + merged = produced over the whole run, and
+    # the queue is empty at the end
+    produced = final.get("reports", 0)
+    merged = merged_of(final)
+    depth = (final.get("queue") or {}).get("depth", 0)
     short = [k for k in ("C%03d" % i for i in range(args.channels))
-             if per.get(k, 0) < expected_each - 2]
-    return {"cpu": c1 - c0, "points": points, "reports": reports, "rss_mb": rss_kb / 1024.0,
-            "first_ms": first_ms, "expected": expected_each * args.channels, "short": short}
+             if whole.get(k, 0) + merged.get(k, 0) != produced or depth]
+    return {"cpu": c1 - c0, "points": points, "stored": sum(per.values()), "merged": merged_win,
+            "reports": reports, "rss_mb": rss_kb / 1024.0, "first_ms": first_ms,
+            "expected": expected_each * args.channels, "short": short, "produced": produced,
+            "lost": final.get("lost", 0)}
 
 
 def extract_rev(rev):
@@ -187,9 +217,12 @@ def main(argv=None):
                 r = run_one(tree, tr, args)
                 name = "mqtt" if tr.startswith("mqtt") else "https"
                 ok = not r["short"] and r["points"]
-                print("gw[%s] %s: %d of %.0f points stored in %d reports%s"
-                      % (label, tr, r["points"], r["expected"], r["reports"],
-                         "" if ok else "; channels short: %s" % ",".join(r["short"][:8])))
+                print("gw[%s] %s: window %d of %.0f samples (%d stored in %d reports, %d merged); "
+                      "whole run: %d reports, stored + merged = produced %s, lost %s"
+                      % (label, tr, r["points"], r["expected"], r["stored"], r["reports"], r["merged"],
+                         r["produced"], "on every channel" if ok else
+                         "FAILS on %d channels: %s" % (len(r["short"]), ",".join(r["short"][:8])),
+                         r["lost"]))
                 cpu_us = r["cpu"] * 1e6 / r["points"] if r["points"] else float("nan")
                 first = r["first_ms"] if r["first_ms"] is not None else float("nan")
                 print("gw[%s] %s: CPU %.2f us per point (%.1f%% of a core), peak RSS %.1f MB, "

@@ -6,6 +6,20 @@ rate limited, and deleted only when acknowledged. Unacknowledged sends are
 queued again when the link drops or their acknowledgement is late; a batch the
 connector refuses is split in halves down to single reports.
 
+A transport with a coarse record API (HTTP: whole seconds, record_res_us > 1)
+keeps one data_in point per slot (second). Live reports are then gathered per
+slot and sent once the slot is over, with the slot's own timestamp, through
+the record API: a retry lands on the same point, never on a second one with
+its arrival time. Reports of one slot are merged (the later value of a channel
+wins, __error entries are combined); every channel value replaced that way is
+counted in `merged` (per channel too), never hidden in `delivered`.
+
+Counters, per report: delivered (stored), merged_reports (folded into another
+report of its slot), conflicts (its slot already held a point at the
+connector: HTTP 409, not stored again), lost (refused by the connector, or
+neither sent nor queued: queuing off, queue errors), dropped (the queue's cap,
+kept by the outbox).
+
 Delivery is a mixin of uedge.edge.Edge: it uses the Edge's transport, outbox,
 log and counters.
 """
@@ -13,49 +27,68 @@ log and counters.
 
 import json
 
+from uedge.sync.slots import Slots, merge_reports, message_cost  # noqa: F401 (merge_reports re-exported)
 
-def merge_reports(a, b):
-    """Two data_in reports of one record slot as one (the HTTP record API keeps
-    one value per second): the later value of a channel wins."""
-    try:
-        da = json.loads(a)
-        db = json.loads(b)
-    except ValueError:
-        return b
-    if not isinstance(da, dict) or not isinstance(db, dict):
-        return b
-    ea = da.pop("__error", None)
-    eb = db.pop("__error", None)
-    for k in db:
-        da[k] = db[k]
-    if ea or eb:
-        err = {}
-        for e in (ea, eb):
-            if isinstance(e, dict):
-                for k in e:
-                    err[k] = e[k]
-        da["__error"] = err
-    return json.dumps(da)
+DROP_ERROR_EVERY_MS = 60000
 
 
-class Delivery:
-    def _on_ack(self, msg_id):
+class Delivery(Slots):
+    # -- counters added to the Edge's ------------------------------------------
+    def _delivery_init(self):
+        self.merged = 0  # channel values replaced by a later one of their slot
+        self.merged_reports = 0
+        self.merged_by_channel = {}
+        self.conflicts = 0
+        self._slot = None  # [slot, ts_us, values, errors, n reports]
+        self._drops_seen = self.outbox.dropped if self.outbox is not None else 0
+        self._drop_error_ms = 0
+        self._refused_channels = {}  # channels of reports the queue refused (latest)
+        if self.message_bytes is None:
+            bb = self.batch_bytes
+            self.message_bytes = 65536 if bb <= 65536 else bb
+
+    # -- acknowledgements -----------------------------------------------------------
+    def _on_ack(self, msg_id, conflicts=None):
+        """conflicts: slots (record timestamps) of the message the connector
+        already held a point at (409): not stored again, counted."""
         if msg_id in self._live:
             del self._live[msg_id]
-            self.delivered += 1
+            if conflicts:
+                self.conflicts += 1
+            else:
+                self.delivered += 1
             return
         r = self._replay
         if r is not None and r[0] == msg_id:
             self._replay = None
-            self._replay_ok()
-            self._outbox_ack(r[1])
-            self.delivered += r[3]
-            self.replayed += r[3]
+            self._replay_done(r, conflicts)
             return
         # acknowledged before send() returned (synchronous transports); acks
         # of messages already given up on (re-queued) are ignored
         if self._sending:
-            self._early_acks[msg_id] = True
+            self._early_acks[msg_id] = conflicts or True
+
+    def _replay_done(self, r, conflicts):
+        self._replay_ok()
+        self._outbox_ack(r[1])
+        c = 0
+        if conflicts:
+            secs = r[5]
+            for ts in conflicts:
+                if ts in secs:
+                    c += 1
+        n = r[3] - c
+        self.conflicts += c
+        self.delivered += n
+        self.replayed += n
+        st = r[4]
+        self.merged_reports += st[0]
+        self.merged += st[1]
+        mc = self.merged_by_channel
+        for k in st[2]:
+            mc[k] = mc.get(k, 0) + st[2][k]
+        if c:
+            self.log.warning("%d queued reports were already stored at the connector (HTTP 409), not sent again", c)
 
     def _on_reject(self, msg_id, status=None, body=None):
         """The connector refused a message for good (HTTP 4xx).
@@ -72,7 +105,7 @@ class Delivery:
         elif self._replay is not None and self._replay[0] == msg_id:
             r = self._replay
             self._replay = None
-            n = r[3]
+            n = len(r[1])
             if n > 1:
                 self._replay_limit = n // 2
                 self._next_replay_ms = 0
@@ -94,6 +127,7 @@ class Delivery:
                 self._queue(ts_us, payload)
         self._replay = None  # still in the outbox, peeked again later
 
+    # -- the queue ------------------------------------------------------------------
     def _queue(self, ts_us, payload):
         if self.outbox is None:
             self.lost += 1
@@ -107,8 +141,38 @@ class Delivery:
         if ok:
             self.queued += 1
             return True
-        self.lost += 1
+        # refused by the cap ("latest", or larger than the cap): counted by the
+        # outbox in `dropped`, reported per channel once the link is up
+        rc = self._refused_channels
+        if len(rc) < 256:
+            try:
+                d = json.loads(payload)
+                for k in d:
+                    if k != "__error":
+                        rc[k] = True
+            except (ValueError, TypeError):
+                pass
         return False
+
+    def _drop_step(self, now):
+        """Reports dropped by the queue's cap become an __error entry for each
+        affected channel (at most once a minute, while connected, so that the
+        entry itself is not dropped with them)."""
+        ob = self.outbox
+        if ob is None or ob.dropped == self._drops_seen or not self.connected or now < self._drop_error_ms:
+            return
+        n = ob.dropped - self._drops_seen
+        self._drops_seen = ob.dropped
+        self._drop_error_ms = now + DROP_ERROR_EVERY_MS
+        chans = self._refused_channels
+        self._refused_channels = {}
+        if ob.strategy == "oldest" or not chans:
+            # the oldest reports went: they carried the channels of the config
+            chans = self.config.order if self.config is not None else ()
+        msg = "queue full: %d reports dropped (strategy %s, %d dropped in all)" % (n, ob.strategy, ob.dropped)
+        for cid in chans:
+            self._errors[cid] = msg
+        self.log.warning("%s", msg)
 
     def _queue_failed(self, what, e):
         msg = "%s: %s: %s" % (what, type(e).__name__, e)
@@ -134,6 +198,7 @@ class Delivery:
         except Exception:
             return True
 
+    # -- sending ----------------------------------------------------------------------
     def _send_live(self, ts_us, payload, now):
         t = self.transport
         if not self.connected or len(self._live) >= self.max_inflight:
@@ -150,9 +215,13 @@ class Delivery:
         finally:
             self._sending = False
         self.sent_live += 1
-        if msg is None or self._early_acks.pop(msg, False):
+        early = self._early_acks.pop(msg, None) if msg is not None else True
+        if early is not None:
             self._early_acks.clear()
-            self.delivered += 1
+            if early is True:
+                self.delivered += 1
+            else:
+                self.conflicts += 1
         else:
             self._live[msg] = (ts_us, payload, now)
         return True
@@ -178,30 +247,42 @@ class Delivery:
             return
         if not batch:
             return
+        # the message stays within message_bytes once encoded
+        form = res > 1
+        cost = 0
+        cut = len(batch)
+        i = 0
+        for _key, _ts, payload in batch:
+            c = message_cost(payload, form)
+            if i and cost + c > self.message_bytes:
+                cut = i
+                break
+            cost += c
+            i += 1
         nxt = None
-        if len(batch) > want:
+        if cut < len(batch):
+            nxt = batch[cut]
+            del batch[cut:]
+            more = True
+        elif len(batch) > want:
             nxt = batch.pop()
             more = True
-        records = []
-        keys = []
-        last_start = 0
-        for key, ts_us, payload in batch:
-            if res > 1 and records and records[-1][0] // res == ts_us // res:
-                # one point per record slot: merge, the later value of a channel wins
-                records[-1] = (records[-1][0], {"data_in": merge_reports(records[-1][1]["data_in"], payload)})
-            else:
-                last_start = len(keys)
-                records.append((ts_us, {"data_in": payload}))
-            keys.append(key)
-        if res > 1 and more and len(records) > 1:
-            if nxt is None or nxt[1] // res == records[-1][0] // res:
+        if res > 1 and more:
+            sid = batch[-1][1] // res
+            if nxt is None or nxt[1] // res == sid:
                 # the slot may go on in the next batch: send it whole, then
                 # (the connector keeps one value per slot: halves would clash)
-                records.pop()
-                keys = keys[:last_start]
+                j = len(batch)
+                while j > 0 and batch[j - 1][1] // res == sid:
+                    j -= 1
+                if j > 0:
+                    del batch[j:]
+        self._replay_send(now, batch, res)
+
+    def _send_batch(self, now, entries, keys, stats, secs):
         self._sending = True
         try:
-            msg = self.transport.record(records)
+            msg = self.transport.record(entries)
         except Exception as e:
             self.last_error = "replay failed: %s" % e
             self._next_replay_ms = now + 1000
@@ -209,14 +290,13 @@ class Delivery:
         finally:
             self._sending = False
         self._next_replay_ms = now + self.replay_interval_ms
-        if msg is None or self._early_acks.pop(msg, False):
+        r = [msg, keys, now, len(entries), stats, secs]
+        early = self._early_acks.pop(msg, None) if msg is not None else True
+        if early is not None:
             self._early_acks.clear()
-            self._replay_ok()
-            self._outbox_ack(keys)
-            self.delivered += len(keys)
-            self.replayed += len(keys)
+            self._replay_done(r, None if early is True else early)
         else:
-            self._replay = (msg, keys, now, len(keys))
+            self._replay = r
 
     def _replay_ok(self):
         if self._replay_limit < self.batch_items:  # back to full batches step by step

@@ -22,6 +22,9 @@ except ImportError:  # pragma: no cover
     import uselect as select
 
 
+RX_START = 16384  # gateways: first size of a connection's receive buffer
+
+
 class HTTPError(MuranoError):
     pass
 
@@ -99,7 +102,12 @@ class HTTPConn:
         self.clock = Clock()  # network timeouts run on real time, whatever clock the caller uses
         self.sock = None
         self.max_response = max_response
-        self._rx = bytearray(max_response + 4096)
+        # a board preallocates the whole receive buffer once (no fragmentation);
+        # a gateway starts small and grows it for a large answer only, then
+        # gives the memory back (two connections of 3 MiB each otherwise)
+        self._cap = max_response + 4096
+        self._small = self._cap if MICROPYTHON or self._cap <= RX_START else RX_START
+        self._rx = bytearray(self._small)
         self._rxv = memoryview(self._rx)
         self._n = 0
         # an oversized Content-Length body is read through and thrown away
@@ -170,10 +178,13 @@ class HTTPConn:
                     r = self._parse(eof=False)
                     if r is not None:
                         return r
-                    if not self._drop_left:
-                        self._fail()
-                        raise HTTPError("response larger than %d bytes" % len(self._rx))
-                    continue
+                    if self._drop_left:
+                        continue
+                    if len(self._rx) < self._cap:
+                        self._grow(len(self._rx) * 4)
+                        continue
+                    self._fail()
+                    raise HTTPError("response larger than %d bytes" % len(self._rx))
                 buf = self._rxv[self._n :]
             try:
                 n = self._read(buf)
@@ -214,6 +225,19 @@ class HTTPConn:
             self._fail()
             raise HTTPError("no complete response within the request timeout")
         return None
+
+    def _grow(self, size):
+        size = min(max(size, len(self._rx)), self._cap)
+        if size > len(self._rx):
+            rx = bytearray(size)
+            rx[: self._n] = self._rxv[: self._n]
+            self._rx = rx
+            self._rxv = memoryview(rx)
+
+    def _shrink(self):
+        if len(self._rx) > self._small:
+            self._rx = bytearray(self._small)
+            self._rxv = memoryview(self._rx)
 
     def _broken(self, e):
         if self._reused and self._n == 0:
@@ -287,6 +311,9 @@ class HTTPConn:
                 return None
         elif "content-length" in headers:
             clen = int(headers["content-length"])
+            if start + clen > len(buf) and start + clen <= self._cap:
+                self._grow(start + clen)
+                buf = self._rx
             if start + clen > len(buf):
                 # too large to hold: read it through without keeping it
                 have = end - start
@@ -307,6 +334,7 @@ class HTTPConn:
             keep = False
         self._req = None
         self._n = 0
+        self._shrink()
         if not keep:
             self.close()
         return status, headers, body

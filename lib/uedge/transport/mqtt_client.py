@@ -17,7 +17,7 @@ Packets are built and parsed in mqtt_packets, sockets are opened in net.
 
 import select
 
-from uedge.compat import Clock
+from uedge.compat import MICROPYTHON, Clock
 from uedge.transport.mqtt_packets import (
     CONNACK,
     DISCONNECT,
@@ -341,6 +341,8 @@ class MQTTClient(Receiver):
         if n + mlen <= len(tx):
             tx[n : n + mlen] = msg
             self._write(tx, n + mlen)
+        elif not MICROPYTHON:
+            self._write(bytes(tx[:n]) + msg)  # one TLS record, not two (a gateway can spare the copy)
         else:
             self._write(tx, n)
             self._write(msg)

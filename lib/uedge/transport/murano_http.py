@@ -16,9 +16,10 @@ either stall the loop or hammer the server; the state machine does neither.)
 """
 
 from uedge.compat import MICROPYTHON
-from uedge.transport.http_client import HTTPConn, HTTPError, TooLarge
-from uedge.transport.http_form import build_request, quote_plus, urlencode
+from uedge.transport.http_client import HTTPConn, HTTPError
+from uedge.transport.http_form import build_request, quote_plus, record_body  # noqa: F401  (record_body: API)
 from uedge.transport.http_watch import LongPoll
+from uedge.transport.http_writer import HTTPWriter
 from uedge.transport.link import (
     DEFAULT_MAX_UPDATE,
     STATE_READ,
@@ -32,25 +33,7 @@ from uedge.transport.link import (
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 
 
-def record_body(entries, ts_divisor=1000000):
-    """[(ts_us, {alias: value}), ...] -> alias=<a>&<ts>=<v>&...&alias=<b>&... grouped by alias."""
-    by_alias = {}
-    order = []
-    for ts_us, values in entries:
-        for alias, value in values.items():
-            if alias not in by_alias:
-                by_alias[alias] = []
-                order.append(alias)
-            by_alias[alias].append((int(ts_us) // ts_divisor, value))
-    parts = []
-    for alias in order:
-        parts.append("alias=" + quote_plus(alias))
-        for ts, value in by_alias[alias]:
-            parts.append("%d=%s" % (ts, quote_plus(value)))
-    return "&".join(parts)
-
-
-class MuranoHTTP(DeviceLink, LongPoll):
+class MuranoHTTP(HTTPWriter, DeviceLink, LongPoll):
     """Same device-side shape as murano_mqtt.MuranoMQTT, over the HTTP device API.
     The read and long poll of the watched resources: uedge/transport/http_watch.py."""
 
@@ -101,7 +84,7 @@ class MuranoHTTP(DeviceLink, LongPoll):
         p = self._ssl_params
         self._writer = HTTPConn(self.host, self.port, tls, p, timeout_ms, max_response)
         self._watcher = HTTPConn(self.host, self.port, tls, p, long_poll_ms + timeout_ms, max_response)
-        # [(msg_id, path, body, is_record)]: the request (with the credential
+        # [(msg_id, path, body, record entries or None, 409 conflicts so far)]: the request (with the credential
         # of the moment) is built when it is sent. Emptied when the link drops:
         # the owner re-sends what was not acknowledged (Edge re-queues it).
         self._queue = []
@@ -228,54 +211,9 @@ class MuranoHTTP(DeviceLink, LongPoll):
         self._note("connection lost: %s" % reason)
         self._state(False, reason)
 
-    # -- data
-
-    def _enqueue(self, path, body, is_record=False):
-        if not self._connected:
-            raise MuranoError("not connected")
-        if len(self._queue) >= self.max_queue:
-            raise MuranoError("%d requests waiting; poll() and retry" % self.max_queue)
-        self._msg_id = self._msg_id + 1 if self._msg_id < 65535 else 1
-        self._queue.append((self._msg_id, path, body, is_record))
-        return self._msg_id
-
-    def write(self, alias, value_str):
-        return self._write_body(quote_plus(alias) + "=" + quote_plus(value_str))
-
-    def write_many(self, values):
-        return self._write_body(urlencode(values))
-
-    def _write_body(self, body):
-        return self._enqueue("/onep:v1/stack/alias", body)
-
-    def record(self, entries):
-        body = record_body(entries, self.record_ts_divisor)
-        return self._enqueue("/onep:v1/stack/record", body, True)
-
     def sockets(self):
         """The live sockets (writer, long poll), for a host loop that waits in select()."""
         return [c.sock for c in (self._writer, self._watcher) if c.sock is not None]
-
-    def ready_to_send(self):
-        """True when requests are queued and the write connection is free to take one now."""
-        return self._connected and bool(self._queue) and not self._writer.busy
-
-    def pending(self):
-        return len(self._queue)
-
-    def cancel(self, msg_id):
-        """Take a request that has not gone out yet off the queue (the owner
-        gave up waiting and re-sends it another way). -> True if it was taken off."""
-        for i, item in enumerate(self._queue):
-            if item[0] == msg_id:
-                if i == 0 and self._writer.busy:
-                    return False  # on the wire: its answer decides
-                del self._queue[i]
-                if i == 0:
-                    self._retries = 0
-                    self._retry_ms = 0
-                return True
-        return False
 
     def poll(self, now_ms=None):
         now = self.clock.now_ms() if now_ms is None else now_ms
@@ -291,54 +229,6 @@ class MuranoHTTP(DeviceLink, LongPoll):
             self._lost(now, str(e), auth=True)
         except (OSError, HTTPError) as e:
             self._lost(now, reason_of(e))
-
-    def _poll_writer(self, now):
-        w = self._writer
-        while True:
-            if not w.busy:
-                if not self._queue or now < self._retry_ms:
-                    return
-                head = self._queue[0]
-                w.request(self._req("POST", head[1], head[2], form=True))
-            try:
-                r = w.poll()
-            except TooLarge as e:  # a huge answer to a write: only its status matters
-                r = (e.status, {}, b"")
-            if r is None:
-                return
-            status, _h, body = r
-            msg_id, _path, _body, is_record = self._queue[0]
-            if 200 <= status < 300 or (status == 409 and is_record):
-                # 409 on record: those timestamps are already stored (a retry)
-                self._queue.pop(0)
-                self._retries = 0
-                if self.on_ack:
-                    self.on_ack(msg_id)
-            elif status == 401:
-                raise AuthError("not authorized (HTTP 401, device %s)" % self.device_id)
-            elif status in (408, 429) or status >= 500:
-                # busy or failing for now: the request stays at the head and
-                # goes again after a pause (Retry-After when the server gives one)
-                d = 1000 << (self._retries if self._retries < 5 else 5)
-                ra = _h.get("retry-after", "")
-                if ra.isdigit():
-                    d = int(ra) * 1000
-                if d > 60000:
-                    d = 60000
-                self._retries += 1
-                self._retry_ms = now + d
-                self._note("request %d got HTTP %d; again in %d ms" % (msg_id, status, d))
-                return
-            elif 400 <= status < 500:
-                # refused for good (400 bad request, 413 too large, ...): the
-                # owner decides (the Edge splits a batch or drops the report)
-                self._queue.pop(0)
-                self._retries = 0
-                self._note("request %d rejected with HTTP %d" % (msg_id, status))
-                if self.on_reject:
-                    self.on_reject(msg_id, status, body)
-            else:
-                raise HTTPError("unexpected HTTP %d" % status)
 
     # -- content (loaded on first use: only OTA checks list or fetch content)
 
