@@ -14,6 +14,7 @@ from uedge.transport.net import (
     nonblocking_io,
     open_connection,
     send_all,
+    tick,
 )
 
 try:
@@ -85,8 +86,20 @@ def _chunked(buf, start, end):
         i += size + 2
 
 
+HEAD_ROOM = 4096  # the status line and headers, beyond the largest body kept
+RX_START = 1024  # receive buffer while responses are small (most are: 204, a token)
+
+
 class HTTPConn:
-    """One keep-alive HTTP/1.1 connection; responses are read without blocking."""
+    """One keep-alive HTTP/1.1 connection; responses are read without blocking.
+
+    The receive buffer starts at RX_START bytes and grows only as far as a
+    response needs, up to max_response + HEAD_ROOM (the body size is known from
+    Content-Length; a chunked body doubles it); it shrinks back once that
+    response is read. So the heap holds a large buffer only while a large
+    response (a config_io, an OTA listing) is arriving, and never more than
+    the settings (max_update) allow.
+    """
 
     def __init__(self, host, port, tls=True, ssl_params=None, timeout_ms=10000, max_response=None):
         if max_response is None:
@@ -99,8 +112,9 @@ class HTTPConn:
         self.clock = Clock()  # network timeouts run on real time, whatever clock the caller uses
         self.sock = None
         self.max_response = max_response
-        self._rx = bytearray(max_response + 4096)
-        self._rxv = memoryview(self._rx)
+        self._cap = max_response + HEAD_ROOM
+        self._rx = self._rxv = None
+        self._small()
         self._n = 0
         # an oversized Content-Length body is read through and thrown away
         self._drop_left = 0
@@ -119,6 +133,26 @@ class HTTPConn:
 
     def close(self):
         self.sock = close_socket(self.sock)
+
+    def _small(self):
+        if self._rx is None or len(self._rx) > RX_START:
+            self._rx = bytearray(min(RX_START, self._cap))
+            self._rxv = memoryview(self._rx)
+
+    def _grow(self, need):
+        """Make the buffer hold at least need bytes (at most the cap): False if it cannot."""
+        have = len(self._rx)
+        if need <= have:
+            return True
+        if need > self._cap:
+            return False
+        size = min(self._cap, max(need, 2 * have))
+        self._rxv = None
+        nb = bytearray(size)
+        nb[: self._n] = self._rx[: self._n]
+        self._rx = nb
+        self._rxv = memoryview(nb)
+        return True
 
     @property
     def busy(self):
@@ -170,9 +204,9 @@ class HTTPConn:
                     r = self._parse(eof=False)
                     if r is not None:
                         return r
-                    if not self._drop_left:
+                    if not self._drop_left and not self._grow(self._n + 1):
                         self._fail()
-                        raise HTTPError("response larger than %d bytes" % len(self._rx))
+                        raise HTTPError("response larger than %d bytes" % self._cap)
                     continue
                 buf = self._rxv[self._n :]
             try:
@@ -230,6 +264,8 @@ class HTTPConn:
     def _fail(self):
         self._req = None
         self._drop_left = 0
+        self._n = 0
+        self._small()
         self.close()
 
     def _end_drop(self):
@@ -238,6 +274,7 @@ class HTTPConn:
         self._drop_left = 0
         self._req = None
         self._n = 0
+        self._small()
         if not keep:
             self.close()
         e = TooLarge(size, self.max_response, head)
@@ -287,6 +324,8 @@ class HTTPConn:
                 return None
         elif "content-length" in headers:
             clen = int(headers["content-length"])
+            if start + clen > len(buf) and self._grow(start + clen):
+                return None  # room made: read on
             if start + clen > len(buf):
                 # too large to hold: read it through without keeping it
                 have = end - start
@@ -307,6 +346,7 @@ class HTTPConn:
             keep = False
         self._req = None
         self._n = 0
+        self._small()
         if not keep:
             self.close()
         return status, headers, body
@@ -322,6 +362,7 @@ class HTTPConn:
                 p = select.poll()
                 p.register(self.sock, select.POLLIN)
                 p.poll(50)
+            tick()
 
 
 def http_get(url, sink_write, ca=None, timeout_ms=10000, headers=(), ssl_params=None):

@@ -282,7 +282,7 @@ class MuranoMQTT(DeviceLink):
             self._stable(now)
             try:
                 c.poll(now)
-            except (MQTTException, OSError) as e:
+            except (MQTTException, OSError, MemoryError) as e:
                 c.close()
                 self.last_error = reason_of(e)
                 self.backoff.failed(now)
