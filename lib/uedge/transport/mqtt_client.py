@@ -6,8 +6,8 @@ One class, direct socket I/O. What it adds over umqtt.simple:
 - publish(qos=1) does not wait for PUBACK: it returns the packet id and
   on_puback(pid) fires when the broker acknowledges it.
 - TLS with CA verification, SNI and client certificates on CPython and MicroPython.
-- One fixed receive buffer (max_packet bytes) and memoryview framing: incoming
-  packets never grow it. A PUBLISH larger than max_packet is read and thrown
+- One receive buffer, small until a large packet arrives, never more than
+  max_packet (mqtt_receive), and memoryview framing. A PUBLISH larger than max_packet is read and thrown
   away in buffer-sized pieces (acknowledged if QoS 1) and reported through
   on_oversize(topic, size); the connection stays up. Any other packet larger
   than max_packet is a protocol error.
@@ -132,6 +132,7 @@ class MQTTClient(Receiver):
         self._setup_io()
         self.rx_buffer()
         self._rx_len = 0
+        self._shrink()
         self._skip = 0
         self._ping_out = 0
         try:
@@ -300,16 +301,9 @@ class MQTTClient(Receiver):
         """Go on with packet ids after those of client old (a reconnect), and take
         over its receive buffer: a reconnect never holds two of them."""
         self._pid = old._pid
-        if self._rx is None and old._rx is not None and len(old._rx) == self.max_packet + 5 and old.sock is None:
+        if self._rx is None and old._rx is not None and old.max_packet == self.max_packet and old.sock is None:
             self._rx, self._rxv = old._rx, old._rxv
             old._rx = old._rxv = None
-
-    def rx_buffer(self):
-        """The receive buffer (max_packet + 5 bytes), allocated on first use."""
-        if self._rx is None:
-            self._rx = bytearray(self.max_packet + 5)
-            self._rxv = memoryview(self._rx)
-        return self._rx
 
     def pending_pids(self):
         return [p for p in self._if_pid if p]
