@@ -16,6 +16,7 @@ from uedge.compat import Clock
 from uedge.edge import Edge
 from uedge.sync.config_sync import FileStore
 from uedge.pipeline.scheduler import Scheduler
+from uedge.transport.net import set_tick
 from uedge_fw import settings as settings_mod
 from uedge_fw.led import StatusLed
 from uedge_fw.net import Network
@@ -215,7 +216,13 @@ class App:
         s = self.load_settings()
         self.settings = s
         if s.get("wdt", True):
-            self.wdt = machine.WDT(timeout=getattr(b, "WDT_TIMEOUT_MS", 8000))
+            wdt_ms = getattr(b, "WDT_TIMEOUT_MS", 8000)
+            self.wdt = machine.WDT(timeout=wdt_ms)
+            # connect, the TLS handshake, provisioning and waits for CONNACK /
+            # SUBACK feed the watchdog themselves, each blocking socket call
+            # at most a quarter of its period: a slow or silent connector
+            # costs a failed attempt and a backoff, never a reset loop
+            set_tick(self.wdt.feed, wdt_ms // 4)
         o = s.get("ota") or {}
         self.updater = updater.Updater(
             "",
@@ -250,6 +257,8 @@ class App:
         store = FileStore(s["config_io_path"], s["config_applications_path"])
         self.edge = edge = Edge(clock, sched, transport, make_outbox(s), store=store, log=Log(),
                                 batch_items=s["batch_items"], batch_bytes=s["batch_bytes"],
+                                # a replay message, encoded (form encoding triples some bytes)
+                                message_bytes=3 * s["batch_bytes"],
                                 max_inflight=s["max_inflight"], need_sources=self.need_sources,
                                 clock_ok=lambda: clock_is_set(net, clock))
         edge.start()

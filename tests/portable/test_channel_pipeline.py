@@ -1,5 +1,5 @@
 # The per-channel pipeline: conversions, down-sampling, report on change, timeouts, types.
-from ptest import approx
+from ptest import FLOAT_MAX, approx
 
 from uedge.pipeline.channel import Channel, to_bool, to_number
 from uedge.config.config_io import parse_config_io
@@ -263,11 +263,12 @@ def test_convert_helper_applies_the_full_conversion():
 
 
 def test_overflow_after_conversion_is_an_error():
+    # finite in, infinite after the multiplier (float32 on boards, float64 elsewhere)
     ch = Channel(_cfg(pc={"multiplier": 1e10}))
-    values, errors = _run(ch, [1e300])
+    values, errors = _run(ch, [FLOAT_MAX / 1e9])
     assert values == {} and errors == {"c1": "value out of range after conversion"}
     ch = Channel(_cfg({"precision": 0}, {"down_sample": "AVG"}))
-    values, errors = _run(ch, [1e308, 1e308])
+    values, errors = _run(ch, [FLOAT_MAX, FLOAT_MAX])
     assert values == {} and errors == {"c1": "value out of range after conversion"}
     assert _one(ch, [2]) == 2  # next window is fine
 

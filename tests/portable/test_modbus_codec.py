@@ -2,7 +2,7 @@
 # checked against byte strings built independently with struct.
 import struct
 
-from ptest import approx, raises
+from ptest import EPS, FLOAT32, approx, raises
 from uedge.modbus import codec, encode
 
 
@@ -67,13 +67,22 @@ def test_float32_all_orders():
 
 
 def test_float64_all_orders():
-    for v in (1.0 / 3.0, -1e300, 123456.789):
+    # A board with single-precision floats decodes a float64 register pair into
+    # the nearest float32: precision to float32's, and out of its range infinite,
+    # which is an error (never a silent inf in data_in).
+    for v in (1.0 / 3.0, -1e30, 123456.789):
         abcd = struct.pack(">d", v)
         for bo, ro in ORDERS:
             sp = spec(evaluation_mode="floating point: ieee754", register_count=4,
                       byte_endianness=bo, register_endianness=ro)
             got = codec.decode(sp, arrange(abcd, bo, ro), 0)
-            assert approx(got, v, 1e-15), (v, bo, ro, got)
+            assert approx(got, v, EPS), (v, bo, ro, got)
+    big = b"\xfe\x37\xe4\x3c\x88\x00\x75\x9c"  # -1e300 as IEEE 754 binary64, big-endian
+    sp = spec(evaluation_mode="floating point: ieee754", register_count=4)
+    if FLOAT32:
+        assert "infinite" in str(raises(ValueError, codec.decode, sp, big, 0))
+    else:
+        assert approx(codec.decode(sp, big, 0), -1e300, EPS)
 
 
 def test_integers_all_orders_and_widths():

@@ -90,3 +90,16 @@ def test_set_credentials_marks_provisioned():
     assert hm.provisioned and "tttt" not in repr(hm)
     hm.forget_credentials()
     assert not hm.provisioned
+
+
+def test_http_receive_buffers_follow_the_settings():
+    # a board holds a small receive buffer per connection until a large response
+    # arrives, and never more than max_response + headers
+    hm = murano_http.MuranoHTTP("h", 80, "0001", tls=False, max_response=2048)
+    for conn in (hm._writer, hm._watcher):
+        assert len(conn._rx) <= http_client.RX_START, len(conn._rx)
+        assert conn._cap == 2048 + http_client.HEAD_ROOM
+        assert conn._grow(3000) and len(conn._rx) >= 3000
+        assert not conn._grow(2048 + http_client.HEAD_ROOM + 1)
+        conn._small()
+        assert len(conn._rx) <= http_client.RX_START

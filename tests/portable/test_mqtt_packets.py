@@ -155,3 +155,49 @@ def test_pem_to_der_extracts_first_block():
     pem = b"-----BEGIN CERTIFICATE-----\nAAEC\nAw==\n-----END CERTIFICATE-----\n"
     assert net.pem_to_der(pem) == b"\x00\x01\x02\x03"
     assert net.pem_to_der(b"\x30\x82") == b"\x30\x82"
+
+
+def _client_fed(max_packet, chunks):
+    """An MQTTClient whose socket reads come from chunks (bytes pieces)."""
+    from uedge.transport.mqtt_client import MQTTClient
+
+    c = MQTTClient("x", "h", 1883, max_packet=max_packet)
+    c.rx_buffer()
+    feed = list(chunks)
+
+    def read(buf):
+        if not feed:
+            return None
+        piece = feed.pop(0)
+        n = min(len(buf), len(piece))
+        buf[:n] = piece[:n]
+        if n < len(piece):
+            feed.insert(0, piece[n:])
+        return n
+
+    c._read = read
+    got = []
+    c.set_callback(lambda t, m: got.append((t, m)))
+    return c, got
+
+
+def test_receive_buffer_grows_for_a_large_packet_and_shrinks_back():
+    from uedge.transport import mqtt_receive
+
+    body = b"\x00\x01t" + b"x" * 5000
+    pkt = bytes((0x30,)) + _varint(len(body)) + body
+    small = bytes((0x30,)) + _varint(5) + b"\x00\x01tok"
+    c, got = _client_fed(8192, [pkt[:700], pkt[700:3000], pkt[3000:], small])
+    assert len(c._rx) == mqtt_receive.RX_START  # small while packets are small
+    for _ in range(20):
+        c._process()
+    assert got == [(b"t", b"x" * 5000), (b"t", b"ok")]
+    assert len(c._rx) == mqtt_receive.RX_START  # back to small once handled
+    # never beyond max_packet: a larger PUBLISH is skipped, not buffered
+    c, got = _client_fed(2048, [pkt])
+    sizes = []
+    c.on_oversize = lambda t, n: sizes.append((t, n))
+    for _ in range(20):
+        c._process()
+        assert len(c._rx) <= 2048 + 5
+    assert got == [] and sizes == [(b"t", 5000)]

@@ -12,6 +12,8 @@ buffer; one minute offline, queued and replayed) runs on:
     `make flash` path (tools/deploy.py flash)       -> FIGURE mcu.heap.mpy
   * the same board with lib/uedge + firmware frozen into its image
     (tools/mpbuild.py qemu-frozen)                   -> FIGURE mcu.heap.frozen
+  * the same board with the .mpy files in a ROMFS partition (mounted at /rom,
+    run in place, as `mpremote romfs deploy` leaves them) -> FIGURE mcu.heap.romfs
   * the 32-bit unix port (i686, mbedTLS allocating from the GC heap), .mpy
     files and a build with the modules frozen in: heap and allocation per
     loop pass                                        -> FIGURE mcu.alloc_per_pass
@@ -92,20 +94,41 @@ def search(probe, lo, hi, step):
     return hi
 
 
-class Qemu:
-    """The workload on the Cortex-M3 board, over mpremote as on a real board."""
+def romfs_image(build_out, path):
+    """A ROMFS image holding build_out/lib (mounted at /rom: /rom/lib on sys.path)."""
+    root = os.path.join(os.path.dirname(path), "romfs-root")
+    shutil.copytree(os.path.join(build_out, "lib"), os.path.join(root, "lib"))
+    subprocess.run([deploy.tool("mpremote"), "romfs", "-o", path, "--no-mpy", "build", root],
+                   check=True, capture_output=True, text=True)
+    return path
 
-    def __init__(self, frozen, tmp):
+
+class Qemu:
+    """The workload on the Cortex-M3 board, over mpremote as on a real board.
+
+    kind: "mpy" (.mpy files copied onto littlefs by the make flash path),
+    "frozen" (modules frozen into the image) or "romfs" (the same .mpy files
+    in a ROMFS partition, run in place from it, as `mpremote romfs deploy` leaves them).
+    """
+
+    def __init__(self, kind, tmp):
+        frozen = kind == "frozen"
         self.frozen = frozen
-        self.name = "qemu-m3 %s" % ("frozen" if frozen else ".mpy on littlefs")
-        self.board = qemu_board.QemuBoard(frozen=frozen, heap=0)
-        self.port = self.board.start()
-        out = os.path.join(tmp, "qemu-%s" % ("frozen" if frozen else "mpy"))
+        self.name = "qemu-m3 %s" % {"frozen": "frozen", "mpy": ".mpy on littlefs", "romfs": ".mpy in ROMFS"}[kind]
+        if frozen:
+            mpbuild.build(["qemu-frozen"])  # make is incremental: the frozen modules follow lib/
+        out = os.path.join(tmp, "qemu-%s" % kind)
         wl = os.path.join(out, "wl")
         os.makedirs(wl)
         deploy.compile_one(WORKLOAD, os.path.join(wl, "mpy_footprint.mpy"), "armv7m")
-        if not frozen:
+        image = None
+        if kind != "frozen":
             deploy.build(BOARD, out, quiet=True)
+        if kind == "romfs":
+            image = romfs_image(out, os.path.join(tmp, "uedge.romfs"))
+        self.board = qemu_board.QemuBoard(frozen=frozen, heap=0, romfs=image)
+        self.port = self.board.start()
+        if kind == "mpy":
             deploy.flash(BOARD, self.port, out, reset="soft")
         self._mp("fs", "mkdir", ":lib")
         self._mp("fs", "cp", os.path.join(wl, "mpy_footprint.mpy"), ":lib/mpy_footprint.mpy")
@@ -135,7 +158,9 @@ class Unix:
         self.frozen = frozen
         self.tls = None
         target = "unix32-frozen" if frozen else "unix32"
-        self.exe = mpbuild.built_path(target) or mpbuild.build([target])[target]
+        # a frozen image is rebuilt (incrementally) so it holds the current lib/
+        self.exe = (mpbuild.build([target])[target] if frozen else None) or mpbuild.built_path(target) \
+            or mpbuild.build([target])[target]
         self.name = "unix i686 %s" % ("frozen" if frozen else ".mpy")
         self.dir = os.path.join(tmp, target + ("-tls" if tls else ""))
         wl = os.path.join(self.dir, "wl")
@@ -187,7 +212,7 @@ def measure(target, step):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--step", type=int, default=1024, help="heap search resolution in bytes")
-    p.add_argument("--only", default="mpy,frozen,unix,tls", help="comma list of: mpy, frozen, unix, tls")
+    p.add_argument("--only", default="mpy,frozen,romfs,unix,tls", help="comma list of: mpy, frozen, romfs, unix, tls")
     a = p.parse_args(argv)
     want = set(a.only.split(","))
     print("footprint: standard workload (%s); modules a board holds: %d (%s ...)"
@@ -196,7 +221,8 @@ def main(argv=None):
     tmp = tempfile.mkdtemp(prefix="uedge-footprint-")
     figures = {}
     try:
-        kinds = [("mpy", Qemu, False, "mcu.heap.mpy"), ("frozen", Qemu, True, "mcu.heap.frozen"),
+        kinds = [("mpy", Qemu, "mpy", "mcu.heap.mpy"), ("frozen", Qemu, "frozen", "mcu.heap.frozen"),
+                 ("romfs", Qemu, "romfs", "mcu.heap.romfs"),
                  ("unix", Unix, False, None), ("unix", Unix, True, None),
                  ("tls", Unix, False, "mcu.heap.mpy_tls"), ("tls", Unix, True, "mcu.heap.frozen_tls")]
         for key, cls, frozen, fig in kinds:
@@ -229,7 +255,7 @@ def main(argv=None):
                 figures["mcu.gc_heap.rp2040"] = heap
         else:
             print("footprint: no Pico W image built yet (make firmware BOARD=rp2040): no mcu.uf2")
-        for k in ("mcu.heap.mpy", "mcu.heap.frozen", "mcu.heap.mpy_tls", "mcu.heap.frozen_tls", "mcu.heap.unix_mpy", "mcu.heap.unix_frozen",
+        for k in ("mcu.heap.mpy", "mcu.heap.frozen", "mcu.heap.romfs", "mcu.heap.mpy_tls", "mcu.heap.frozen_tls", "mcu.heap.unix_mpy", "mcu.heap.unix_frozen",
                   "mcu.alloc_per_pass", "mcu.uf2", "mcu.gc_heap.rp2040"):
             if k in figures:
                 print("FIGURE %s %d B" % (k, figures[k]))

@@ -108,7 +108,7 @@ def workload(outbox_dir, phase="run"):
 
         def __init__(self):
             self.client = MQTTClient("", "127.0.0.1", 1883, max_packet=max_update + 1024)
-            print("RXBUF %d" % len(self.client._rx))
+            print("RXBUF %d" % len(self.client.rx_buffer()))
             self.connected = True
             self.on_update = self.on_ack = self.on_state = None
             self.sent = 0

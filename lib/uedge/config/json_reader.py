@@ -55,15 +55,93 @@ class _Parser:
             i += 1
         return i
 
-    def value(self, i, depth):
+    def value(self, i):
+        """The value at i and the index after it. Iterative: containers are kept
+        on a list, not the call stack, so the nesting limit does not depend on
+        the C stack of the board (8 KB on rp2 holds about 30 Python frames)."""
+        s = self.s
+        n = self.n
+        stack = []
+        while True:
+            i = self.ws(i)
+            if i >= n:
+                self.fail("unexpected end of text", i)
+            c = s[i]
+            if c == "{" or c == "[":
+                if len(stack) >= MAX_DEPTH:
+                    self.fail("nesting deeper than %d" % MAX_DEPTH, i + 1)
+                i = self.ws(i + 1)
+                if c == "{":
+                    if i < n and s[i] == "}":
+                        v = {}
+                        i += 1
+                    else:
+                        stack.append({})
+                        i = self.key(i, stack[-1], len(stack))
+                        continue
+                elif i < n and s[i] == "]":
+                    v = []
+                    i += 1
+                else:
+                    stack.append([])
+                    self.path.append("[]")
+                    continue
+            else:
+                v, i = self.scalar(i, c)
+            # a complete value v: put it into the open container, close what ends here
+            while True:
+                if not stack:
+                    return v, i
+                top = stack[-1]
+                is_obj = isinstance(top, dict)
+                if is_obj:
+                    top[self.path.pop()] = v
+                else:
+                    top.append(v)
+                i = self.ws(i)
+                if i >= n:
+                    self.fail("unexpected end of text", i)
+                c = s[i]
+                close = "}" if is_obj else "]"
+                if c != close:
+                    if c != ",":
+                        self.fail("expected ',' or '%s'" % close, i)
+                    i = self.ws(i + 1)
+                    if i >= n or s[i] != close:  # not a trailing comma: the next member
+                        if is_obj:
+                            i = self.key(i, top, len(stack))
+                        break
+                v = stack.pop()
+                if not is_obj:
+                    self.path.pop()
+                i += 1
+
+    def key(self, i, out, depth):
+        """A member's key and ':' at i (in object out, nesting depth); its key is
+        pushed onto the path; returns the index of its value."""
+        s = self.s
         i = self.ws(i)
-        if i >= self.n:
-            self.fail("unexpected end of text", i)
-        c = self.s[i]
-        if c == "{":
-            return self.obj(i + 1, depth + 1)
-        if c == "[":
-            return self.arr(i + 1, depth + 1)
+        if i >= self.n or s[i] != '"':
+            self.fail("expected a string key", i)
+        kpos = i
+        key, i = self.string(i + 1)
+        if key in out:
+            if self.path == ["channels"]:
+                raise ConfigError("duplicate channel id %s %s" % (json.dumps(key), _where(s, kpos)))
+            where = ".".join(self.path)
+            raise ConfigError(
+                "duplicate key %s%s %s"
+                % (json.dumps(key), (" in " + where) if where else "", _where(s, kpos))
+            )
+        i = self.ws(i)
+        if i >= self.n or s[i] != ":":
+            self.fail("expected ':'", i)
+        if depth == 2 and self.path == ["channels"]:
+            self.channel_order.append(key)
+        self.path.append(key)
+        return i + 1
+
+    def scalar(self, i, c):
         if c == '"':
             return self.string(i + 1)
         if c == "t" and self.s.startswith("true", i):
@@ -75,75 +153,6 @@ class _Parser:
         if c == "-" or "0" <= c <= "9":
             return self.number(i)
         self.fail("unexpected character %s" % json.dumps(c), i)
-
-    def obj(self, i, depth):
-        if depth > MAX_DEPTH:
-            self.fail("nesting deeper than %d" % MAX_DEPTH, i)
-        out = {}
-        s = self.s
-        i = self.ws(i)
-        if i < self.n and s[i] == "}":
-            return out, i + 1
-        while True:
-            i = self.ws(i)
-            if i >= self.n or s[i] != '"':
-                self.fail("expected a string key", i)
-            kpos = i
-            key, i = self.string(i + 1)
-            if key in out:
-                if self.path == ["channels"]:
-                    raise ConfigError("duplicate channel id %s %s" % (json.dumps(key), _where(s, kpos)))
-                where = ".".join(self.path)
-                raise ConfigError(
-                    "duplicate key %s%s %s"
-                    % (json.dumps(key), (" in " + where) if where else "", _where(s, kpos))
-                )
-            i = self.ws(i)
-            if i >= self.n or s[i] != ":":
-                self.fail("expected ':'", i)
-            if depth == 2 and self.path == ["channels"]:
-                self.channel_order.append(key)
-            self.path.append(key)
-            v, i = self.value(i + 1, depth)
-            self.path.pop()
-            out[key] = v
-            i = self.ws(i)
-            if i >= self.n:
-                self.fail("unexpected end of text", i)
-            c = s[i]
-            if c == "}":
-                return out, i + 1
-            if c != ",":
-                self.fail("expected ',' or '}'", i)
-            i = self.ws(i + 1)
-            if i < self.n and s[i] == "}":  # trailing comma
-                return out, i + 1
-
-    def arr(self, i, depth):
-        if depth > MAX_DEPTH:
-            self.fail("nesting deeper than %d" % MAX_DEPTH, i)
-        out = []
-        s = self.s
-        i = self.ws(i)
-        if i < self.n and s[i] == "]":
-            return out, i + 1
-        self.path.append("[]")
-        while True:
-            v, i = self.value(i, depth)
-            out.append(v)
-            i = self.ws(i)
-            if i >= self.n:
-                self.fail("unexpected end of text", i)
-            c = s[i]
-            if c == "]":
-                self.path.pop()
-                return out, i + 1
-            if c != ",":
-                self.fail("expected ',' or ']'", i)
-            i = self.ws(i + 1)
-            if i < self.n and s[i] == "]":  # trailing comma
-                self.path.pop()
-                return out, i + 1
 
     def string(self, i):
         s = self.s
@@ -255,7 +264,7 @@ def parse_ordered(text):
     if not isinstance(text, str):
         raise ConfigError("invalid JSON: expected text, got %s" % type_name(text))
     p = _Parser(text)
-    v, i = p.value(0, 0)
+    v, i = p.value(0)
     i = p.ws(i)
     if i != p.n:
         p.fail("extra data after the value", i)

@@ -122,14 +122,38 @@ def check_location(v):
 
 
 class Channel:
-    """Runtime state of one channel: conversion, window, report decision."""
+    """Runtime state of one channel: conversion, window, report decision.
+
+    Defaults are class attributes; an instance stores what differs or changed
+    (a smaller attribute table per channel on a board)."""
+
+    converts = False  # value = raw * scale + bias (input_raw mapping, then multiplier/offset)
+    scale = 1.0
+    bias = 0.0
+    precision = None
+    on_change = False
+    tolerance = 0
+    timeout = None
+    # window
+    n = 0
+    wmin = 0
+    wmax = 0
+    wsum = 0
+    wlast = None
+    werr = None  # message of the last failed sample, cleared by a good one
+    cerr = None
+    reported = False  # reporting
+    last_reported = None
+    last_value = None  # state() bookkeeping
+    last_ts_us = None
+    last_error = None
+    due = False  # schedule (owned by the scheduler)
 
     def __init__(self, cfg, now_ms=0):
         self.cfg = cfg
         self.id = cfg.id
         self.kind = kind_of(cfg)
-        # Linear conversion folded into one scale and one bias:
-        # value = raw * scale + bias (input_raw mapping, then multiplier/offset).
+        # Linear conversion folded into one scale and one bias.
         scale = 1.0
         bias = 0.0
         converts = False
@@ -144,10 +168,12 @@ class Channel:
         if cfg.offset is not None:
             bias = bias + cfg.offset
             converts = True
-        self.converts = converts
-        self.scale = scale
-        self.bias = bias
-        self.precision = cfg.precision
+        if converts:
+            self.converts = True
+            self.scale = scale
+            self.bias = bias
+        if cfg.precision is not None:
+            self.precision = cfg.precision
         ds = cfg.down_sample
         self.mode = 0 if ds == "ACT" else 1 if ds == "MIN" else 2 if ds == "MAX" else 3
         # The window holds raw numbers and the (affine) conversion is applied
@@ -155,29 +181,15 @@ class Channel:
         # scale turns the raw maximum into the converted minimum.
         if self.kind == KIND_NUMBER and converts and scale < 0 and self.mode in (1, 2):
             self.mode = 3 - self.mode
-        self.on_change = cfg.report_on_change
-        self.tolerance = cfg.report_on_change_tolerance
-        self.timeout = cfg.timeout
+        if cfg.report_on_change:
+            self.on_change = True
+        if cfg.report_on_change_tolerance:
+            self.tolerance = cfg.report_on_change_tolerance
+        if cfg.timeout is not None:
+            self.timeout = cfg.timeout
         self.last_ok_ms = now_ms  # timeout counts from start
-        # window
-        self.n = 0
-        self.wmin = 0
-        self.wmax = 0
-        self.wsum = 0
-        self.wlast = None
-        self.werr = None  # message of the last failed sample, cleared by a good one
-        self.cerr = None
-        # reporting
-        self.reported = False
-        self.last_reported = None
-        # state() bookkeeping
-        self.last_value = None
-        self.last_ts_us = None
-        self.last_error = None
-        # schedule (owned by the scheduler)
         self.next_sample = now_ms
         self.next_report = now_ms
-        self.due = False
 
     # -- sampling --------------------------------------------------------
 

@@ -6,6 +6,7 @@ function (default "sine"):
   sine     period_ms (60000), amplitude (1), offset (0), phase_ms (0)
   square   period_ms (60000), low (0), high (1), duty (0.5)
   random   min (0), max (1), seed (1)   -- same sequence on every runtime
+           (xorshift16: small ints only, no bignum on a 32-bit board)
   counter  start (0), step (1)          -- start, start+step, ... per read
   step     initial (0)                  -- writable: reads return the last write
   echo     same as step
@@ -13,6 +14,8 @@ function (default "sine"):
 
 Time comes from self.now_ms, which the scheduler sets before each
 read_many()/write(), so the signal is a pure function of the clock.
+Each read allocates as little as it can (a board boxes every float): the
+constants of a signal are worked out once per channel.
 """
 
 import math
@@ -48,7 +51,11 @@ class _State:
         self.duty = g("duty", 0.5)
         self.lo = g("min", 0)
         self.hi = g("max", 1)
-        self.rng = (int(g("seed", 1)) & 0xFFFFFFFF) or 1
+        self.rng = (int(g("seed", 1)) & 0xFFFF) or 1
+        # worked out once: a read then costs one or two float objects
+        self.k = 2 * math.pi / self.period if self.period else 0.0
+        self.duty_ms = self.duty * self.period
+        self.scale = (self.hi - self.lo) / 65536.0
         self.count = g("start", 0)
         self.step = g("step", 1)
         self.value = g("initial", 0)
@@ -97,19 +104,21 @@ class SimulatedSource(Source):
         fn = st.fn
         t = self.now_ms
         if fn == "sine":
-            x = ((t + st.phase) % st.period) / st.period
-            return st.offset + st.amplitude * math.sin(2 * math.pi * x)
+            v = math.sin(st.k * ((t + st.phase) % st.period))
+            if st.amplitude != 1:
+                v = st.amplitude * v
+            return st.offset + v if st.offset else v
         if fn == "square":
-            x = ((t + st.phase) % st.period) / st.period
-            return st.high if x < st.duty else st.low
+            return st.high if (t + st.phase) % st.period < st.duty_ms else st.low
         if fn == "random":
-            # xorshift32: identical on CPython and MicroPython
+            # xorshift16 (7, 9, 8): identical on CPython and MicroPython
             r = st.rng
-            r ^= (r << 13) & 0xFFFFFFFF
-            r ^= r >> 17
-            r ^= (r << 5) & 0xFFFFFFFF
+            r ^= (r << 7) & 0xFFFF
+            r ^= r >> 9
+            r ^= (r << 8) & 0xFFFF
             st.rng = r
-            return st.lo + (st.hi - st.lo) * (r / 4294967296.0)
+            v = r * st.scale
+            return st.lo + v if st.lo else v
         if fn == "counter":
             v = st.count
             st.count = v + st.step

@@ -1,12 +1,11 @@
 """A small HTTP/1.1 client over socket (+TLS) that runs on MicroPython too.
 
 HTTPConn owns one keep-alive connection with a response state machine fed by
-non-blocking reads, so a long poll never stalls the loop; http_get streams a
-download to a sink. Requests are built with http_form.build_request.
+non-blocking reads, so a long poll never stalls the loop (a streamed download
+is http_download.http_get). Requests are built with http_form.build_request.
 """
 
-from uedge.compat import MICROPYTHON, Clock
-from uedge.transport.http_form import build_request
+from uedge.compat import Clock
 from uedge.transport.link import DEFAULT_MAX_UPDATE, MuranoError, reason_of
 from uedge.transport.net import (
     close_socket,
@@ -14,15 +13,13 @@ from uedge.transport.net import (
     nonblocking_io,
     open_connection,
     send_all,
+    tick,
 )
 
 try:
     import select
 except ImportError:  # pragma: no cover
     import uselect as select
-
-
-RX_START = 16384  # gateways: first size of a connection's receive buffer
 
 
 class HTTPError(MuranoError):
@@ -88,8 +85,20 @@ def _chunked(buf, start, end):
         i += size + 2
 
 
+HEAD_ROOM = 4096  # the status line and headers, beyond the largest body kept
+RX_START = 1024  # receive buffer while responses are small (most are: 204, a token)
+
+
 class HTTPConn:
-    """One keep-alive HTTP/1.1 connection; responses are read without blocking."""
+    """One keep-alive HTTP/1.1 connection; responses are read without blocking.
+
+    The receive buffer starts at RX_START bytes and grows only as far as a
+    response needs, up to max_response + HEAD_ROOM (the body size is known from
+    Content-Length; a chunked body doubles it); it shrinks back once that
+    response is read. So the heap holds a large buffer only while a large
+    response (a config_io, an OTA listing) is arriving, and never more than
+    the settings (max_update) allow.
+    """
 
     def __init__(self, host, port, tls=True, ssl_params=None, timeout_ms=10000, max_response=None):
         if max_response is None:
@@ -102,13 +111,9 @@ class HTTPConn:
         self.clock = Clock()  # network timeouts run on real time, whatever clock the caller uses
         self.sock = None
         self.max_response = max_response
-        # a board preallocates the whole receive buffer once (no fragmentation);
-        # a gateway starts small and grows it for a large answer only, then
-        # gives the memory back (two connections of 3 MiB each otherwise)
-        self._cap = max_response + 4096
-        self._small = self._cap if MICROPYTHON or self._cap <= RX_START else RX_START
-        self._rx = bytearray(self._small)
-        self._rxv = memoryview(self._rx)
+        self._cap = max_response + HEAD_ROOM
+        self._rx = self._rxv = None
+        self._small()
         self._n = 0
         # an oversized Content-Length body is read through and thrown away
         self._drop_left = 0
@@ -127,6 +132,26 @@ class HTTPConn:
 
     def close(self):
         self.sock = close_socket(self.sock)
+
+    def _small(self):
+        if self._rx is None or len(self._rx) > RX_START:
+            self._rx = bytearray(min(RX_START, self._cap))
+            self._rxv = memoryview(self._rx)
+
+    def _grow(self, need):
+        """Make the buffer hold at least need bytes (at most the cap): False if it cannot."""
+        have = len(self._rx)
+        if need <= have:
+            return True
+        if need > self._cap:
+            return False
+        size = min(self._cap, max(need, 2 * have))
+        self._rxv = None
+        nb = bytearray(size)
+        nb[: self._n] = self._rx[: self._n]
+        self._rx = nb
+        self._rxv = memoryview(nb)
+        return True
 
     @property
     def busy(self):
@@ -178,13 +203,10 @@ class HTTPConn:
                     r = self._parse(eof=False)
                     if r is not None:
                         return r
-                    if self._drop_left:
-                        continue
-                    if len(self._rx) < self._cap:
-                        self._grow(len(self._rx) * 4)
-                        continue
-                    self._fail()
-                    raise HTTPError("response larger than %d bytes" % len(self._rx))
+                    if not self._drop_left and not self._grow(self._n + 1):
+                        self._fail()
+                        raise HTTPError("response larger than %d bytes" % self._cap)
+                    continue
                 buf = self._rxv[self._n :]
             try:
                 n = self._read(buf)
@@ -226,19 +248,6 @@ class HTTPConn:
             raise HTTPError("no complete response within the request timeout")
         return None
 
-    def _grow(self, size):
-        size = min(max(size, len(self._rx)), self._cap)
-        if size > len(self._rx):
-            rx = bytearray(size)
-            rx[: self._n] = self._rxv[: self._n]
-            self._rx = rx
-            self._rxv = memoryview(rx)
-
-    def _shrink(self):
-        if len(self._rx) > self._small:
-            self._rx = bytearray(self._small)
-            self._rxv = memoryview(self._rx)
-
     def _broken(self, e):
         if self._reused and self._n == 0:
             # stale keep-alive: resend once on a fresh connection
@@ -254,6 +263,8 @@ class HTTPConn:
     def _fail(self):
         self._req = None
         self._drop_left = 0
+        self._n = 0
+        self._small()
         self.close()
 
     def _end_drop(self):
@@ -262,6 +273,7 @@ class HTTPConn:
         self._drop_left = 0
         self._req = None
         self._n = 0
+        self._small()
         if not keep:
             self.close()
         e = TooLarge(size, self.max_response, head)
@@ -311,9 +323,8 @@ class HTTPConn:
                 return None
         elif "content-length" in headers:
             clen = int(headers["content-length"])
-            if start + clen > len(buf) and start + clen <= self._cap:
-                self._grow(start + clen)
-                buf = self._rx
+            if start + clen > len(buf) and self._grow(start + clen):
+                return None  # room made: read on
             if start + clen > len(buf):
                 # too large to hold: read it through without keeping it
                 have = end - start
@@ -334,7 +345,7 @@ class HTTPConn:
             keep = False
         self._req = None
         self._n = 0
-        self._shrink()
+        self._small()
         if not keep:
             self.close()
         return status, headers, body
@@ -350,79 +361,4 @@ class HTTPConn:
                 p = select.poll()
                 p.register(self.sock, select.POLLIN)
                 p.poll(50)
-
-
-def http_get(url, sink_write, ca=None, timeout_ms=10000, headers=(), ssl_params=None):
-    """Stream a GET of url into sink_write(bytes). Returns the byte count."""
-    tls, host, port, path = parse_url(url)
-    params = dict(ssl_params or {})
-    if ca and "ca" not in params:
-        params["ca"] = ca
-    sock = open_connection(host, port, tls, params, timeout_ms / 1000)
-    try:
-        req = build_request("GET", host, port, path, list(headers) + [("Connection", "close")],
-                            default_port=443 if tls else 80)
-        sock.write(req) if MICROPYTHON else sock.sendall(req)
-        read = sock.read if MICROPYTHON else sock.recv
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = read(1024)
-            if not chunk:
-                raise HTTPError("connection closed before response headers")
-            buf += chunk
-            if len(buf) > 16384:
-                raise HTTPError("response headers too large")
-        h = buf.find(b"\r\n\r\n")
-        lines = buf[:h].decode().split("\r\n")
-        status = int(lines[0].split(" ")[1])
-        hdrs = {}
-        for line in lines[1:]:
-            i = line.find(":")
-            if i > 0:
-                hdrs[line[:i].strip().lower()] = line[i + 1 :].strip()
-        if status != 200:
-            raise HTTPError("GET %s -> HTTP %d" % (path.split("?")[0], status))
-        rest = buf[h + 4 :]
-        if "chunked" in hdrs.get("transfer-encoding", "").lower():
-            return _stream_chunked(rest, read, sink_write)
-        left = int(hdrs["content-length"]) if "content-length" in hdrs else -1
-        total = 0
-        while True:
-            if rest:
-                if left >= 0 and len(rest) > left - total:
-                    rest = rest[: left - total]
-                sink_write(rest)
-                total += len(rest)
-            if left >= 0 and total >= left:
-                return total
-            rest = read(4096)
-            if not rest:
-                if left >= 0:
-                    raise HTTPError("download truncated at %d of %d bytes" % (total, left))
-                return total
-    finally:
-        sock.close()
-
-
-def _stream_chunked(rest, read, sink_write):
-    total = 0
-    buf = rest
-    while True:
-        while b"\r\n" not in buf:
-            more = read(1024)
-            if not more:
-                raise HTTPError("truncated chunked download")
-            buf += more
-        i = buf.find(b"\r\n")
-        size = int(buf[:i].split(b";")[0].strip(), 16)
-        buf = buf[i + 2 :]
-        if size == 0:
-            return total
-        while len(buf) < size + 2:
-            more = read(4096)
-            if not more:
-                raise HTTPError("truncated chunked download")
-            buf += more
-        sink_write(buf[:size])
-        total += size
-        buf = buf[size + 2 :]
+            tick()

@@ -3,7 +3,8 @@
 Used only by OTA checks, so it is imported on first use (boards keep it off the heap).
 """
 
-from uedge.transport.http_client import HTTPError, http_get
+from uedge.transport.http_client import HTTPError
+from uedge.transport.http_download import http_get
 from uedge.transport.http_form import quote_plus
 from uedge.transport.link import AuthError
 

@@ -6,6 +6,8 @@ callbacks, the TLS parameters and the reconnect backoff. Subclasses provide
 connect() and their own transport.
 """
 
+import gc
+
 from uedge.compat import MICROPYTHON, Clock, write_secret
 
 try:
@@ -247,6 +249,14 @@ class DeviceLink:
             d = self.retry_after(now, True)
             self._note("%s; retry in %d ms" % (e, d))
             self._state(False, "not authorized")
+        except MemoryError:
+            # a board short of heap (a receive buffer, a TLS session): report and
+            # back off like any failed connect, never retry in a tight loop
+            gc.collect()
+            d = self.backoff.failed(now)
+            self.last_error = "out of memory"
+            self._note("connect failed: out of memory; retry in %d ms" % d)
+            self._state(False, self.last_error)
         except (MuranoError, ValueError) as e:
             # ValueError/UnicodeError: e.g. a host name that cannot be encoded
             d = self.retry_after(now)

@@ -6,8 +6,8 @@ One class, direct socket I/O. What it adds over umqtt.simple:
 - publish(qos=1) does not wait for PUBACK: it returns the packet id and
   on_puback(pid) fires when the broker acknowledges it.
 - TLS with CA verification, SNI and client certificates on CPython and MicroPython.
-- One fixed receive buffer (max_packet bytes) and memoryview framing: incoming
-  packets never grow it. A PUBLISH larger than max_packet is read and thrown
+- One receive buffer, small until a large packet arrives, never more than
+  max_packet (mqtt_receive), and memoryview framing. A PUBLISH larger than max_packet is read and thrown
   away in buffer-sized pieces (acknowledged if QoS 1) and reported through
   on_oversize(topic, size); the connection stays up. Any other packet larger
   than max_packet is a protocol error.
@@ -43,6 +43,7 @@ from uedge.transport.net import (
     nonblocking_io,
     open_connection,
     send_all,
+    tick,
 )
 
 
@@ -85,9 +86,9 @@ class MQTTClient(Receiver):
         self._clock = clock or Clock()  # keepalive and retry schedule (injectable)
         self._rt = Clock()  # real time for network timeouts: a fake clock must not hang I/O
         self._pid = 0
-        # one receive buffer for the whole life of the client
-        self._rx = bytearray(max_packet + 5)
-        self._rxv = memoryview(self._rx)
+        # one receive buffer for the whole life of the client, allocated on the
+        # first connect (or taken over from the client this one replaces)
+        self._rx = self._rxv = None
         self._rx_len = 0
         self._p_start = 0
         self._p_end = 0
@@ -129,7 +130,9 @@ class MQTTClient(Receiver):
             self.server, self.port, self.ssl, self.ssl_params, timeout_s=tmo / 1000
         )
         self._setup_io()
+        self.rx_buffer()
         self._rx_len = 0
+        self._shrink()
         self._skip = 0
         self._ping_out = 0
         try:
@@ -221,6 +224,8 @@ class MQTTClient(Receiver):
         deadline = self._rt.now_ms() + tmo
         while pid not in self._suback:
             if self._rt.now_ms() >= deadline:
+                # a server that leaves a SUBSCRIBE unanswered is not usable: drop it
+                self.close()
                 raise MQTTException("no SUBACK for %r within %d ms" % (topic, tmo))
             if not self._process():
                 self._wait_readable(deadline - self._rt.now_ms())
@@ -293,8 +298,12 @@ class MQTTClient(Receiver):
         return bool(self._ping_out)
 
     def resume_pids(self, old):
-        """Go on with packet ids after those of client old (a reconnect)."""
+        """Go on with packet ids after those of client old (a reconnect), and take
+        over its receive buffer: a reconnect never holds two of them."""
         self._pid = old._pid
+        if self._rx is None and old._rx is not None and old.max_packet == self.max_packet and old.sock is None:
+            self._rx, self._rxv = old._rx, old._rxv
+            old._rx = old._rxv = None
 
     def pending_pids(self):
         return [p for p in self._if_pid if p]
@@ -360,7 +369,8 @@ class MQTTClient(Receiver):
 
     def _wait_readable(self, ms):
         if self._poller is not None:
-            self._poller.poll(max(0, min(ms, 1000)) if ms >= 0 else 1000)
+            self._poller.poll(max(0, min(ms, 500)) if ms >= 0 else 500)
+        tick()  # a board's watchdog is fed while waiting (see net.set_tick)
 
     def _process(self):
         """Handle one complete packet if there is one. -> True if handled."""

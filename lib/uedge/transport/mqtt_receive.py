@@ -1,6 +1,9 @@
-"""The receive side of the MQTT client: one fixed buffer, memoryview framing.
+"""The receive side of the MQTT client: one buffer, memoryview framing.
 
-Incoming packets never grow the buffer (max_packet + 5 bytes, allocated once).
+The buffer holds RX_START bytes while packets are small (PUBACKs, PINGRESP, a
+data_out); a larger packet grows it to that packet's size, never beyond
+max_packet + 5, and it shrinks back once the packet is handled. So a board
+holds a max_update-sized buffer only while such an update is arriving.
 A PUBLISH larger than max_packet is read and thrown away in buffer-sized
 pieces (acknowledged if QoS 1) and reported through on_oversize(topic, size).
 MQTTClient inherits this; it provides the socket (_read), close(), _send_ack()
@@ -11,7 +14,34 @@ from uedge.transport.mqtt_packets import PUBACK, PUBLISH
 from uedge.transport.net import MQTTException, is_wouldblock
 
 
+RX_START = 1024
+
+
 class Receiver:
+    def rx_buffer(self):
+        """The receive buffer (RX_START bytes at first, see _grow)."""
+        if self._rx is None:
+            self._rx = bytearray(min(RX_START, self.max_packet + 5))
+            self._rxv = memoryview(self._rx)
+        return self._rx
+
+    def _grow(self, need):
+        """Room for need bytes (at most max_packet + 5), keeping what was read."""
+        if need <= len(self._rx):
+            return
+        nb = bytearray(min(self.max_packet + 5, max(need, 2 * len(self._rx))))
+        nb[: self._rx_len] = self._rxv[: self._rx_len]
+        self._rxv = None
+        self._rx = nb
+        self._rxv = memoryview(nb)
+
+    def _shrink(self):
+        if len(self._rx) > RX_START and self._rx_len <= RX_START:
+            nb = bytearray(RX_START)
+            nb[: self._rx_len] = self._rxv[: self._rx_len]
+            self._rxv = None
+            self._rx = nb
+            self._rxv = memoryview(nb)
     def _fill(self):
         """Read what the socket has into the receive buffer. -> bytes read (0 = none)."""
         if self._rx_len >= len(self._rx):
@@ -76,10 +106,11 @@ class Receiver:
             return -1
         tlen = (rx[hdr_len] << 8) | rx[hdr_len + 1]
         head = hdr_len + 2 + tlen + (2 if qos else 0)
-        if qos == 3 or head > len(rx) or head > hdr_len + rem:
+        if qos == 3 or head > self.max_packet + 5 or head > hdr_len + rem:
             self.close()
             raise MQTTException("incoming PUBLISH of %d bytes exceeds max_packet %d" % (rem, self.max_packet))
         if n < head:
+            self._grow(head)
             return -1
         t_end = hdr_len + 2 + tlen
         pid = (rx[t_end] << 8) | rx[t_end + 1] if qos else 0
@@ -117,6 +148,7 @@ class Receiver:
             )
         end = i + rem
         if end > n:
+            self._grow(end)
             return -1
         self._p_start = i
         self._p_end = end
@@ -127,3 +159,5 @@ class Receiver:
         if left:
             self._rxv[:left] = self._rxv[end : self._rx_len]
         self._rx_len = left
+        if len(self._rx) > RX_START:
+            self._shrink()

@@ -280,7 +280,7 @@ class MuranoMQTT(DeviceLink):
             self._stable(now)
             try:
                 c.poll(now)
-            except (MQTTException, OSError) as e:
+            except (MQTTException, OSError, MemoryError) as e:
                 c.close()
                 self.last_error = reason_of(e)
                 self.retry_after(now)
@@ -392,7 +392,7 @@ class MuranoMQTT(DeviceLink):
         items = self._content or self.content_list(timeout_ms)
         for it in items:
             if it.get("name") == name:
-                from uedge.transport.http_client import http_get
+                from uedge.transport.http_download import http_get
 
                 return http_get(it["url"], sink_write, ca=self.ca, timeout_ms=timeout_ms or self.timeout_ms)
         raise MuranoError("no content named %r" % (name,))

@@ -17,6 +17,33 @@ except ImportError:  # pragma: no cover
     _EAGAIN = (11, 115)
 
 
+# A board's watchdog is fed by its main loop; the steps that block (TCP connect,
+# TLS handshake, waiting for CONNACK / SUBACK / a provisioning reply, a send
+# waiting for room) call tick() between slices instead, so a slow or silent
+# connector can never starve it. With a tick set (the firmware sets its
+# WDT.feed), each blocking socket call is also bounded by step_ms.
+_TICK = [None, 2000]
+
+
+def set_tick(fn, step_ms=2000):
+    """fn() is called during long blocking steps; step_ms bounds one blocking socket call."""
+    _TICK[0] = fn
+    _TICK[1] = max(100, int(step_ms))
+
+
+def tick():
+    f = _TICK[0]
+    if f is not None:
+        f()
+
+
+def step_s(timeout_s):
+    """The timeout of one blocking socket call: timeout_s, capped by step_ms when a tick is set."""
+    if _TICK[0] is None:
+        return timeout_s
+    return min(timeout_s, _TICK[1] / 1000)
+
+
 class MQTTException(Exception):
     """A connection failed (umqtt.simple's name; the HTTP client raises it too)."""
 
@@ -42,14 +69,16 @@ def open_connection(host, port, use_ssl=False, ssl_params=None, timeout_s=10, no
     client certificate; server_hostname (SNI + hostname check, default host);
     verify (default True; False only for debugging).
     """
+    tick()
     ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
     if not ai:
         raise MQTTException("cannot resolve %s" % host)
     addr = ai[0][-1]
     sock = socket.socket(ai[0][0], socket.SOCK_STREAM)
     try:
-        sock.settimeout(timeout_s)
+        sock.settimeout(step_s(timeout_s))
         sock.connect(addr)
+        tick()
         if nodelay:
             try:
                 sock.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: one packet per write
@@ -58,6 +87,7 @@ def open_connection(host, port, use_ssl=False, ssl_params=None, timeout_s=10, no
         if use_ssl:
             try:
                 sock = _wrap_tls(sock, host, ssl_params or {})
+                tick()
             except ValueError as e:
                 if not MICROPYTHON:
                     raise
@@ -126,6 +156,7 @@ def send_all(sock, write_fn, data, length, clock, timeout_ms, fail):
             poller = select.poll()
             poller.register(sock, select.POLLOUT)
         poller.poll(20)
+        tick()
 
 
 def pem_to_der(data):
