@@ -17,108 +17,23 @@ count, last value), no lists: an integer sample allocates nothing at all.
 """
 
 from uedge.pipeline.payload import json_finite
-
-KIND_NUMBER = 0
-KIND_BOOLEAN = 1
-KIND_STRING = 2
-KIND_JSON = 3
-KIND_LOCATION = 4
+from uedge.pipeline.values import (  # noqa: F401  (to_bool, to_number: part of the channel API)
+    KIND_BOOLEAN,
+    KIND_JSON,
+    KIND_LOCATION,
+    KIND_NUMBER,
+    KIND_STRING,
+    check_location,
+    is_num,
+    kind_of,
+    short_repr,
+    to_bool,
+    to_number,
+)
 
 _BAD = object()  # "conversion failed" marker
 _INF = float("inf")
 _NINF = -_INF
-
-_TRUE = ("true", "on", "yes", "1", "high", "open")
-_FALSE = ("false", "off", "no", "0", "low", "closed")
-
-
-def kind_of(cfg):
-    """Value kind from primitive_type (if given) or data_type."""
-    pt = cfg.primitive_type
-    dt = cfg.data_type
-    if dt == "LOCATION":
-        return KIND_LOCATION
-    if pt == "BOOLEAN" or (pt is None and dt == "BOOLEAN"):
-        return KIND_BOOLEAN
-    if pt == "STRING" or (pt is None and dt == "STRING"):
-        return KIND_STRING
-    if pt == "JSON" or (pt is None and dt == "JSON"):
-        return KIND_JSON
-    return KIND_NUMBER
-
-
-def _text(v):
-    """bytes -> str (None when not UTF-8); anything else as it is."""
-    if isinstance(v, (bytes, bytearray)):
-        try:
-            return v.decode()
-        except Exception:
-            return None
-    return v
-
-
-def to_bool(v):
-    """Return True/False, or None when v has no boolean reading."""
-    if v is True or v is False:
-        return v
-    if isinstance(v, (int, float)):
-        if v != v:
-            return None
-        return v != 0
-    v = _text(v)
-    if isinstance(v, str):
-        s = v.strip().lower()
-        if s in _TRUE:
-            return True
-        if s in _FALSE:
-            return False
-    return None
-
-
-def to_number(v):
-    """Return an int/float, or None when v is not a finite number."""
-    if v is True:
-        return 1
-    if v is False:
-        return 0
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float):
-        if v != v or v == _INF or v == _NINF:  # JSON cannot carry them
-            return None
-        return v
-    v = _text(v)
-    if isinstance(v, str):
-        try:
-            if "." in v or "e" in v or "E" in v or "n" in v or "N" in v:
-                f = float(v)
-            else:
-                f = int(v)
-        except Exception:
-            return None
-        if f != f or f == _INF or f == _NINF:
-            return None
-        return f
-    return None
-
-
-def check_location(v):
-    """Return None when v is a valid {"lat":..,"lng":..} object, else a message."""
-    if isinstance(v, (list, tuple)) and len(v) == 2:
-        return None
-    if not isinstance(v, dict):
-        return "location must be an object with lat and lng"
-    lat = v.get("lat")
-    lng = v.get("lng")
-    if to_number(lat) is None or lat is True or lat is False or isinstance(lat, str):
-        return "location lat must be a number"
-    if to_number(lng) is None or lng is True or lng is False or isinstance(lng, str):
-        return "location lng must be a number"
-    if lat < -90 or lat > 90:
-        return "location lat must be -90..90, got %s" % lat
-    if lng < -180 or lng > 180:
-        return "location lng must be -180..180, got %s" % lng
-    return None
 
 
 class Channel:
@@ -209,7 +124,7 @@ class Channel:
         if k == KIND_NUMBER:
             if type(raw) is float:
                 if raw != raw or raw == _INF or raw == _NINF:
-                    self.cerr = "not a number: %s" % _short(raw)
+                    self.cerr = "not a number: %s" % short_repr(raw)
                     return _BAD
                 v = raw
             elif type(raw) is int:
@@ -217,13 +132,13 @@ class Channel:
             else:
                 v = to_number(raw)
                 if v is None:
-                    self.cerr = "not a number: %s" % _short(raw)
+                    self.cerr = "not a number: %s" % short_repr(raw)
                     return _BAD
             return v  # scaled at report time (see window_value)
         if k == KIND_BOOLEAN:
             v = to_bool(raw)
             if v is None:
-                self.cerr = "not a boolean: %s" % _short(raw)
+                self.cerr = "not a boolean: %s" % short_repr(raw)
                 return _BAD
             return v
         if k == KIND_STRING:
@@ -236,7 +151,7 @@ class Channel:
                     self.cerr = "not UTF-8 text"
                     return _BAD
             if raw is None or isinstance(raw, (dict, list)):
-                self.cerr = "not a string: %s" % _short(raw)
+                self.cerr = "not a string: %s" % short_repr(raw)
                 return _BAD
             return str(raw)
         if k == KIND_LOCATION:
@@ -251,19 +166,19 @@ class Channel:
         # JSON: JSON-able values pass through (nested NaN/Infinity are refused)
         if isinstance(raw, (dict, list)):
             if not json_finite(raw):
-                self.cerr = "not JSON (NaN or Infinity inside): %s" % _short(raw)
+                self.cerr = "not JSON (NaN or Infinity inside): %s" % short_repr(raw)
                 return _BAD
             return raw
         if isinstance(raw, str) or raw is None or raw is True or raw is False or type(raw) is int:
             return raw
         if type(raw) is float:
             if raw != raw or raw == _INF or raw == _NINF:
-                self.cerr = "not JSON: %s" % _short(raw)
+                self.cerr = "not JSON: %s" % short_repr(raw)
                 return _BAD
             return raw
         if isinstance(raw, tuple):
             if not json_finite(raw):
-                self.cerr = "not JSON (NaN or Infinity inside): %s" % _short(raw)
+                self.cerr = "not JSON (NaN or Infinity inside): %s" % short_repr(raw)
                 return _BAD
             return list(raw)
         if isinstance(raw, (bytes, bytearray)):
@@ -271,7 +186,7 @@ class Channel:
                 return raw.decode()
             except Exception:
                 pass
-        self.cerr = "not JSON: %s" % _short(raw)
+        self.cerr = "not JSON: %s" % short_repr(raw)
         return _BAD
 
     def sample(self, raw, now_ms):
@@ -397,14 +312,3 @@ class Channel:
                 return int(raw)
             return raw
         return value
-
-
-def is_num(v):
-    return v is not True and v is not False and isinstance(v, (int, float))
-
-
-def _short(v):
-    s = repr(v)
-    if len(s) > 40:
-        s = s[:37] + "..."
-    return s

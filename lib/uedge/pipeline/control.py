@@ -11,7 +11,7 @@ enforced for writes.
 
 import json
 
-from uedge.pipeline.channel import (
+from uedge.pipeline.values import (
     KIND_BOOLEAN,
     KIND_JSON,
     KIND_LOCATION,

@@ -37,6 +37,7 @@ from uedge.transport.mqtt_packets import (
     publish_header,
     subscribe_packet,
 )
+from uedge.transport.mqtt_inflight import InFlight
 from uedge.transport.mqtt_receive import Receiver
 from uedge.transport.net import (
     close_socket,
@@ -47,7 +48,7 @@ from uedge.transport.net import (
 )
 
 
-class MQTTClient(Receiver):
+class MQTTClient(InFlight, Receiver):
     def __init__(
         self,
         client_id,
@@ -289,10 +290,6 @@ class MQTTClient(Receiver):
                     )
         return n
 
-    def pending(self):
-        """Number of QoS 1 publishes not yet acknowledged."""
-        return self._inflight
-
     def ping_outstanding(self):
         """True while a PINGREQ has not been answered."""
         return bool(self._ping_out)
@@ -305,37 +302,12 @@ class MQTTClient(Receiver):
             self._rx, self._rxv = old._rx, old._rxv
             old._rx = old._rxv = None
 
-    def pending_pids(self):
-        return [p for p in self._if_pid if p]
-
-    def forget_pending(self):
-        for i in range(self._n_slots):
-            self._if_pid[i] = 0
-            self._if_topic[i] = None
-            self._if_msg[i] = None
-        self._inflight = 0
-
     # -- internals
 
     def _setup_io(self):
         self._read, self._write_fn = nonblocking_io(self.sock)
         self._poller = select.poll()
         self._poller.register(self.sock, select.POLLIN)
-
-    def _next_pid(self):
-        pid = self._pid
-        while True:
-            pid = pid + 1 if pid < 65535 else 1
-            if pid not in self._if_pid:
-                break
-        self._pid = pid
-        return pid
-
-    def _free_slot(self):
-        for i in range(self._n_slots):
-            if not self._if_pid[i]:
-                return i
-        return -1
 
     def _send_publish(self, topic, msg, qos, retain, dup, pid):
         mlen = len(msg)
@@ -423,15 +395,3 @@ class MQTTClient(Receiver):
         b[2] = pid >> 8
         b[3] = pid & 0xFF
         self._write(b)
-
-    def _acked(self, pid):
-        for i in range(self._n_slots):
-            if self._if_pid[i] == pid:
-                self._if_pid[i] = 0
-                self._if_topic[i] = None
-                self._if_msg[i] = None
-                self._inflight -= 1
-                if self.on_puback:
-                    self.on_puback(pid)
-                return
-
