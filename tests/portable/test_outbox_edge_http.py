@@ -201,3 +201,21 @@ def test_mqtt_batch_message_stays_within_the_byte_limit():
     assert len(q) == 0 and len(link.requests) > 2
     for entries in link.requests:
         assert len(batch_payload(entries)) <= 8192
+
+
+def test_first_point_goes_at_once_and_the_rest_of_its_second_counts_as_merged():
+    link = SecLink()
+    clock, e = start_edge(link, MemoryOutbox(cap_items=0), Store(CFG10), up=True)
+    t0 = clock.epoch_us()
+    run(e, clock, 2)  # 200 ms: the first second is not over
+    assert clock.epoch_us() // 1000000 == t0 // 1000000
+    assert len(link.requests) == 1 and len(link.points) == 1  # sent before its second ended
+    run(e, clock, 40)
+    clock.advance(1000)
+    run(e, clock, 2, 0)
+    a = _stored(link, "001")
+    secs = [s for s, _v in a]
+    assert secs == sorted(set(secs))  # one point per second, in order
+    sampled = max(v for _s, v in a) + 1
+    assert len(a) + e.merged_by_channel["001"] == sampled
+    assert e.conflicts == 0 and e.lost == 0

@@ -40,6 +40,10 @@ class Delivery(Slots):
         self.merged_by_channel = {}
         self.conflicts = 0
         self._slot = None  # [slot, ts_us, values, errors, n reports]
+        # the first slot after start goes at once (first data_in without waiting
+        # for its second to end); the rest of that second is counted as merged
+        self._slot_early = True
+        self._slot_sent = None
         self._drops_seen = self.outbox.dropped if self.outbox is not None else 0
         self._drop_error_ms = 0
         self._refused_channels = {}  # channels of reports the queue refused (latest)

@@ -5,7 +5,8 @@ alias and second. Reports of one second are merged into one point: the later
 value of a channel wins, __error entries are combined, and every channel
 value replaced that way is counted (Edge.merged, per channel in
 merged_by_channel). Live reports are gathered per slot and sent once the slot
-is over (Slots._slot_*); queued ones are merged when a replay batch is built
+is over (Slots._slot_*), but for the first one after start, sent at once (the
+rest of its second is counted as merged); queued ones are merged when a replay batch is built
 (_replay_send), a batch never ending in the middle of a slot.
 """
 
@@ -85,6 +86,14 @@ class Slots:
 
     def _slot_add(self, ts_us, values, errors, now):
         sid = ts_us // self.record_res_us
+        if sid == self._slot_sent and not errors:
+            # that second's point went early: these samples have no point of their own
+            counts = self.merged_by_channel
+            for k in values:
+                counts[k] = counts.get(k, 0) + 1
+            self.merged += len(values)
+            self.merged_reports += 1
+            return
         s = self._slot
         if s is not None and s[0] != sid:
             self._slot_flush(now)
@@ -112,9 +121,15 @@ class Slots:
             self._send_live(s[1], encode_data_in(s[2], s[3]), now)
 
     def _slot_step(self, now):
-        """Send the gathered slot once its second is over."""
+        """Send the gathered slot once its second is over (the very first one at once)."""
         s = self._slot
-        if s is not None and self.clock.epoch_us() // self.record_res_us > s[0]:
+        if s is None:
+            return
+        if self._slot_early and self.connected:
+            self._slot_early = False
+            self._slot_sent = s[0]
+            self._slot_flush(now)
+        elif self.clock.epoch_us() // self.record_res_us > s[0]:
             self._slot_flush(now)
 
     def _slot_wake_ms(self, now):
