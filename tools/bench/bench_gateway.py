@@ -19,7 +19,7 @@ and nothing may be left queued.  The CPU figure is per sample of the window
   FIGURE gw.cpu_per_point.<transport> <us> us   CPU per sampled channel value
   FIGURE gw.rss.<transport> <MB> MB              peak RSS (VmHWM) of the daemon
   FIGURE gw.first_data_in <ms> ms                process start -> first data_in
-                                                 stored (MQTT; HTTPS printed too)
+                                                 stored (MQTT; gw.first_data_in.https)
 
 With --rev REV the same workload also runs the daemon from git revision REV
 (extracted with `git archive`), so before/after figures come from one run.
@@ -233,6 +233,8 @@ def main(argv=None):
                     print("FIGURE gw.rss.%s %.1f MB" % (name, r["rss_mb"]))
                     if name == "mqtt":
                         print("FIGURE gw.first_data_in %.0f ms" % first)
+                    else:
+                        print("FIGURE gw.first_data_in.%s %.0f ms" % (name, first))
                     if not ok:
                         rc = 1
     finally:
