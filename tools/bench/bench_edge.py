@@ -28,9 +28,11 @@ for p in ("lib", "host", "tools/connector"):
 from uedge_connector.testing import running_connector, start_logged, stop_process  # noqa: E402
 from uedge_host.demo import go_command  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_gateway import cpu_seconds, peak_rss_kb  # noqa: E402  (one way to read /proc)
+
 DEVICE = "bench-0001"
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def config(n, rate_ms):
@@ -53,30 +55,6 @@ def config(n, rate_ms):
         "control_properties": {"range": {"min": 0, "max": 100000}},
     }
     return {"last_edited": "2026-01-01T00:00:00Z", "channels": chans}
-
-
-def cpu_seconds(pid):
-    """CPU time of the process: all threads' user+sys (clock ticks) or, finer,
-    the scheduler's on-CPU nanoseconds when every thread is summed."""
-    try:
-        total = 0
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
-        return total / 1e9
-    except (OSError, ValueError, IndexError):
-        pass
-    with open("/proc/%d/stat" % pid) as f:
-        parts = f.read().rsplit(")", 1)[1].split()
-    return (int(parts[11]) + int(parts[12])) / TICK  # utime, stime
-
-
-def peak_rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 def count_points(conn, since_us, until_us):
