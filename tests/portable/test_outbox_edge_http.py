@@ -193,7 +193,7 @@ def test_mqtt_batch_message_stays_within_the_byte_limit():
     link = UsLink()
     q = MemoryOutbox(cap_items=0)
     small = '{"001":1,"002":"a\\"b"}'  # small reports: the per-entry overhead dominates
-    for i in range(600):
+    for i in range(300):
         q.put(1700000000000000 + i * 1000, small)
     clock, e = start_edge(link, q, Store(None), up=True, batch_items=10000, batch_bytes=4096,
                           message_bytes=8192)
