@@ -20,7 +20,7 @@ test-cpython: setup
 	@echo "== portable tests under CPython"
 	$(BIN)/pytest tests/portable
 	@echo "== host tests under CPython"
-	$(BIN)/pytest --ignore=tests/portable
+	$(BIN)/pytest --ignore=tests/portable --durations=12
 
 # MicroPython from the pinned source (tools/micropython.pin), built once into
 # ~/.cache/uedge/micropython/<commit>/ (kept by make clean): mpy-cross, the
