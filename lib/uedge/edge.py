@@ -62,6 +62,8 @@ class Edge(ConfigSync, Delivery, DataOut):
         self.batch_bytes = batch_bytes
         # encoded size limit of one replay message (None: 64 KiB, or batch_bytes when larger)
         self.message_bytes = message_bytes
+        # the steps after sampling, bound once (a tuple built per pass allocates)
+        self._steps = (self._flush_errors, self._slot_step, self._replay_step, self._check_timeouts)
         self.max_inflight = max_inflight
         self.ack_timeout_ms = ack_timeout_ms
         # sync_window_ms is accepted for older callers and not used: nothing is
@@ -250,7 +252,7 @@ class Edge(ConfigSync, Delivery, DataOut):
             except Exception as e:
                 self.lost += 1
                 self._step_failed("report", e)
-        for step in (self._flush_errors, self._slot_step, self._replay_step, self._check_timeouts):
+        for step in self._steps:
             try:
                 step(now)
             except Exception as e:  # the loop must go on whatever a step hits
