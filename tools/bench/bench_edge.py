@@ -29,6 +29,7 @@ from uedge_connector.testing import running_connector, start_logged, stop_proces
 from uedge_host.demo import go_command  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_gateway import config as gateway_config  # noqa: E402
 from bench_gateway import cpu_seconds, peak_rss_kb  # noqa: E402  (one way to read /proc)
 
 DEVICE = "bench-0001"
@@ -36,17 +37,9 @@ MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 
 
 def config(n, rate_ms):
-    chans = {}
-    for i in range(n):
-        chans["C%03d" % i] = {
-            "display_name": "Signal %d" % i,
-            "properties": {"data_type": "NUMBER", "precision": 3},
-            "protocol_config": {
-                "sample_rate": rate_ms, "report_rate": rate_ms, "down_sample": "ACT",
-                "application": "Simulated",
-                "app_specific_config": {"function": "sine", "period_ms": 10000 + i, "amplitude": 10},
-            },
-        }
+    """bench_gateway's channels plus a control channel for the round trips."""
+    cfg = gateway_config(n, rate_ms)
+    chans = cfg["channels"]
     chans["SET"] = {
         "display_name": "Set point",
         "properties": {"data_type": "NUMBER", "control": True},
@@ -54,7 +47,7 @@ def config(n, rate_ms):
                             "app_specific_config": {"function": "step", "initial": 0}},
         "control_properties": {"range": {"min": 0, "max": 100000}},
     }
-    return {"last_edited": "2026-01-01T00:00:00Z", "channels": chans}
+    return cfg
 
 
 def count_points(conn, since_us, until_us):
