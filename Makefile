@@ -48,15 +48,16 @@ firmware: setup
 mpy-check: setup
 	bash tools/mpy_check.sh
 
-# The MicroPython builds (cached after the first run) go on in the background,
-# on one core, while the CPython suites run; then the 32-bit runs and the image.
+# The MicroPython builds (cached after the first run) and then the 32-bit runs
+# and the image go on in the background, on one core, while the CPython suites
+# (mostly waiting on peers and timeouts) run; their output follows.
 test: lint
 	@mkdir -p build
-	@MPBUILD_JOBS=1 $(PY) tools/mpbuild.py build mpy-cross unix32 qemu rp2040 > build/mpbuild.log 2>&1 & bpid=$$!; \
+	@( MPBUILD_JOBS=1 $(PY) tools/mpbuild.py build mpy-cross unix32 qemu rp2040 && \
+	  $(MAKE) --no-print-directory test-micropython mpy-check firmware test-qemu ) > build/boards.log 2>&1 & bpid=$$!; \
 	$(MAKE) --no-print-directory test-cpython; rc=$$?; \
-	wait $$bpid; brc=$$?; cat build/mpbuild.log; \
-	[ $$rc -eq 0 ] || exit $$rc; [ $$brc -eq 0 ] || { echo "test: MicroPython build failed"; exit $$brc; }
-	@$(MAKE) --no-print-directory test-micropython mpy-check firmware test-qemu
+	wait $$bpid; brc=$$?; cat build/boards.log; \
+	[ $$rc -eq 0 ] || exit $$rc; [ $$brc -eq 0 ] || { echo "test: the MicroPython builds or 32-bit runs failed"; exit $$brc; }
 
 bench: setup
 	@for f in tools/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
