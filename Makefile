@@ -34,9 +34,9 @@ test-micropython: micropython
 
 # The portable suite on the Cortex-M3 virtual board through mpremote (make hil without PORT).
 # The suite's test files are compiled on the board from source, which a firmware
-# never does: it runs in a 256 KiB heap; the firmware's own need at the Pico W's
+# never does: it runs in a 320 KiB heap; the firmware's own need at the Pico W's
 # 196,896 bytes is what make bench measures (mcu.heap.*).
-QEMU_TEST_HEAP ?= 262144
+QEMU_TEST_HEAP ?= 327680
 test-qemu: micropython
 	@echo "== portable tests on the qemu Cortex-M3 board (littlefs, 8 KB stack, float32, $(QEMU_TEST_HEAP)-byte heap)"
 	$(PY) tools/qemu_hil.py --heap $(QEMU_TEST_HEAP)

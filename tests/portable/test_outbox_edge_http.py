@@ -193,14 +193,14 @@ def test_mqtt_batch_message_stays_within_the_byte_limit():
     link = UsLink()
     q = MemoryOutbox(cap_items=0)
     small = '{"001":1,"002":"a\\"b"}'  # small reports: the per-entry overhead dominates
-    for i in range(300):
+    for i in range(150):
         q.put(1700000000000000 + i * 1000, small)
-    clock, e = start_edge(link, q, Store(None), up=True, batch_items=10000, batch_bytes=4096,
-                          message_bytes=8192)
+    clock, e = start_edge(link, q, Store(None), up=True, batch_items=10000, batch_bytes=2048,
+                          message_bytes=4096)
     run(e, clock, 300)
     assert len(q) == 0 and len(link.requests) > 2
     for entries in link.requests:
-        assert len(batch_payload(entries)) <= 8192
+        assert len(batch_payload(entries)) <= 4096
 
 
 def test_first_point_goes_at_once_and_the_rest_of_its_second_counts_as_merged():
