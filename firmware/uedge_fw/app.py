@@ -22,11 +22,11 @@ from uedge_fw.led import StatusLed
 from uedge_fw.net import Network
 from uedge_fw.version import VERSION
 
-import uedge.sources.onboard  # noqa: F401  registers "Onboard"
-
-# "Modbus_RTU" on the board's UARTs ("UART1", ...) is imported only when a
-# channel uses it (App.need_sources): its modules cost RAM on a board.
+# "Onboard" (the board's pins) and "Modbus_RTU" (on its UARTs, "UART1", ...)
+# are imported only when a channel uses them (App.need_sources): their
+# modules cost RAM on a board.
 HAVE_RTU = False
+HAVE_ONBOARD = False
 
 
 def log(msg):
@@ -192,7 +192,11 @@ class App:
 
     def need_sources(self, apps):
         """Edge calls this with the applications a config_io uses, before parsing it."""
-        global HAVE_RTU
+        global HAVE_RTU, HAVE_ONBOARD
+        if "Onboard" in apps and not HAVE_ONBOARD:
+            import uedge.sources.onboard  # noqa: F401  registers "Onboard"
+
+            HAVE_ONBOARD = True
         if "Modbus_RTU" in apps and not HAVE_RTU:
             try:
                 from uedge.sources import modbus_rtu
@@ -262,7 +266,7 @@ class App:
                                 max_inflight=s["max_inflight"], need_sources=self.need_sources,
                                 clock_ok=lambda: clock_is_set(net, clock))
         edge.start()
-        log("uedge: edge loop started (sources: Onboard, Modbus_RTU when a channel uses it)")
+        log("uedge: edge loop started (Onboard and Modbus_RTU sources load when a channel uses them)")
         gc.collect()
         last_gc = clock.now_ms()
         while not (should_stop and should_stop()):

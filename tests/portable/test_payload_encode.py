@@ -34,5 +34,5 @@ def test_batch_matches_the_record_api_shape():
     assert parsed == [{"timestamp": 1531111131679000, "values": {"data_in": '{"001":73.16492}'}},
                       {"timestamp": 1531111131689665, "values": {"data_in": '{"001":72.73459}'}}]
     assert json.loads(parsed[0]["values"]["data_in"]) == {"001": 73.16492}
-    assert batch_payload([]) == "[]"
+    assert json.loads(batch_payload([])) == []
     assert json.loads(batch_payload([(1, {"data_x": "{}"})])) == [{"timestamp": 1, "values": {"data_x": "{}"}}]

@@ -27,8 +27,12 @@ link map gives: __GcHeapEnd - __GcHeapStart on rp2) in which the workload
 completes, by binary search.  On qemu the heap is set at boot without
 rebuilding: the board firmware has a 1 MB heap and holds a block from boot so
 that the usable pool equals a heap area of the asked size (boards/qemu-m3/
-board.c); on unix with -X heapsize.  The workload module's own bytecode sits
-in that heap too and is printed (ENTRY) with the figures.
+board.c); on unix with -X heapsize.  With .mpy files the workload module's own
+bytecode sits in that heap too (printed as "workload module"); a frozen image
+holds it in flash, frozen with uedge (tools/manifests/*_frozen.py), as it holds
+app.main.  On unix the simulated machine/network/ntptime modules (C modules in
+a board's flash) are loaded first and the heap they take is added to
+-X heapsize, so every figure is the heap left for the firmware.
 FIGURE mcu.uf2 is the size of the Pico W image (make firmware BOARD=rp2040).
 Every figure comes from a 32-bit build; nothing is scaled from a 64-bit run.
 """
@@ -174,6 +178,7 @@ class Unix:
             path.insert(1, os.path.join(self.dir, "b", "lib"))
         self.env = dict(os.environ, MICROPYPATH=":".join(path))
         self.runs = 0
+        self.hw = self._hw_bytes()
         self._conn = None
         if tls:
             sys.path.insert(0, os.path.join(ROOT, "tools", "connector"))
@@ -185,9 +190,22 @@ class Unix:
                         c.ca_path)
             self.name += " + MQTT/TLS"
 
+    def _hw_bytes(self):
+        """Heap the simulated machine/network/ntptime modules hold (Python here,
+        C in a board's flash): added to -X heapsize, so each figure is the heap
+        left for the firmware, as on a board."""
+        code = ("import gc\ngc.collect()\na = gc.mem_alloc()\nimport mpy_footprint\ngc.collect()\n"
+                "b = gc.mem_alloc()\nmpy_footprint._hw()\ngc.collect()\nprint('HW', gc.mem_alloc() - b)")
+        r = subprocess.run([self.exe, "-c", code], capture_output=True, text=True, timeout=60, env=self.env,
+                           cwd=self.dir)
+        for line in r.stdout.splitlines():
+            if line.startswith("HW "):
+                return int(line.split()[1])
+        raise RuntimeError("cannot measure the simulated hardware modules: %s" % (r.stderr or r.stdout))
+
     def probe(self, heap, phase="run"):
         self.runs += 1
-        r = subprocess.run([self.exe, "-X", "heapsize=%d" % heap, "-c",
+        r = subprocess.run([self.exe, "-X", "heapsize=%d" % (heap + self.hw), "-c",
                             "import mpy_footprint\nmpy_footprint.main(%r, %r, %r)"
                             % ("tls" if self.tls and phase == "run" else phase, os.path.join(self.dir, "ob"), self.tls)],
                            capture_output=True, text=True, timeout=600, env=self.env, cwd=self.dir)
@@ -237,9 +255,10 @@ def main(argv=None):
                 return 1
             r = m["roomy"]
             print("footprint: %-26s smallest heap %7d B (import only %7d B); workload module %d B; "
-                  "live after setup %s B, peak live %s B, alloc/pass %s B; %d runs, %.0f s"
+                  "live after setup %s B, peak live %s B, alloc/pass %s B; %d runs, %.0f s%s"
                   % (t.name, m["heap"], m["load"], r.get("entry", 0), r["loaded"], r["live_peak"],
-                     r["alloc_per_cycle"], m["runs"], m["s"]))
+                     r["alloc_per_cycle"], m["runs"], m["s"],
+                     "; simulated hardware modules %d B, not counted" % t.hw if getattr(t, "hw", 0) else ""))
             if fig:
                 figures[fig] = m["heap"]
             if key == "unix" and not frozen:

@@ -89,7 +89,7 @@ def workload(outbox_dir, phase="run"):
         _HELD.append(_fill_leaving(int(phase[5:])))
     print("LOADED " + " ".join(sorted(k for k in sys.modules if k.startswith("uedge") or k == "board")))
     from uedge.compat import FakeClock
-    from uedge.config.config_io import parse_config_io
+    from uedge.config.model import parse_io  # the firmware's path: validators unloaded after
     from uedge.edge import Edge
     from uedge.outbox.segment import SegmentOutbox
     from uedge.pipeline.scheduler import Scheduler
@@ -158,7 +158,7 @@ def workload(outbox_dir, phase="run"):
     ob = SegmentOutbox(outbox_dir, cap_bytes=d.get("outbox_bytes", 65536), segment_bytes=4096)
     sched = Scheduler(clock, reuse_report=True)
     edge = Edge(clock, sched, t, ob, replay_rate=5, **edge_kw)
-    cfg = parse_config_io(cfg_text)
+    cfg = parse_io(cfg_text)
     sched.apply(cfg)
     edge.config = cfg
     del cfg_text

@@ -17,74 +17,12 @@ from uedge.config.fields import (
     upper_ident,
     valid_channel_id,
 )
-from uedge.config.json_reader import ConfigError, parse_ordered
+from uedge.config.json_reader import parse_ordered
+from uedge.config.model import ChannelConfig, ConfigError, ConfigIO  # noqa: F401  (re-exported)
 
 DOWN_SAMPLE = ("MIN", "MAX", "AVG", "ACT")
 PRIMITIVE_TYPES = ("BOOLEAN", "NUMERIC", "STRING", "JSON")
 DEFAULT_REPORT_RATE = 60000
-
-
-_NO_DEFAULT = object()
-
-
-class ChannelConfig:
-    """One validated channel of config_io, with defaults filled in.
-
-    The defaults are class attributes and an instance stores only the values
-    that differ from them: 16 channels take noticeably less RAM on a board.
-    """
-
-    description = None
-    data_unit = None
-    primitive_type = None
-    precision = None
-    locked = False
-    control = False
-    device_diagnostic = False
-    min = None
-    max = None
-    timeout = None
-    report_on_change = False
-    report_on_change_tolerance = 0
-    down_sample = "ACT"
-    application = None
-    interface = None
-    input_raw_min = None
-    input_raw_max = None
-    input_raw_unit = None
-    multiplier = None
-    offset = None
-    control_min = None
-    control_max = None
-    control_enum = None
-    source_state = None
-
-    def __init__(self, cid, raw):
-        self.id = cid
-        self.raw = raw
-
-    def _set(self, name, v):
-        d = getattr(ChannelConfig, name, _NO_DEFAULT)
-        if v is not d and (type(v) is not type(d) or v != d):
-            setattr(self, name, v)
-
-    def __repr__(self):
-        return "<ChannelConfig %s %s>" % (self.id, self.data_type)
-
-
-class ConfigIO:
-    def __init__(self, raw):
-        self.raw = raw
-        self.channels = {}
-        self.order = []  # channel ids in document order (MicroPython dicts are unordered)
-        self.last_edited = None
-        self.last_editor = None
-        self.locked = False
-        self.meta = None
-
-    def __iter__(self):
-        for cid in self.order:
-            yield self.channels[cid]
 
 
 def _parse_channel(cid, ch, check_channel):

@@ -9,11 +9,9 @@ runtimes.
 
 import json
 
+from uedge.config.model import ConfigError  # noqa: F401  (re-exported)
+
 MAX_DEPTH = 32
-
-
-class ConfigError(ValueError):
-    pass
 
 
 def type_name(v):

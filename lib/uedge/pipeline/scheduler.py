@@ -9,7 +9,7 @@ Time only comes from the clock passed in (or the now_ms given to poll), so a
 FakeClock drives an hour of schedule in milliseconds.
 """
 
-from uedge.config.config_io import ConfigIO, parse_config_io
+from uedge.config.model import ConfigIO, parse_io
 from uedge.pipeline.channel import Channel
 from uedge.pipeline.control import check_request
 from uedge.sources import Slot, Virtual, default_open_source, error_text, registry_check
@@ -74,7 +74,7 @@ class Scheduler:
                 config_applications = ca.parse_config_applications(config_applications)
             self.config_applications = config_applications
         if not isinstance(config_io, ConfigIO):
-            config_io = parse_config_io(config_io, check_channel=registry_check)
+            config_io = parse_io(config_io, registry_check)
         apps = self.config_applications
         now = self.clock.now_ms()
         old_slots = self._slots

@@ -32,8 +32,7 @@ log and _error().
 import binascii
 import json
 
-from uedge.config.config_io import parse_config_io
-from uedge.config.json_reader import ConfigError, loads
+from uedge.config.model import ConfigError, applications_of, parse_io
 from uedge.sources import registry_check as check_channel
 
 
@@ -109,24 +108,6 @@ class FileStore:
         p = self.paths.get(alias)
         if p:
             _write(p, text)
-
-
-def applications_of(text):
-    """Application names a config_io text uses ([] when it cannot be read)."""
-    try:
-        doc = loads(text)
-        chans = doc.get("channels")
-    except (ConfigError, AttributeError):
-        return []
-    apps = []
-    if isinstance(chans, dict):
-        for cid in chans:
-            ch = chans[cid]
-            pc = ch.get("protocol_config") if isinstance(ch, dict) else None
-            app = pc.get("application") if isinstance(pc, dict) else None
-            if isinstance(app, str) and app not in apps:
-                apps.append(app)
-    return apps
 
 
 DOCUMENTS = ("config_io", "config_applications", "data_out")
@@ -244,7 +225,7 @@ class ConfigSync:
         if text:
             self._need(text)
             try:
-                cfg = parse_config_io(text, check_channel)
+                cfg = parse_io(text, check_channel)
                 self._apply(cfg, self.apps)
                 self.config = cfg
                 self.config_text = text
@@ -297,7 +278,7 @@ class ConfigSync:
             return
         self._need(text)
         try:
-            cfg = parse_config_io(text, check_channel)
+            cfg = parse_io(text, check_channel)
         except ConfigError as e:
             self._error("config_io", "config_io rejected, keeping the last good one: %s" % e)
             return
@@ -322,7 +303,7 @@ class ConfigSync:
             if merged is not None:
                 text = merged
                 try:
-                    cfg = parse_config_io(text, check_channel)
+                    cfg = parse_io(text, check_channel)
                 except ConfigError as e:
                     self._error("config_io", "config_io rejected, keeping the last good one: %s" % e)
                     return
