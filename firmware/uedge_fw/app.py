@@ -75,8 +75,10 @@ def make_transport(s, clock):
 
     if s["auth"] == "password":
         common["password"] = s["secrets"].get("password")
+    # replay batches are built in one buffer taken at start
     return MuranoMQTT(s["host"], s["port"] or None, keepalive=s["keepalive"],
-                      max_packet=s["max_update"] + 1024, **common)
+                      max_packet=s["max_update"] + 1024,
+                      batch_buffer=settings_mod.batch_buffer_bytes(s), **common)
 
 
 # A wall clock before this was never set (a board's RTC starts in 2000).

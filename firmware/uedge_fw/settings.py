@@ -49,6 +49,12 @@ class SettingsError(Exception):
     pass
 
 
+def batch_buffer_bytes(s):
+    """The MQTT replay batch buffer (MuranoMQTT batch_buffer): batch_bytes of
+    reports plus each entry's JSON around them."""
+    return s["batch_bytes"] + 64 * s["batch_items"]
+
+
 def _read(path):
     try:
         with open(path) as f:

@@ -1,4 +1,5 @@
 import json
+import sys
 
 from ptest import raises
 
@@ -103,3 +104,50 @@ def test_http_receive_buffers_follow_the_settings():
         assert not conn._grow(2048 + http_client.HEAD_ROOM + 1)
         conn._small()
         assert len(conn._rx) <= http_client.RX_START
+
+
+class _Client:
+    """Just the surface MuranoMQTT.record uses: publish and the pending packet ids."""
+
+    connected = True
+
+    def __init__(self):
+        self.sent = []
+        self.pending = []
+
+    def publish(self, topic, msg, qos=1):
+        self.sent.append((topic, msg))  # as held for a retransmission: not copied
+        pid = len(self.sent)
+        self.pending.append(pid)
+        return pid
+
+    def pending_pids(self):
+        return list(self.pending)
+
+
+def _text(msg):
+    return msg if isinstance(msg, str) else bytes(msg).decode()
+
+
+def test_replay_batches_reuse_one_buffer_once_acknowledged():
+    m = MuranoMQTT("h", None, "0001", auth="token", batch_buffer=512)
+    c = _Client()
+    m._client = c
+    e1 = [(1, {"data_in": '{"a":1}'}), (2, {"data_in": '{"a":2}'})]
+    e2 = [(3, {"data_in": '{"a":"say \\"hi\\""}'}), (4, {"data_in": '{"a":4}'})]
+    p1 = m.record(e1)
+    p2 = m.record(e2)  # the first batch is unacknowledged: its bytes must not change
+    assert json.loads(_text(c.sent[0][1])) == [{"timestamp": 1, "values": {"data_in": '{"a":1}'}},
+                                        {"timestamp": 2, "values": {"data_in": '{"a":2}'}}]
+    assert json.loads(_text(c.sent[1][1]))[0]["values"]["data_in"] == '{"a":"say \\"hi\\""}'
+    assert (p1, p2) == (1, 2)
+    c.pending = []  # both acknowledged
+    m.record(e1)
+    c.pending = []
+    m.record([(9, {"data_in": "x" * 600}), (10, {"data_in": "{}"})])  # larger than the buffer
+    assert json.loads(_text(c.sent[2][1]))[1]["timestamp"] == 2  # not overwritten by the large one
+    assert json.loads(_text(c.sent[3][1]))[0]["values"]["data_in"] == "x" * 600
+    if sys.implementation.name == "micropython":
+        assert m._batch_buf is not None and len(m._batch_buf) == 512
+    else:
+        assert m._batch_buf is None  # a gateway builds each message as a str

@@ -37,7 +37,7 @@ def _board_modules():
     from uedge.transport import murano_mqtt  # noqa: F401  (make_transport, MQTT)
     import uedge.sources.simulated  # noqa: F401  (the bench's channels)
 
-    return settings.DEFAULTS
+    return settings
 
 
 _HELD = []  # ballast that occupies the heap during a run
@@ -76,7 +76,8 @@ def workload(outbox_dir, phase="run"):
     _hw()
     gc.collect()
     base = gc.mem_alloc()
-    d = _board_modules()
+    settings = _board_modules()
+    d = settings.DEFAULTS
     gc.collect()
     mods = gc.mem_alloc() - base
     if phase == "load":
@@ -97,17 +98,20 @@ def workload(outbox_dir, phase="run"):
     from uedge.transport.mqtt_client import MQTTClient
 
     max_update = d.get("max_update", 65536)
+    batch_buffer = settings.batch_buffer_bytes(d)
     edge_kw = {}
     for k in ("batch_items", "batch_bytes", "max_inflight"):
         if k in d:
             edge_kw[k] = d[k]
 
     class Transport:
-        """Holds the MQTT client's buffers as MuranoMQTT does; records encode
-        like MuranoMQTT.record; delivery is acknowledged at once."""
+        """Holds the MQTT client's buffers and the batch buffer as MuranoMQTT
+        does; records encode like MuranoMQTT.record; delivery is acknowledged
+        at once."""
 
         def __init__(self):
             self.client = MQTTClient("", "127.0.0.1", 1883, max_packet=max_update + 1024)
+            self.batch_buf = bytearray(batch_buffer)
             print("RXBUF %d" % len(self.client.rx_buffer()))
             self.connected = True
             self.on_update = self.on_ack = self.on_state = None
@@ -118,7 +122,7 @@ def workload(outbox_dir, phase="run"):
             pass
 
         def record(self, entries):
-            p = murano.batch_payload(entries)
+            p = murano.batch_payload(entries, self.batch_buf if len(entries) > 1 else None)
             self.sent += len(entries)
             self.nbytes += len(p)
             return None
@@ -152,7 +156,7 @@ def workload(outbox_dir, phase="run"):
     if phase == "tls":
         from mpy_footprint_tls import TlsTransport  # only in this phase: not in the others' heap
 
-        t = TlsTransport(TLS, max_update + 1024)
+        t = TlsTransport(TLS, max_update + 1024, batch_buffer)
     else:
         t = Transport()
     ob = SegmentOutbox(outbox_dir, cap_bytes=d.get("outbox_bytes", 65536), segment_bytes=4096)

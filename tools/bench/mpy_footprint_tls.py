@@ -6,12 +6,13 @@ class TlsTransport:
     local connector, token auth): every record is published on it, PUBACKs are
     counted, the edge loop sees immediate delivery as with the stand-in."""
 
-    def __init__(self, tls, max_packet):
+    def __init__(self, tls, max_packet, batch_buffer=0):
         from uedge.transport.murano_mqtt import MuranoMQTT
 
         host, port, dev, cred, ca = tls
         self.link = MuranoMQTT(host, int(port), dev, auth="token", credentials_path=cred, ca=ca,
-                               server_hostname="localhost", max_packet=max_packet)
+                               server_hostname="localhost", max_packet=max_packet,
+                               batch_buffer=batch_buffer)
         self.acks = 0
         self.link.on_ack = self._ack
         self.link.provision()

@@ -35,15 +35,15 @@ def parse_update_topic(topic):
     return rest[:i].decode(), int(ts)
 
 
-def batch_payload(entries):
+def batch_payload(entries, buf=None):
     """[(ts_us, {alias: value_str}), ...] -> the $resource.batch JSON array.
 
     A str (json.dumps), but for a batch of several entries on MicroPython: a
-    bytearray of exactly the message's length. json.dumps would grow its
-    buffer by copies, needing contiguous blocks of up to twice a replay batch
-    in a fragmented board heap; here each value is escaped twice instead
-    (once to count, once to copy), so the batch is held once, plus one value
-    at a time."""
+    memoryview of exactly the message's length, into buf when it is large
+    enough (else into a new bytearray). json.dumps would grow its buffer by
+    copies, needing contiguous blocks of up to twice a replay batch in a
+    fragmented board heap; here each value is escaped twice instead (once to
+    count, once to copy), so the batch is held once, plus one value at a time."""
     if not MICROPYTHON or len(entries) < 2:
         out = []
         for ts_us, values in entries:
@@ -52,9 +52,12 @@ def batch_payload(entries):
             out.append({"timestamp": int(ts_us), "values": values})
         return json.dumps(out)
     n = _batch_into(entries, None)
-    buf = bytearray(n)
-    _batch_into(entries, memoryview(buf))
-    return buf
+    if buf is not None and len(buf) >= n:
+        out = memoryview(buf)[:n]
+    else:
+        out = memoryview(bytearray(n))
+    _batch_into(entries, out)
+    return out
 
 
 def _batch_into(entries, out):
@@ -113,6 +116,7 @@ class MuranoMQTT(DeviceLink):
         max_packet=None,
         subscribe=("$resource/#",),
         log=None,
+        batch_buffer=0,
     ):
         if auth not in ("token", "password", "cert"):
             raise MuranoError('auth must be "token", "password" or "cert", got %r' % (auth,))
@@ -127,6 +131,12 @@ class MuranoMQTT(DeviceLink):
         # the topic and length header come on top of the resource value
         self.max_packet = DEFAULT_MAX_UPDATE + 1024 if max_packet is None else max_packet
         self.subscriptions = subscribe
+        # batch_buffer: bytes of one buffer, taken now (while a board's heap is
+        # whole), that replay batches are built in (MicroPython), so a replay
+        # never needs a large contiguous block of a fragmented heap. A batch
+        # larger than it, or sent while it is still unacknowledged, gets its own.
+        self._batch_buf = bytearray(batch_buffer) if batch_buffer and MICROPYTHON else None
+        self._batch_pid = 0
         if auth == "password" and password:
             if len(password) < 20:
                 raise MuranoError("password auth needs a password of at least 20 characters")
@@ -364,7 +374,16 @@ class MuranoMQTT(DeviceLink):
 
     def record(self, entries):
         """Historical values: [(ts_us, {alias: value_str}), ...] on $resource.batch."""
-        return self._publish(b"$resource.batch", batch_payload(entries))
+        buf = self._batch_buf
+        if buf is None or len(entries) < 2:
+            return self._publish(b"$resource.batch", batch_payload(entries))
+        c = self._client
+        if self._batch_pid and c is not None and self._batch_pid in c.pending_pids():
+            buf = None  # the last batch is still held for a retransmission
+        pid = self._publish(b"$resource.batch", batch_payload(entries, buf))
+        if buf is not None:
+            self._batch_pid = pid
+        return pid
 
     def sockets(self):
         """The live socket(s), for a host loop that waits in select()."""
