@@ -52,7 +52,7 @@ class SettingsError(Exception):
 def batch_buffer_bytes(s):
     """The MQTT replay batch buffer (MuranoMQTT batch_buffer): batch_bytes of
     reports plus each entry's JSON around them."""
-    return s["batch_bytes"] + 64 * s["batch_items"]
+    return s["batch_bytes"]
 
 
 def _read(path):
