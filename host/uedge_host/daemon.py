@@ -2,7 +2,6 @@
 
 import json
 import logging
-import logging.handlers
 import os
 import select
 import signal

@@ -1,7 +1,6 @@
 """Log setup of the gateway daemon: console or syslog handlers, and the core's log adapter."""
 
 import logging
-import logging.handlers
 import os
 import sys
 
@@ -23,7 +22,10 @@ def setup_logging(level, env=None):
     else:
         d = os.path.dirname(os.path.abspath(dest))
         os.makedirs(d, exist_ok=True)
-        h = logging.handlers.RotatingFileHandler(dest, maxBytes=max_bytes, backupCount=backups)
+        # only for a log file: logging.handlers brings socket, pickle, queue, ...
+        from logging.handlers import RotatingFileHandler
+
+        h = RotatingFileHandler(dest, maxBytes=max_bytes, backupCount=backups)
     h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in _log_handlers:

@@ -2,7 +2,6 @@
 which runs blocking (re)connect attempts in a worker thread."""
 
 import logging
-import logging.handlers
 import threading
 
 from uedge_host import settings as settings_mod
