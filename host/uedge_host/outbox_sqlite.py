@@ -15,13 +15,13 @@ replayed.
 
 import binascii
 import contextlib
-import logging
 import os
 import sqlite3
 
 from uedge.outbox.memory import Outbox
+from uedge_host.logsetup import getLogger
 
-log = logging.getLogger("uedge.outbox")
+log = getLogger("uedge.outbox")
 
 _SYNC = {"off": "OFF", "normal": "NORMAL", "full": "FULL"}
 

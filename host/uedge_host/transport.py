@@ -1,12 +1,12 @@
 """The gateway's transport: MQTT or HTTP from the settings, and BackgroundConnect,
 which runs blocking (re)connect attempts in a worker thread."""
 
-import logging
 import threading
 
 from uedge_host import settings as settings_mod
+from uedge_host.logsetup import getLogger
 
-log = logging.getLogger("uedge")
+log = getLogger("uedge")
 
 
 def token_of(t):
@@ -31,7 +31,7 @@ def make_transport(s, clock):
         from uedge.transport.murano_mqtt import MuranoMQTT
 
         t = MuranoMQTT(host, port, s.murano_id, password=s.murano_password if auth == "password" else None,
-                       log=lambda m: logging.getLogger("uedge.mqtt").info("%s", m), **common)
+                       log=lambda m: getLogger("uedge.mqtt").info("%s", m), **common)
     else:
         if auth == "password":
             raise settings_mod.SettingsError(
@@ -40,7 +40,7 @@ def make_transport(s, clock):
         from uedge.transport.murano_http import MuranoHTTP
 
         t = MuranoHTTP(host, port, s.murano_id, long_poll_ms=s.http_long_poll_ms, watch=s.watch,
-                       log=lambda m: logging.getLogger("uedge.http").info("%s", m), **common)
+                       log=lambda m: getLogger("uedge.http").info("%s", m), **common)
     secret = s.murano_password if auth == "password" else s.murano_token
     if secret and auth != "cert":
         t.set_credentials(secret)

@@ -7,10 +7,13 @@ import os
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_h
+from hypothesis import strategies as st
 
 from edge_helpers import Uedge, wait_for
 from uedge_connector.testing import running_connector
-from uedge_host import cli
+from uedge_host import cli, settings
 
 
 def argparse_view(argv):
@@ -121,3 +124,72 @@ def test_uedge_site_keeps_the_usual_start(tmp_path, monkeypatch):
     if not sys.flags.no_site:
         exe, args = calls[0]
         assert exe == sys.executable and args[1] == "-S" and args[-3:] == ["-s", "x", "go"]
+
+
+def _configparser_view(text):
+    import configparser
+
+    cp = configparser.ConfigParser(interpolation=None, strict=False)
+    cp.read_string(text if settings._has_section(text) else "[edged]\n" + text)
+    out = {}
+    for section in cp.sections():
+        for key, value in cp.items(section):
+            out.setdefault(key, value.strip())
+    return out
+
+
+INI_TEXTS = [
+    "murano_id = gw1\nmurano_host = https://h.example.com\n",
+    "# comment\n; other\n\nMurano_ID: gw1\nmurano_token=abc=def: x\n",
+    "[device]\nmurano_id = a\n[edged]\nmurano_id = b\nqueuing = False\n",
+    "murano_id = a\n[edged]\nmurano_id = c\n[x]\ndebug = INFO # not a comment\n",
+    "[s]\nk = 1\nk = 2\n[t]\nk = 3\n[s]\nk2 =\n",
+    "key = 100%\n[a]x\nb: c = d\n",
+]
+
+
+@pytest.mark.parametrize("text", INI_TEXTS)
+def test_plain_ini_read_as_configparser_reads_it(text):
+    fast = settings._read_plain_ini(text)
+    assert fast is not None
+    assert fast == _configparser_view(text)
+
+
+@pytest.mark.parametrize("text", [
+    "murano_id = a\n  continued\n", "[DEFAULT]\nk = 1\n[s]\nj = 2\n", "just a word\n", "= v\n", "[]\nk = v\n",
+])
+def test_other_ini_files_go_to_configparser(text, tmp_path):
+    assert settings._read_plain_ini(text) is None
+    p = tmp_path / "x.ini"
+    p.write_text(text)
+    try:
+        want = _configparser_view(text)
+    except Exception:
+        with pytest.raises(settings.SettingsError):
+            settings.read_ini(str(p))
+    else:
+        assert settings.read_ini(str(p)) == want
+
+
+_LINE = st.one_of(
+    st.sampled_from(["", "# c", "; c", "[edged]", "[device]", "[Edged]", "[a] b", "k", "=v"]),
+    st.builds(lambda k, sep, v: "%s%s%s" % (k, sep, v),
+              st.text("abcK_ :=", min_size=1, max_size=6), st.sampled_from(["=", ":", " = ", ": "]),
+              st.text("xy=:%# ", max_size=6)),
+)
+
+
+@settings_h(max_examples=300, deadline=None)
+@given(st.lists(_LINE, max_size=8))
+def test_plain_ini_reader_agrees_with_configparser(lines):
+    import configparser
+
+    text = "\n".join(lines) + "\n"
+    fast = settings._read_plain_ini(text)
+    try:
+        want = _configparser_view(text)
+    except configparser.Error:
+        assert fast is None
+        return
+    if fast is not None:
+        assert fast == want
