@@ -372,6 +372,10 @@ def exec_without_site(argv):
         flags.append("-" + "O" * sys.flags.optimize)
     if sys.flags.dont_write_bytecode:
         flags.append("-B")
+    if sys.flags.no_user_site:
+        flags.append("-s")  # site.main() later (fieldbus drivers) must skip the user site too
+    if sys.flags.bytes_warning:
+        flags.append("-" + "b" * sys.flags.bytes_warning)
     code = _CHILD % (sys.argv[0], dirs)
     try:
         os.execv(sys.executable, [sys.executable] + flags + ["-c", code] + list(argv))
