@@ -6,17 +6,10 @@
     uedge connector ...                                         (local IoT Connector)
 """
 
-import argparse
-import logging
-import logging.handlers
 import os
 import sys
 
 from uedge_host import settings as settings_mod
-
-from uedge_host.daemon import go, package_version
-
-log = logging.getLogger("uedge")
 
 LEVELS = settings_mod.LEVELS
 
@@ -113,6 +106,8 @@ _DEPRECATED_SETTINGS = {
 
 
 def _bool_arg(text):
+    import argparse
+
     try:
         return settings_mod.parse_bool(text)
     except settings_mod.SettingsError:
@@ -120,6 +115,8 @@ def _bool_arg(text):
 
 
 def _add_settings_options(p, suppress):
+    import argparse
+
     d = argparse.SUPPRESS if suppress else None
     p.add_argument("-i", "--ini-file", dest="ini_file", default=d, metavar="FILE",
                    help="edged INI file (read, and updated with the provisioned token)")
@@ -166,6 +163,8 @@ def _add_settings_options(p, suppress):
 
 
 def build_parser():
+    import argparse
+
     name = os.path.basename(sys.argv[0] or "")
     p = argparse.ArgumentParser(
         prog="edged" if name == "edged" else "uedge",
@@ -222,7 +221,7 @@ def list_commands(out=None):
 def deprecation_warnings(args):
     """Warnings for deprecated edged options given on the command line."""
     msgs = []
-    ns = vars(args)
+    ns = args if isinstance(args, dict) else vars(args)
     for flag in _DEPRECATED_FLAGS:
         if ns.get("deprecated_" + flag[2:].replace("-", "_")):
             msgs.append("%s is DEPRECATED in edged and has no effect" % flag)
@@ -234,7 +233,158 @@ def deprecation_warnings(args):
     return msgs
 
 
+# -- `go` without argparse ----------------------------------------------------------
+# The daemon's command line is read by a small exact parser: argparse, with its
+# gettext, locale and shutil, and three parsers of ~60 options each, is about
+# 1 MB of a daemon's peak memory. It accepts only what it can read exactly as
+# argparse does (the option strings as declared, `--long=value`); anything
+# else (abbreviations, -sVALUE, --help, a bad value, an unknown option) goes
+# to argparse, which gives the same result or its usual error.
+
+_FAST = {}
+
+
+def _fast_table():
+    if _FAST:
+        return _FAST
+    t = {"-i": ("ini_file", "str"), "--ini-file": ("ini_file", "str")}
+    for name, typ, _default, _help in settings_mod.EDGED_FIELDS + settings_mod.UEDGE_FIELDS:
+        spec, _metavar = _OPTIONS[name]
+        if typ is bool and name not in _VALUE_BOOLS:
+            kind = "flag"
+        elif typ is bool:
+            kind = "bool"
+        elif name == "debug":
+            kind = "level"
+        elif name == "queuing_drop_strategy":
+            kind = ("oldest", "latest")
+        elif name == "queue_sync":
+            kind = ("off", "normal", "full")
+        else:
+            kind = "str"
+        for opt in spec.replace("|", " ").split():
+            t[opt] = (name, kind)
+        if typ is bool:
+            t["--no-" + name.replace("_", "-")] = (name, "off")
+    t["--strategy"] = ("strategy", "str")
+    for flag in _DEPRECATED_FLAGS:
+        t[flag] = ("deprecated_" + flag[2:].replace("-", "_"), "flag")
+    t["--edged-timeout"] = ("edged_timeout", "float")
+    _FAST.update(t)
+    return _FAST
+
+
+def fast_go_args(argv):
+    """{dest: value} of a `go` command line (after normalize_argv), as argparse
+    would set them (options given only, "command": "go"), or None when argparse
+    has to read it."""
+    table = _fast_table()
+    out = {}
+    seen_go = False
+    i = 0
+    n = len(argv)
+    while i < n:
+        a = argv[i]
+        i += 1
+        if a == "go" and not seen_go:
+            seen_go = True
+            continue
+        if not a.startswith("-") or a == "--" or a == "-":
+            return None
+        inline = None
+        if a.startswith("--") and "=" in a:
+            a, inline = a.split("=", 1)
+        if a == "--duration" and seen_go:
+            dest, kind = "duration", "float"
+        else:
+            spec = table.get(a)
+            if spec is None:
+                return None
+            dest, kind = spec
+        if kind in ("flag", "off"):
+            if inline is not None:
+                return None
+            out[dest] = kind == "flag"
+            continue
+        if inline is None:
+            if i >= n or argv[i].startswith("-"):
+                return None
+            inline = argv[i]
+            i += 1
+        v = inline
+        try:
+            if kind == "bool":
+                v = settings_mod.parse_bool(v)
+            elif kind == "float":
+                v = float(v)
+            elif kind == "level":
+                v = v.upper()
+                if v not in LEVELS:
+                    return None
+            elif kind != "str" and v not in kind:
+                return None
+        except (settings_mod.SettingsError, ValueError):
+            return None
+        out[dest] = v
+    if not seen_go:
+        return None
+    out["command"] = "go"
+    return out
+
+
+# -- the daemon in an interpreter without site ----------------------------------------
+# `uedge go` runs for months: it does not need what site.py sets up at start in a
+# virtual env (the .pth files: setuptools' distutils hack, editable-install
+# finders with importlib.util and contextlib; about 1 MB). The program entry
+# starts the daemon again with -S, the directories of uedge and uedge_host in
+# front of sys.path; the site directories are added (site.main(), .pth files
+# and all) the first time a config_io needs a fieldbus library (daemon.need_sources).
+# UEDGE_SITE=1 in the environment keeps the usual start.
+
+_CHILD = """import sys
+sys.argv[0] = %r
+if sys.path and sys.path[0] == "":
+    del sys.path[0]  # -c puts the working directory first; the daemon does not import from it
+sys.path[:0] = %r
+from uedge_host.cli import main
+sys.exit(main())
+"""
+
+
+def exec_without_site(argv):
+    """Replace this process by `python -S` running the same command line;
+    returns (doing nothing) when that is not possible or not wanted."""
+    if (sys.flags.no_site or sys.flags.isolated or sys.flags.ignore_environment
+            or not sys.executable or os.environ.get("UEDGE_SITE")):
+        return
+    import uedge
+
+    dirs = []
+    for f in (uedge.__file__, __file__):
+        d = os.path.dirname(os.path.dirname(os.path.abspath(f)))
+        if d not in dirs:
+            dirs.append(d)
+    flags = ["-S"]
+    for k, v in sys._xoptions.items():
+        flags.append("-X%s" % k if v is True else "-X%s=%s" % (k, v))
+    flags += ["-W" + w for w in sys.warnoptions]
+    if sys.flags.optimize:
+        flags.append("-" + "O" * sys.flags.optimize)
+    if sys.flags.dont_write_bytecode:
+        flags.append("-B")
+    if sys.flags.no_user_site:
+        flags.append("-s")  # site.main() later (fieldbus drivers) must skip the user site too
+    if sys.flags.bytes_warning:
+        flags.append("-" + "b" * sys.flags.bytes_warning)
+    code = _CHILD % (sys.argv[0], dirs)
+    try:
+        os.execv(sys.executable, [sys.executable] + flags + ["-c", code] + list(argv))
+    except OSError:
+        return
+
+
 def main(argv=None):
+    entry = argv is None  # the program itself, not a caller in the same process
     argv = list(sys.argv[1:] if argv is None else argv)
     # helpers with their own command lines
     if argv and argv[0] == "connector":
@@ -262,38 +412,47 @@ def main(argv=None):
                 out.append(a)
             i += 1
         argv = out + ["go"]
-    p = build_parser()
-    args = parse_args(argv, p)
-    if args.list_commands:
-        list_commands()
-        return 0
-    if args.version or args.command == "version":
-        print("uedge %s" % package_version())
-        return 0
+    ns = fast_go_args(normalize_argv(argv)) if "go" in argv else None
+    if ns is not None and entry:
+        exec_without_site(argv)
+    if ns is None:
+        p = build_parser()
+        args = parse_args(argv, p)
+        if args.list_commands:
+            list_commands()
+            return 0
+        if args.version or args.command == "version":
+            from uedge_host.daemon import package_version
+
+            print("uedge %s" % package_version())
+            return 0
+        ns = vars(args)
     cli = {}
-    for k, v in vars(args).items():
+    for k, v in ns.items():
         if k in settings_mod.NAMES or k == "ini_file":
             if v is not None:
                 cli[k] = v
-    if getattr(args, "strategy", None) is not None and "local_strategy" not in cli:
-        if str(args.strategy).strip().lower() == "local":
+    if ns.get("strategy") is not None and "local_strategy" not in cli:
+        if str(ns["strategy"]).strip().lower() == "local":
             cli["local_strategy"] = True
     try:
         s = settings_mod.resolve(cli)
     except settings_mod.SettingsError as e:
         print("uedge: %s" % e, file=sys.stderr)
         return 2
-    s.warnings[:0] = deprecation_warnings(args)
-    if args.command == "status":
+    s.warnings[:0] = deprecation_warnings(ns)
+    if ns.get("command") == "status":
         from uedge_host import status
 
-        return status.show(s.status_file, as_json=args.json)
-    if args.command == "go":
-        duration = getattr(args, "duration", None)
+        return status.show(s.status_file, as_json=ns.get("json"))
+    if ns.get("command") == "go":
+        from uedge_host.daemon import go
+
+        duration = ns.get("duration")
         if duration is None:
-            duration = args.edged_timeout
+            duration = ns.get("edged_timeout")
         return go(s, duration=duration)
-    p.print_help()
+    build_parser().print_help()
     return 2
 
 

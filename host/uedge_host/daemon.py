@@ -1,8 +1,6 @@
 """The gateway edge daemon (`uedge go`): queues, sources, the loop, status, OTA."""
 
 import json
-import logging
-import logging.handlers
 import os
 import select
 import signal
@@ -11,10 +9,10 @@ import time
 
 from uedge_host import settings as settings_mod
 
-from uedge_host.logsetup import CoreLog, setup_logging
+from uedge_host.logsetup import CoreLog, getLogger, setup_logging
 from uedge_host.transport import BackgroundConnect, make_transport, token_of
 
-log = logging.getLogger("uedge")
+log = getLogger("uedge")
 
 
 def package_version():
@@ -102,6 +100,10 @@ def need_sources(applications):
         return
     try:
         names = host_sources.register_all()
+        # the drivers log through the logging package: into the daemon's log
+        from uedge_host.logsetup import bridge_stdlib
+
+        bridge_stdlib()
         log.info("fieldbus sources loaded: %s", ", ".join(names or ()))
     except Exception as e:  # a missing/broken optional driver must not stop the daemon
         log.warning("fieldbus sources not available (%s: %s); Simulated still is",
@@ -130,7 +132,7 @@ class Daemon:
         self.stop = False
         _register_sources()
         raw, self.scheme = make_transport(s, self.clock)
-        self.transport = BackgroundConnect(raw, logging.getLogger("uedge.link"))
+        self.transport = BackgroundConnect(raw, getLogger("uedge.link"))
         self.outbox = make_outbox(s)
         self.scheduler = Scheduler(self.clock, reuse_report=True)
         self.token = s.murano_password if s.values.get("auth") == "password" else s.murano_token
@@ -138,7 +140,7 @@ class Daemon:
         self.edge = Edge(
             self.clock, self.scheduler, self.transport, self.outbox,
             store=FileStore(s.config_io_file, s.config_applications_file),
-            log=CoreLog(logging.getLogger("uedge.edge")),
+            log=CoreLog(getLogger("uedge.edge")),
             watch=s.watch, local_strategy=s.local_strategy, replay_rate=s.replay_rate,
             batch_items=s.batch_items, batch_bytes=s.batch_bytes, need_sources=need_sources,
         )
@@ -290,9 +292,12 @@ class Daemon:
         deadline = time.monotonic() + duration if duration else None
         next_status = 0.0
         clock = self.clock
+        outbox = self.outbox
         while not self.stop:
             now = clock.now_ms()
             edge.poll(now)
+            if outbox is not None and outbox.held:
+                outbox.poll()  # reports kept in memory go to the database after HOLD_MS
             if self.token is None or token_of(self.transport) != self.token:
                 self._persist_identity()
             if edge.auth_failures >= AUTH_FAILURES_BEFORE_WARNING:
@@ -338,7 +343,7 @@ def make_ota(s):
         return None
     from uedge_host.ota import HostOta
 
-    ota_log = logging.getLogger("uedge.ota")
+    ota_log = getLogger("uedge.ota")
     return HostOta(s.ota_base, name=s.ota_name, version=package_version(), restart_cmd=s.ota_restart_cmd,
                    confirm_timeout_s=s.ota_confirm_timeout, log=lambda m: ota_log.info("%s", m))
 

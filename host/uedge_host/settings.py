@@ -13,7 +13,6 @@ line) are edited in place, keeping the rest of the file as it was; the file
 is kept 0600 because it holds the token.
 """
 
-import configparser
 import os
 
 from uedge.compat import write_secret
@@ -68,6 +67,11 @@ def read_ini(path):
         return {}
     with open(path) as f:
         text = f.read()
+    out = _read_plain_ini(text)
+    if out is not None:
+        return out
+    import configparser  # continuation lines, [DEFAULT], ...: configparser reads them
+
     cp = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         cp.read_string(text if _has_section(text) else "[edged]\n" + text)
@@ -78,6 +82,50 @@ def read_ini(path):
         for key, value in cp.items(section):
             out.setdefault(key, value.strip())
     return out
+
+
+def _read_plain_ini(text):
+    """An INI file of `key = value` (or `key: value`) lines, comments and
+    [section] headers, read as configparser (interpolation=None, strict=False)
+    reads it: keys lower-cased, the first section holding a key wins, within
+    a section the last line does. None for anything else (indented or
+    continuation lines, [DEFAULT], a line without = or :), which configparser
+    then reads, or refuses with its own message: configparser is ~0.25 MB of
+    the daemon's memory for the few lines an edged INI has."""
+    out = {}
+    section = None
+    for line in text.splitlines():
+        s = line.strip()
+        if not s or s[0] in "#;":
+            continue
+        if line[0] in " \t":
+            return None
+        if s[0] == "[":
+            j = s.rfind("]")
+            if j < 2 or s[1:j] == "DEFAULT":
+                return None
+            section = {}
+            if s[1:j] in out:
+                section = out[s[1:j]]
+            out[s[1:j]] = section
+            continue
+        i = s.find("=")
+        k = s.find(":")
+        if i < 0 or (0 <= k < i):
+            i = k
+        if i < 0:
+            return None
+        key = s[:i].strip().lower()
+        if not key:
+            return None
+        if section is None:
+            section = out["edged"] = {}
+        section[key] = s[i + 1:].strip()
+    keys = {}
+    for sec in out.values():
+        for key, value in sec.items():
+            keys.setdefault(key, value)
+    return keys
 
 
 def _has_section(text):

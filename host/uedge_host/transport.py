@@ -1,13 +1,14 @@
 """The gateway's transport: MQTT or HTTP from the settings, and BackgroundConnect,
 which runs blocking (re)connect attempts in a worker thread."""
 
-import logging
-import logging.handlers
-import threading
+# _thread, not threading: one worker and one lock are all this needs, and
+# threading (with its imports) is ~0.25 MB of the daemon's memory
+import _thread
 
 from uedge_host import settings as settings_mod
+from uedge_host.logsetup import getLogger
 
-log = logging.getLogger("uedge")
+log = getLogger("uedge")
 
 
 def token_of(t):
@@ -32,7 +33,7 @@ def make_transport(s, clock):
         from uedge.transport.murano_mqtt import MuranoMQTT
 
         t = MuranoMQTT(host, port, s.murano_id, password=s.murano_password if auth == "password" else None,
-                       log=lambda m: logging.getLogger("uedge.mqtt").info("%s", m), **common)
+                       log=lambda m: getLogger("uedge.mqtt").info("%s", m), **common)
     else:
         if auth == "password":
             raise settings_mod.SettingsError(
@@ -41,7 +42,7 @@ def make_transport(s, clock):
         from uedge.transport.murano_http import MuranoHTTP
 
         t = MuranoHTTP(host, port, s.murano_id, long_poll_ms=s.http_long_poll_ms, watch=s.watch,
-                       log=lambda m: logging.getLogger("uedge.http").info("%s", m), **common)
+                       log=lambda m: getLogger("uedge.http").info("%s", m), **common)
     secret = s.murano_password if auth == "password" else s.murano_token
     if secret and auth != "cert":
         t.set_credentials(secret)
@@ -61,10 +62,10 @@ class BackgroundConnect:
 
     def __init__(self, transport, logger=None):
         self.__dict__["_t"] = transport
-        self.__dict__["_main"] = threading.current_thread()
-        self.__dict__["_thread"] = None
+        self.__dict__["_main"] = _thread.get_ident()
+        self.__dict__["_running"] = None  # held by the attempt running in the worker
         self.__dict__["_events"] = []
-        self.__dict__["_lock"] = threading.Lock()
+        self.__dict__["_lock"] = _thread.allocate_lock()
         self.__dict__["_log"] = logger or log
         self.on_update = self.on_ack = self.on_state = self.on_reject = None
         for name in ("on_update", "on_ack", "on_state", "on_reject"):
@@ -82,7 +83,7 @@ class BackgroundConnect:
 
     def _relay(self, name):
         def cb(*args):
-            if threading.current_thread() is self._main:
+            if _thread.get_ident() == self._main:
                 f = self.__dict__.get(name)
                 if f is not None:
                     f(*args)
@@ -102,8 +103,8 @@ class BackgroundConnect:
 
     @property
     def busy(self):
-        th = self._thread
-        return th is not None and th.is_alive()
+        r = self._running
+        return r is not None and r.locked()
 
     @property
     def connected(self):
@@ -111,11 +112,11 @@ class BackgroundConnect:
 
     def poll(self, now_ms=None):
         t = self._t
-        th = self._thread
-        if th is not None:
-            if th.is_alive():
+        r = self._running
+        if r is not None:
+            if r.locked():
                 return
-            self.__dict__["_thread"] = None
+            self.__dict__["_running"] = None
             self._flush()
         if t.connected or not hasattr(t, "backoff"):
             t.poll(now_ms)
@@ -123,9 +124,22 @@ class BackgroundConnect:
         now = t.clock.now_ms() if now_ms is None else now_ms
         if not getattr(t, "_want", True) or not t.backoff.ready(now):
             return
-        th = threading.Thread(target=self._attempt, args=(now,), name="uedge-connect", daemon=True)
-        self.__dict__["_thread"] = th
-        th.start()
+        done = _thread.allocate_lock()
+        done.acquire()
+        self.__dict__["_running"] = done
+        try:
+            _thread.start_new_thread(self._run, (now, done))
+        except RuntimeError as e:  # cannot start a thread: try again after the backoff
+            self.__dict__["_running"] = None
+            done.release()
+            t.retry_after(now)
+            t.last_error = "cannot start the connect thread: %s" % e
+
+    def _run(self, now, done):
+        try:
+            self._attempt(now)
+        finally:
+            done.release()
 
     def _attempt(self, now):
         from uedge.transport.link import AuthError, MuranoError
@@ -149,9 +163,10 @@ class BackgroundConnect:
             self._relay("on_state")(False, t.last_error)
 
     def close(self):
-        th = self._thread
-        if th is not None:
-            th.join(float(getattr(self._t, "timeout_ms", 10000)) / 1000.0 + 1.0)
-            self.__dict__["_thread"] = None
+        r = self._running
+        if r is not None:
+            if r.acquire(True, float(getattr(self._t, "timeout_ms", 10000)) / 1000.0 + 1.0):
+                r.release()
+            self.__dict__["_running"] = None
         self._t.close()
         self._flush()

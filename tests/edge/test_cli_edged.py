@@ -171,27 +171,33 @@ def test_edged_log_env(tmp_path):
         settings.log_settings({"EDGED_LOG_MAX_BYTES": "big"})
     # a file destination rotates by size and keeps EDGED_LOG_MAX_BACKUPS old files
     level = logging.getLogger().level
-    h = logsetup.setup_logging("DEBUG", env)
+    out = logsetup.setup_logging("DEBUG", env)
     try:
-        lg = logging.getLogger("uedge.test")
+        lg = logsetup.getLogger("uedge.test")
         for i in range(40):
             lg.debug("line %03d of the rotation test", i)
         names = sorted(os.listdir(tmp_path / "logs"))
         assert names == ["edged.log", "edged.log.1", "edged.log.2"]
         assert all(os.path.getsize(tmp_path / "logs" / n) <= 300 for n in names)
+        # a library logging through the logging package lands in the same file
+        logging.getLogger("somelib.test").warning("from %s", "a library")
+        with open(tmp_path / "logs" / "edged.log") as f:
+            last = f.read().splitlines()[-1]
+        assert last.endswith(" WARNING somelib.test: from a library"), last
+        assert last[:4].isdigit() and last[19] == ","  # logging's asctime: 2026-01-01 12:00:00,123
     finally:
-        logging.getLogger().removeHandler(h)
-        h.close()
+        out.close()
     buf = io.StringIO()
     old = sys.stdout
     sys.stdout = buf
     try:
-        h = logsetup.setup_logging("INFO", {"EDGED_LOG_FILENAME": "stdout"})
-        logging.getLogger("uedge.test").info("to stdout")
-        logging.getLogger("uedge.test").debug("not shown")
+        logsetup.setup_logging("INFO", {"EDGED_LOG_FILENAME": "stdout"})
+        logsetup.getLogger("uedge.test").info("to stdout")
+        logsetup.getLogger("uedge.test").debug("not shown")
+        logging.getLogger("lib.test").debug("not shown either")
     finally:
         sys.stdout = old
-        logging.getLogger().removeHandler(h)
+        logsetup.setup_logging("INFO", {"EDGED_LOG_FILENAME": "stderr"})
         logging.getLogger().setLevel(level)
     assert "to stdout" in buf.getvalue() and "not shown" not in buf.getvalue()
 

@@ -23,6 +23,11 @@ and nothing may be left queued.  The CPU figure is per sample of the window
 
 With --rev REV the same workload also runs the daemon from git revision REV
 (extracted with `git archive`), so before/after figures come from one run.
+
+Each tree's modules are compiled to bytecode (__pycache__) first, as an
+installed gateway runs them: otherwise a PYTHONDONTWRITEBYTECODE environment
+has every start compile every module from source, which is neither the start
+time nor the peak memory of a deployed daemon.
 """
 
 import argparse
@@ -114,9 +119,25 @@ def stored_points(conn, since_us=None, until_us=None):
     return per, reports
 
 
-def daemon_command(tree, endpoint, ini, cfg_path, ca_path):
-    return [sys.executable, "-m", "uedge_host.cli", "-s", DEVICE, "-H", endpoint, "-i", ini,
-            "-c", cfg_path, "-E", ca_path, "-d", "WARNING", "go"]
+PROFILED = """\
+import cProfile, sys, time
+from uedge_host.cli import main
+p = cProfile.Profile(time.process_time)
+try:
+    p.runcall(main, sys.argv[1:])
+finally:
+    p.dump_stats(%r)
+"""
+
+
+def daemon_command(tree, endpoint, ini, cfg_path, ca_path, profile_out=None):
+    run = ["-m", "uedge_host.cli"]
+    if profile_out:
+        # cProfile on the process CPU clock: time spent waiting (select, a
+        # write that lets the connector run first) is not counted
+        run = ["-c", PROFILED % profile_out]
+    return [sys.executable] + run + ["-s", DEVICE, "-H", endpoint, "-i", ini,
+                                     "-c", cfg_path, "-E", ca_path, "-d", "WARNING", "go"]
 
 
 def run_one(tree, transport, args):
@@ -127,8 +148,13 @@ def run_one(tree, transport, args):
             cfg_path = os.path.join(work, "config_io.json")
             with open(cfg_path, "w") as f:
                 json.dump(config(args.channels, args.rate_ms), f)
+            prof = None
+            if args.profile:
+                os.makedirs(args.profile, exist_ok=True)
+                prof = os.path.join(os.path.abspath(args.profile), "%s.%s.prof" % (
+                    transport, "this" if tree == ROOT else os.path.basename(tree)))
             cmd = daemon_command(tree, "%s://127.0.0.1:%d" % (transport, port),
-                                 os.path.join(work, DEVICE + ".ini"), cfg_path, conn.ca_path)
+                                 os.path.join(work, DEVICE + ".ini"), cfg_path, conn.ca_path, prof)
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(os.path.join(tree, p) for p in ("lib", "host"))
             t0 = time.monotonic()
@@ -148,13 +174,7 @@ def run_one(tree, transport, args):
                 m0 = merged_of(read_status(status_path))
                 c0 = cpu_seconds(proc.pid)
                 w0 = time.time()
-                if args.profile:
-                    os.makedirs(args.profile, exist_ok=True)
-                    out = os.path.join(args.profile, "%s.collapsed" % transport)
-                    subprocess.run(["py-spy", "record", "-p", str(proc.pid), "-r", "250", "-f", "raw",
-                                    "-d", str(int(args.seconds)), "-o", out], capture_output=True)
-                else:
-                    time.sleep(args.seconds)
+                time.sleep(args.seconds)
                 c1 = cpu_seconds(proc.pid)
                 w1 = time.time()
                 m1 = merged_of(read_status(status_path))
@@ -183,6 +203,12 @@ def run_one(tree, transport, args):
             "lost": final.get("lost", 0)}
 
 
+def compile_tree(tree):
+    """Bytecode for the daemon's packages (lib, host) of tree, in __pycache__."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(tree, "lib"),
+                    os.path.join(tree, "host")], check=True, stdout=subprocess.DEVNULL)
+
+
 def extract_rev(rev):
     d = tempfile.mkdtemp(prefix="uedge-gw-rev-")
     arch = subprocess.run(["git", "-C", ROOT, "archive", rev], capture_output=True, check=True).stdout
@@ -198,8 +224,8 @@ def main(argv=None):
     ap.add_argument("--transports", default="mqtts,https", help="comma list of mqtts, https")
     ap.add_argument("--rev", help="also run the daemon of this git revision (before/after)")
     ap.add_argument("--profile", metavar="DIR",
-                    help="run each daemon under py-spy and write collapsed stacks to DIR "
-                         "(the CPU figures then include the sampler)")
+                    help="run each daemon under cProfile and write DIR/<transport>.<tree>.prof "
+                         "(pstats; the CPU figures then include the profiler)")
     args = ap.parse_args(argv)
     transports = [t.strip() for t in args.transports.split(",") if t.strip()]
     print("gw: CPython %s on %s, %d channels at %.0f Hz, %.0f s window"
@@ -213,6 +239,7 @@ def main(argv=None):
     rc = 0
     try:
         for label, tree, headline in trees:
+            compile_tree(tree)
             for tr in transports:
                 r = run_one(tree, tr, args)
                 name = "mqtt" if tr.startswith("mqtt") else "https"

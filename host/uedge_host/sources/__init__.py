@@ -11,7 +11,17 @@ To add your own application, see custom_example.py and docs/fieldbus.md:
 register("MY_PROTOCOL", MySourceClass).
 """
 
+import sys
+
 from uedge.sources import SourceError, register
+
+if sys.flags.no_site:
+    # `uedge go` runs without site (python -S, see uedge_host.cli.exec_without_site):
+    # the drivers (pymodbus, python-can, ...) live in the site directories, which
+    # are added now, .pth files and all, as a normal start would have
+    import site
+
+    site.main()
 
 # application name -> (module, class)
 HOST_SOURCES = (

@@ -5,7 +5,7 @@ non-blocking reads, so a long poll never stalls the loop (a streamed download
 is http_download.http_get). Requests are built with http_form.build_request.
 """
 
-from uedge.compat import Clock
+from uedge.compat import MICROPYTHON, Clock
 from uedge.transport.link import DEFAULT_MAX_UPDATE, MuranoError, reason_of
 from uedge.transport.net import (
     close_socket,
@@ -123,15 +123,35 @@ class HTTPConn:
         self._sent_ms = 0
         self._deadline_ms = 0
         self.requests = 0  # on this socket
+        self._ready = None  # poll object of the socket (CPython), see open()
+        self._pending = None
 
     def open(self):
         self.close()
         self.sock = open_connection(self.host, self.port, self.tls, self.ssl_params, self.timeout_ms / 1000)
         self._read, self._write_fn = nonblocking_io(self.sock)
         self.requests = 0
+        if not MICROPYTHON:
+            # CPython: a non-blocking TLS read that finds nothing raises
+            # SSLWantReadError, an exception whose message OpenSSL builds:
+            # several times the cost of asking first (poll, below)
+            self._ready = select.poll()
+            self._ready.register(self.sock, select.POLLIN)
+            self._pending = getattr(self.sock, "pending", None)
 
     def close(self):
         self.sock = close_socket(self.sock)
+        self._ready = None
+
+    def _nothing_to_read(self):
+        """CPython: True when a read would find nothing (no decrypted bytes
+        waiting in the TLS layer, the socket not readable)."""
+        r = self._ready
+        if r is None:
+            return False
+        if self._pending is not None and self._pending():
+            return False
+        return not r.poll(0)
 
     def _small(self):
         if self._rx is None or len(self._rx) > RX_START:
@@ -208,6 +228,8 @@ class HTTPConn:
                         raise HTTPError("response larger than %d bytes" % self._cap)
                     continue
                 buf = self._rxv[self._n :]
+            if self._nothing_to_read():
+                break
             try:
                 n = self._read(buf)
             except OSError as e:
