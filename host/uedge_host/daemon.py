@@ -292,12 +292,9 @@ class Daemon:
         deadline = time.monotonic() + duration if duration else None
         next_status = 0.0
         clock = self.clock
-        outbox = self.outbox
         while not self.stop:
             now = clock.now_ms()
             edge.poll(now)
-            if outbox is not None and outbox.held:
-                outbox.poll()  # reports kept in memory go to the database after HOLD_MS
             if self.token is None or token_of(self.transport) != self.token:
                 self._persist_identity()
             if edge.auth_failures >= AUTH_FAILURES_BEFORE_WARNING:

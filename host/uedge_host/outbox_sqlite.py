@@ -15,13 +15,13 @@ replayed.
 
 import binascii
 import contextlib
+import logging
 import os
 import sqlite3
 
 from uedge.outbox.memory import Outbox
-from uedge_host.logsetup import getLogger
 
-log = getLogger("uedge.outbox")
+log = logging.getLogger("uedge.outbox")
 
 _SYNC = {"off": "OFF", "normal": "NORMAL", "full": "FULL"}
 
@@ -57,7 +57,6 @@ class SqliteOutbox(Outbox):
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         self.dropped = meta.get("dropped", 0)
         self.corrupted = meta.get("corrupted", 0)
-        self.last_id = None  # row id of the last report put
 
     def __len__(self):
         return self._count
@@ -138,10 +137,10 @@ class SqliteOutbox(Outbox):
                 self._count_drop(1)
             else:
                 count, nbytes, dropped = self._drop_oldest(db, size, count, nbytes)
-                rid = db.execute(
+                db.execute(
                     "INSERT INTO outbox (ts_us, payload, crc) VALUES (?, ?, ?)",
                     (int(ts_us), data, binascii.crc32(data) & 0xFFFFFFFF),
-                ).lastrowid
+                )
         if refused is not None:
             self.dropped += 1
             if refused:
@@ -150,7 +149,6 @@ class SqliteOutbox(Outbox):
         self._count = count + 1
         self._bytes = nbytes + size
         self.dropped += dropped
-        self.last_id = rid
         return True
 
     def put_many(self, items):
