@@ -10,6 +10,15 @@ import os
 import sys
 
 from uedge_host import settings as settings_mod
+from uedge_host.cli_options import (  # noqa: F401  (fast_go_args re-exported)
+    _DEPRECATED_FLAGS,
+    _DEPRECATED_SETTINGS,
+    _OPTIONAL_VALUE,
+    _OPTIONS,
+    _VALUE_BOOLS,
+    fast_go_args,
+)
+from uedge_host.reexec import exec_without_site  # noqa: F401  (re-exported)
 
 LEVELS = settings_mod.LEVELS
 
@@ -47,63 +56,6 @@ murano_host selects the transport: mqtts://host[:port] (MQTT over TLS, 8883),
 https://host (HTTP device API, 443); mqtt:// and http:// are plain-text for
 local testing. A bare host name means https, as with edged.
 """ % _commands_text()
-
-# Command line options of each setting: the first ones are shown in --help
-# (edged's spelling), the aliases after "|" are accepted but not listed there.
-_OPTIONS = {
-    "murano_id": ("-s --murano-id | --serial-number", "SN"),
-    "murano_host": ("-H --murano-host | --host", "HOST"),
-    "murano_port": ("-p --murano-port | --port", "PORT"),
-    "murano_token": ("-t --murano-token | --token", "TOKEN"),
-    "pkeyfile": ("-K --pkeyfile | --pkey-file --murano-pkey-file", "PKEY"),
-    "certfile": ("-C --certfile | --cert-file --murano-cert-file", "CERT"),
-    "murano_password": ("--murano-password | --password", "PASSWORD"),
-    "murano_auth": ("--murano-auth | --auth", "{token,password,cert}"),
-    "murano_cacert": ("-E --murano-cacert | --ca-file --murano-ca-file", "CACERT"),
-    "config_io_file": ("-c --config-io-file", "FILE"),
-    "config_applications_file": ("-a --config-applications-file", "FILE"),
-    "watchlist": ("-W --watchlist", "LIST"),
-    "debug": ("-d --debug", "LEVEL"),
-    "http_timeout": ("--http-timeout", "TIMEOUT"),
-    "queuing": ("-q --queuing", "BOOL"),
-    "queuing_batch_amount": ("--queuing-batch-amount", "NUMBER"),
-    "queuing_db_max_size": ("--queuing-db-max-size", "BYTE"),
-    "queuing_db_path": ("--queuing-db-path | --queue-path", "PATH"),
-    "queuing_drop_strategy": ("--queuing-drop-strategy | --queue-strategy", "{oldest,latest}"),
-    "queuing_record_rate": ("--queuing-record-rate", "SECOND"),
-    "queuing_remove_unused_device": ("--queuing-remove-unused-device", "BOOL"),
-    "local_strategy": ("-l --local-strategy", None),
-    "request_timeout": ("--request-timeout", "SECONDS"),
-    "queue_size": ("--queue-size", "SIZE"),
-    "queue_sync": ("--queue-sync", "{off,normal,full}"),
-    "replay_rate": ("--replay-rate", "PER_SECOND"),
-    "reconnect_max": ("--reconnect-max", "SECONDS"),
-    "status_file": ("--status-file", "FILE"),
-    "ota": ("--ota", None),
-    "ota_base": ("--ota-base", "DIR"),
-    "ota_name": ("--ota-name", "NAME"),
-    "ota_restart_cmd": ("--ota-restart-cmd", "CMD"),
-    "ota_check_interval": ("--ota-check-interval", "SECONDS"),
-    "ota_confirm_timeout": ("--ota-confirm-timeout", "SECONDS"),
-}
-
-# settings taking a true/false value (`-q False`); the value may be left out
-# (`--queuing` alone means true) and `--no-<name>` means false
-_VALUE_BOOLS = ("queuing", "queuing_remove_unused_device")
-# options whose value is optional: the value is filled in before parsing when
-# what follows is another option or a command
-_OPTIONAL_VALUE = {"-q": "true", "--queuing": "true", "--queuing-remove-unused-device": "true",
-                   "--strategy": "local"}
-
-# edged options that edged itself deprecated: accepted, warned about
-_DEPRECATED_FLAGS = ("--no-filesystem", "--no-config-cache", "--no-config-sync")
-# given on the command line, these still work in uedge but are deprecated in edged
-_DEPRECATED_SETTINGS = {
-    "watchlist": "--watchlist is DEPRECATED in edged; uedge still watches only the resources listed",
-    "local_strategy": "--local-strategy is DEPRECATED in edged; uedge keeps it: the local "
-                      "config_io is authoritative (or set \"locked\": true in config_io)",
-}
-
 
 def _bool_arg(text):
     import argparse
@@ -240,148 +192,6 @@ def deprecation_warnings(args):
 # argparse does (the option strings as declared, `--long=value`); anything
 # else (abbreviations, -sVALUE, --help, a bad value, an unknown option) goes
 # to argparse, which gives the same result or its usual error.
-
-_FAST = {}
-
-
-def _fast_table():
-    if _FAST:
-        return _FAST
-    t = {"-i": ("ini_file", "str"), "--ini-file": ("ini_file", "str")}
-    for name, typ, _default, _help in settings_mod.EDGED_FIELDS + settings_mod.UEDGE_FIELDS:
-        spec, _metavar = _OPTIONS[name]
-        if typ is bool and name not in _VALUE_BOOLS:
-            kind = "flag"
-        elif typ is bool:
-            kind = "bool"
-        elif name == "debug":
-            kind = "level"
-        elif name == "queuing_drop_strategy":
-            kind = ("oldest", "latest")
-        elif name == "queue_sync":
-            kind = ("off", "normal", "full")
-        else:
-            kind = "str"
-        for opt in spec.replace("|", " ").split():
-            t[opt] = (name, kind)
-        if typ is bool:
-            t["--no-" + name.replace("_", "-")] = (name, "off")
-    t["--strategy"] = ("strategy", "str")
-    for flag in _DEPRECATED_FLAGS:
-        t[flag] = ("deprecated_" + flag[2:].replace("-", "_"), "flag")
-    t["--edged-timeout"] = ("edged_timeout", "float")
-    _FAST.update(t)
-    return _FAST
-
-
-def fast_go_args(argv):
-    """{dest: value} of a `go` command line (after normalize_argv), as argparse
-    would set them (options given only, "command": "go"), or None when argparse
-    has to read it."""
-    table = _fast_table()
-    out = {}
-    seen_go = False
-    i = 0
-    n = len(argv)
-    while i < n:
-        a = argv[i]
-        i += 1
-        if a == "go" and not seen_go:
-            seen_go = True
-            continue
-        if not a.startswith("-") or a == "--" or a == "-":
-            return None
-        inline = None
-        if a.startswith("--") and "=" in a:
-            a, inline = a.split("=", 1)
-        if a == "--duration" and seen_go:
-            dest, kind = "duration", "float"
-        else:
-            spec = table.get(a)
-            if spec is None:
-                return None
-            dest, kind = spec
-        if kind in ("flag", "off"):
-            if inline is not None:
-                return None
-            out[dest] = kind == "flag"
-            continue
-        if inline is None:
-            if i >= n or argv[i].startswith("-"):
-                return None
-            inline = argv[i]
-            i += 1
-        v = inline
-        try:
-            if kind == "bool":
-                v = settings_mod.parse_bool(v)
-            elif kind == "float":
-                v = float(v)
-            elif kind == "level":
-                v = v.upper()
-                if v not in LEVELS:
-                    return None
-            elif kind != "str" and v not in kind:
-                return None
-        except (settings_mod.SettingsError, ValueError):
-            return None
-        out[dest] = v
-    if not seen_go:
-        return None
-    out["command"] = "go"
-    return out
-
-
-# -- the daemon in an interpreter without site ----------------------------------------
-# `uedge go` runs for months: it does not need what site.py sets up at start in a
-# virtual env (the .pth files: setuptools' distutils hack, editable-install
-# finders with importlib.util and contextlib; about 1 MB). The program entry
-# starts the daemon again with -S, the directories of uedge and uedge_host in
-# front of sys.path; the site directories are added (site.main(), .pth files
-# and all) the first time a config_io needs a fieldbus library (daemon.need_sources).
-# UEDGE_SITE=1 in the environment keeps the usual start.
-
-_CHILD = """import sys
-sys.argv[0] = %r
-if sys.path and sys.path[0] == "":
-    del sys.path[0]  # -c puts the working directory first; the daemon does not import from it
-sys.path[:0] = %r
-from uedge_host.cli import main
-sys.exit(main())
-"""
-
-
-def exec_without_site(argv):
-    """Replace this process by `python -S` running the same command line;
-    returns (doing nothing) when that is not possible or not wanted."""
-    if (sys.flags.no_site or sys.flags.isolated or sys.flags.ignore_environment
-            or not sys.executable or os.environ.get("UEDGE_SITE")):
-        return
-    import uedge
-
-    dirs = []
-    for f in (uedge.__file__, __file__):
-        d = os.path.dirname(os.path.dirname(os.path.abspath(f)))
-        if d not in dirs:
-            dirs.append(d)
-    flags = ["-S"]
-    for k, v in sys._xoptions.items():
-        flags.append("-X%s" % k if v is True else "-X%s=%s" % (k, v))
-    flags += ["-W" + w for w in sys.warnoptions]
-    if sys.flags.optimize:
-        flags.append("-" + "O" * sys.flags.optimize)
-    if sys.flags.dont_write_bytecode:
-        flags.append("-B")
-    if sys.flags.no_user_site:
-        flags.append("-s")  # site.main() later (fieldbus drivers) must skip the user site too
-    if sys.flags.bytes_warning:
-        flags.append("-" + "b" * sys.flags.bytes_warning)
-    code = _CHILD % (sys.argv[0], dirs)
-    try:
-        os.execv(sys.executable, [sys.executable] + flags + ["-c", code] + list(argv))
-    except OSError:
-        return
-
 
 def main(argv=None):
     entry = argv is None  # the program itself, not a caller in the same process

@@ -1,12 +1,12 @@
 """The config validators are loaded for one document and, on MicroPython, unloaded
-again (uedge.config.model): the steady loop does not hold their bytecode."""
+again (uedge.config.load): the steady loop does not hold their bytecode."""
 
 import gc
 import json
 import sys
 
 from ptest import raises
-from uedge.config import model
+from uedge.config import load, model
 
 MPY = sys.implementation.name == "micropython"
 VALIDATORS = ("uedge.config.config_io", "uedge.config.fields", "uedge.config.json_reader")
@@ -34,7 +34,7 @@ def _no_config_applications():
 
 
 def test_parse_io_validates_and_returns_the_model_classes():
-    cfg = model.parse_io(_doc(3))
+    cfg = load.parse_io(_doc(3))
     assert isinstance(cfg, model.ConfigIO)
     assert sorted(cfg.order) == ["000", "001", "002"]
     assert isinstance(cfg.channels["001"], model.ChannelConfig)
@@ -43,7 +43,7 @@ def test_parse_io_validates_and_returns_the_model_classes():
 
 def test_validators_unloaded_on_micropython_only():
     _no_config_applications()
-    model.parse_io(_doc(2))
+    load.parse_io(_doc(2))
     if MPY:
         assert _loaded() == [], _loaded()
         pkg = sys.modules["uedge.config"]
@@ -53,13 +53,13 @@ def test_validators_unloaded_on_micropython_only():
 
 
 def test_an_error_after_a_reload_is_the_same_class():
-    model.parse_io(_doc(1))  # load and (MicroPython) unload once
-    e = raises(model.ConfigError, model.parse_io, '{"last_edited": "x", "channels": {"a": 5}}')
+    load.parse_io(_doc(1))  # load and (MicroPython) unload once
+    e = raises(model.ConfigError, load.parse_io, '{"last_edited": "x", "channels": {"a": 5}}')
     assert "channel a" in str(e)
-    e = raises(model.ConfigError, model.parse_io, '{"channels": {}}')
+    e = raises(model.ConfigError, load.parse_io, '{"channels": {}}')
     assert "last_edited" in str(e)
     # and the next good document still parses
-    assert sorted(model.parse_io(_doc(2)).order) == ["000", "001"]
+    assert sorted(load.parse_io(_doc(2)).order) == ["000", "001"]
 
 
 def test_applications_of_reads_names_and_releases():
@@ -68,9 +68,9 @@ def test_applications_of_reads_names_and_releases():
         "b": {"protocol_config": {"application": "Modbus_RTU"}},
         "c": {"protocol_config": {"application": "Simulated"}}}})
     _no_config_applications()
-    apps = model.applications_of(text)
+    apps = load.applications_of(text)
     assert sorted(apps) == ["Modbus_RTU", "Simulated"]
-    assert model.applications_of("not json") == []
+    assert load.applications_of("not json") == []
     if MPY:
         assert _loaded() == []
 
@@ -80,7 +80,7 @@ def test_release_returns_the_heap_on_micropython():
         return
     _no_config_applications()
     text = _doc(4)
-    model.parse_io(text)  # warm: anything loaded once for good is loaded now
+    load.parse_io(text)  # warm: anything loaded once for good is loaded now
     pkg = sys.modules["uedge.config"]
     for m in VALIDATORS:  # unloaded by hand, so that a release() doing nothing fails below
         sys.modules.pop(m, None)
@@ -88,7 +88,7 @@ def test_release_returns_the_heap_on_micropython():
             delattr(pkg, m[13:])
     gc.collect()
     before = gc.mem_alloc()
-    cfg = model.parse_io(text)
+    cfg = load.parse_io(text)
     gc.collect()
     after = gc.mem_alloc()
     # what stays is the parsed config, not the validators (a few KB of code)

@@ -90,7 +90,7 @@ def workload(outbox_dir, phase="run"):
         _HELD.append(_fill_leaving(int(phase[5:])))
     print("LOADED " + " ".join(sorted(k for k in sys.modules if k.startswith("uedge") or k == "board")))
     from uedge.compat import FakeClock
-    from uedge.config.model import parse_io  # the firmware's path: validators unloaded after
+    from uedge.config.load import parse_io  # the firmware's path: validators unloaded after
     from uedge.edge import Edge
     from uedge.outbox.segment import SegmentOutbox
     from uedge.pipeline.scheduler import Scheduler

@@ -9,7 +9,8 @@ Time only comes from the clock passed in (or the now_ms given to poll), so a
 FakeClock drives an hour of schedule in milliseconds.
 """
 
-from uedge.config.model import ConfigIO, parse_io
+from uedge.config.load import parse_io
+from uedge.config.model import ConfigIO
 from uedge.pipeline.channel import Channel
 from uedge.pipeline.control import check_request
 from uedge.sources import Slot, Virtual, default_open_source, error_text, registry_check

@@ -32,7 +32,8 @@ log and _error().
 import binascii
 import json
 
-from uedge.config.model import ConfigError, applications_of, parse_io
+from uedge.config.load import applications_of, parse_io
+from uedge.config.model import ConfigError
 from uedge.sources import registry_check as check_channel
 
 

@@ -10,6 +10,7 @@ Auth table (from the API):         ClientID   Username   Password
 import json
 
 from uedge.compat import MICROPYTHON, Clock
+from uedge.transport.mqtt_batch import batch_payload  # noqa: F401  (re-exported)
 from uedge.transport.link import DEFAULT_MAX_UPDATE, AuthError, DeviceLink, MuranoError, random_password, reason_of
 from uedge.transport.mqtt_client import MQTTClient
 from uedge.transport.net import MQTTAuthError, MQTTException
@@ -33,64 +34,6 @@ def parse_update_topic(topic):
     if not ts or not ts.isdigit():
         return None
     return rest[:i].decode(), int(ts)
-
-
-def batch_payload(entries, buf=None):
-    """[(ts_us, {alias: value_str}), ...] -> the $resource.batch JSON array.
-
-    A str (json.dumps), but for a batch of several entries on MicroPython: a
-    memoryview of exactly the message's length, into buf when it is large
-    enough (else into a new bytearray). json.dumps would grow its buffer by
-    copies, needing contiguous blocks of up to twice a replay batch in a
-    fragmented board heap; here each value is escaped twice instead (once to
-    count, once to copy), so the batch is held once, plus one value at a time."""
-    if not MICROPYTHON or len(entries) < 2:
-        out = []
-        for ts_us, values in entries:
-            if not isinstance(values, dict):
-                raise MuranoError("record entry values must be a dict of alias -> string")
-            out.append({"timestamp": int(ts_us), "values": values})
-        return json.dumps(out)
-    n = _batch_into(entries, None)
-    if buf is not None and len(buf) >= n:
-        out = memoryview(buf)[:n]
-    else:
-        out = memoryview(bytearray(n))
-    _batch_into(entries, out)
-    return out
-
-
-def _batch_into(entries, out):
-    """Write the batch JSON into out (a memoryview of exactly its size) and
-    return its length in bytes; out None: only count."""
-    dumps = json.dumps
-    i = 1  # after the [
-    for ts_us, values in entries:
-        if not isinstance(values, dict):
-            raise MuranoError("record entry values must be a dict of alias -> string")
-        head = '%s{"timestamp": %d, "values": {' % ("" if i == 1 else ", ", int(ts_us))
-        i = _put(out, i, head)
-        sep = False
-        for k in values:
-            if sep:
-                i = _put(out, i, ", ")
-            i = _put(out, i, dumps(k))
-            i = _put(out, i, ": ")
-            i = _put(out, i, dumps(values[k]))
-            sep = True
-        i = _put(out, i, "}}")
-    if out is not None:
-        out[0] = 0x5B  # [
-        out[i] = 0x5D  # ]
-    return i + 1
-
-
-def _put(out, i, piece):
-    b = memoryview(piece)  # a str's UTF-8 bytes, without a copy (MicroPython)
-    n = len(b)
-    if out is not None:
-        out[i : i + n] = b
-    return i + n
 
 
 class MuranoMQTT(DeviceLink):
@@ -131,10 +74,8 @@ class MuranoMQTT(DeviceLink):
         # the topic and length header come on top of the resource value
         self.max_packet = DEFAULT_MAX_UPDATE + 1024 if max_packet is None else max_packet
         self.subscriptions = subscribe
-        # batch_buffer: bytes of one buffer, taken now (while a board's heap is
-        # whole), that replay batches are built in (MicroPython), so a replay
-        # never needs a large contiguous block of a fragmented heap. A batch
-        # larger than it, or sent while it is still unacknowledged, gets its own.
+        # batch_buffer: a buffer taken now, while a board's heap is whole, for replay
+        # batches (MicroPython); one too large or sent while it is unacked gets its own
         self._batch_buf = bytearray(batch_buffer) if batch_buffer and MICROPYTHON else None
         self._batch_pid = 0
         if auth == "password" and password:
@@ -374,15 +315,11 @@ class MuranoMQTT(DeviceLink):
 
     def record(self, entries):
         """Historical values: [(ts_us, {alias: value_str}), ...] on $resource.batch."""
-        buf = self._batch_buf
-        if buf is None or len(entries) < 2:
-            return self._publish(b"$resource.batch", batch_payload(entries))
-        c = self._client
-        if self._batch_pid and c is not None and self._batch_pid in c.pending_pids():
+        buf = self._batch_buf if len(entries) > 1 else None
+        if buf is not None and self._batch_pid in (self._client.pending_pids() if self._client else ()):
             buf = None  # the last batch is still held for a retransmission
         pid = self._publish(b"$resource.batch", batch_payload(entries, buf))
-        if buf is not None:
-            self._batch_pid = pid
+        self._batch_pid = pid if buf is not None else self._batch_pid
         return pid
 
     def sockets(self):
