@@ -7,10 +7,9 @@ One class, direct socket I/O. What it adds over umqtt.simple:
   on_puback(pid) fires when the broker acknowledges it.
 - TLS with CA verification, SNI and client certificates on CPython and MicroPython.
 - One receive buffer, small until a large packet arrives, never more than
-  max_packet (mqtt_receive), and memoryview framing. A PUBLISH larger than max_packet is read and thrown
-  away in buffer-sized pieces (acknowledged if QoS 1) and reported through
-  on_oversize(topic, size); the connection stays up. Any other packet larger
-  than max_packet is a protocol error.
+  max_packet, and memoryview framing (mqtt_receive). A larger PUBLISH is read
+  and thrown away (acked if QoS 1), reported through on_oversize(topic, size);
+  any other packet larger than max_packet is a protocol error.
 
 Packets are built and parsed in mqtt_packets, sockets are opened in net.
 """
@@ -113,6 +112,7 @@ class MQTTClient(InFlight, Receiver):
         self._if_first = [0] * max_inflight  # first sent on this connection
         self._inflight = 0
         self._read = None
+        self._ask_first, self._pending = False, None  # CPython: poll before a read (_setup_io)
         self._write_fn = None
 
     # -- umqtt.simple interface
@@ -308,6 +308,9 @@ class MQTTClient(InFlight, Receiver):
         self._read, self._write_fn = nonblocking_io(self.sock)
         self._poller = select.poll()
         self._poller.register(self.sock, select.POLLIN)
+        # CPython: an empty non-blocking TLS read raises a costly SSLWantReadError
+        self._ask_first = not MICROPYTHON
+        self._pending = getattr(self.sock, "pending", None)
 
     def _send_publish(self, topic, msg, qos, retain, dup, pid):
         mlen = len(msg)
