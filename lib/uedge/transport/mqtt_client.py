@@ -112,7 +112,6 @@ class MQTTClient(InFlight, Receiver):
         self._if_first = [0] * max_inflight  # first sent on this connection
         self._inflight = 0
         self._read = None
-        self._ask_first, self._pending = False, None  # CPython: poll before a read (_setup_io)
         self._write_fn = None
 
     # -- umqtt.simple interface
@@ -308,9 +307,6 @@ class MQTTClient(InFlight, Receiver):
         self._read, self._write_fn = nonblocking_io(self.sock)
         self._poller = select.poll()
         self._poller.register(self.sock, select.POLLIN)
-        # CPython: an empty non-blocking TLS read raises a costly SSLWantReadError
-        self._ask_first = not MICROPYTHON
-        self._pending = getattr(self.sock, "pending", None)
 
     def _send_publish(self, topic, msg, qos, retain, dup, pid):
         mlen = len(msg)

@@ -46,9 +46,6 @@ class Receiver:
         """Read what the socket has into the receive buffer. -> bytes read (0 = none)."""
         if self._rx_len >= len(self._rx):
             return 0
-        if self._ask_first and self._poller is not None and not (self._pending and self._pending()) \
-                and not self._poller.poll(0):
-            return 0  # nothing decrypted waiting, the socket not readable
         buf = self._rxv[self._rx_len :] if self._rx_len else self._rxv
         try:
             n = self._read(buf)
