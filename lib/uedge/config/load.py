@@ -18,7 +18,6 @@ def parse_io(obj_or_text, check_channel=None):
     try:
         return config_io.parse_config_io(obj_or_text, check_channel)
     finally:
-        config_io = None
         release()
 
 
@@ -32,7 +31,6 @@ def applications_of(text):
     except (ConfigError, AttributeError):
         return []
     finally:
-        json_reader = None
         release()
     apps = []
     if isinstance(chans, dict):
