@@ -24,6 +24,8 @@ from uedge.sync.delivery import Delivery
 from uedge.sync.config_sync import FileStore
 from uedge.transport.link import UpdateError
 
+FAIL_BACKOFF_MS = 1000  # sampling, or the other steps, pause this long after raising
+
 
 class _PrintLog:
     def _p(self, level, msg, args):
@@ -107,6 +109,8 @@ class Edge(ConfigSync, Delivery, DataOut):
         self._sending = False
         self._next_replay_ms = 0
         self._stopping = False
+        self._sched_hold_ms = 0  # sampling held until then after the scheduler failed
+        self._steps_hold_ms = 0  # the same for the steps (replay, slots, timeouts)
         # counters
         self.reports = 0  # data_in reports produced
         self.sent_live = 0
@@ -223,12 +227,13 @@ class Edge(ConfigSync, Delivery, DataOut):
             self._drop_step(now)  # before sampling: the entries ride on the next report
         except Exception as e:
             self._step_failed("drop_step", e)
-        n = 0
+        n = 0 if now >= self._sched_hold_ms else 8
         while n < 8:
             try:
                 rep = self.scheduler.poll(now)
-            except Exception as e:
-                self.last_error = "scheduler: %s: %s" % (type(e).__name__, e)
+            except Exception as e:  # MemoryError, a source's bug: back off, never spin
+                self._sched_hold_ms = now + FAIL_BACKOFF_MS
+                self._step_failed("scheduler", e)
                 break
             if rep is None:
                 break
@@ -252,10 +257,11 @@ class Edge(ConfigSync, Delivery, DataOut):
             except Exception as e:
                 self.lost += 1
                 self._step_failed("report", e)
-        for step in self._steps:
+        for step in self._steps if now >= self._steps_hold_ms else ():
             try:
                 step(now)
-            except Exception as e:  # the loop must go on whatever a step hits
+            except Exception as e:  # the loop must go on whatever a step hits, never spin
+                self._steps_hold_ms = now + FAIL_BACKOFF_MS
                 self._step_failed(step.__name__, e)
 
     def _step_failed(self, what, e):
@@ -271,15 +277,19 @@ class Edge(ConfigSync, Delivery, DataOut):
         except Exception:
             due = None
         wake = now + idle_ms
+        if due is not None and due < self._sched_hold_ms:
+            due = self._sched_hold_ms
         if due is not None and due < wake:
             wake = due
+        hold = self._steps_hold_ms
         slot = self._slot_wake_ms(now)
-        if slot is not None and slot < wake:
-            wake = slot
+        if slot is not None:
+            slot = slot if slot > hold else hold
+            wake = slot if slot < wake else wake
         if (self.outbox is not None and self.connected and self._replay is None and len(self.outbox)
                 and self._clock_set()):
-            if self._next_replay_ms < wake:
-                wake = self._next_replay_ms
+            r = self._next_replay_ms if self._next_replay_ms > hold else hold
+            wake = r if r < wake else wake
         return wake if wake > now else now
 
     def run(self, should_stop=None, idle_ms=50):

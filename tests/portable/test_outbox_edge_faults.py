@@ -81,3 +81,69 @@ def test_peek_and_ack_failures_keep_the_reports_queued():
     for m, _entries in list(link.sent):
         link.on_ack(m)
     assert len(box) == 0
+
+
+def test_scheduler_failure_backs_off_then_sampling_resumes():
+    # a MemoryError while sampling (a fragmented board heap) must not turn the
+    # loop into a tight retry: sampling pauses, the error is logged once
+    box = MemoryOutbox()
+    clock, link, log, e = _edge(box)
+    _run(e, clock, 2)
+    before = e.reports
+    sched = e.scheduler
+    real = sched.poll
+    calls = []
+
+    def failing(now):
+        calls.append(now)
+        raise MemoryError("memory allocation failed, allocating 184 bytes")
+
+    sched.poll = failing
+    now = clock.now_ms()
+    e.poll(now)
+    # the overdue channel no longer pulls the wake to now: the pause counts
+    assert e.next_wake_ms(now, 5000) == now + 1000
+    assert e.next_wake_ms(now, 50) == now + 50
+    assert "scheduler: MemoryError" in e.last_error
+    for _ in range(9):  # within the pause: the scheduler is not asked again
+        clock.advance(100)
+        e.poll(clock.now_ms())
+    assert len(calls) == 1
+    clock.advance(100)
+    e.poll(clock.now_ms())
+    assert len(calls) == 2
+    assert len([m for m in log.errors if "allocating 184" in m]) == 1
+    sched.poll = real
+    clock.advance(1000)
+    _run(e, clock, 4)
+    assert e.reports > before
+
+
+def test_failing_replay_step_backs_off():
+    # a replay that raises outside the queue calls (MemoryError while building
+    # the batch) pauses the steps instead of being retried at once
+    box = MemoryOutbox()
+    clock, link, log, e = _edge(box)
+    _run(e, clock, 6)  # offline: reports queue
+    assert len(box) >= 2
+    link.connected = True
+    e._on_state(True, "up")
+    calls = []
+
+    def failing(now, force=False):
+        calls.append(now)
+        raise MemoryError("memory allocation failed, allocating 136 bytes")
+
+    e._replay_step = failing
+    e._steps = (e._flush_errors, e._slot_step, e._replay_step, e._check_timeouts)
+    now = clock.now_ms()
+    e.poll(now)
+    assert len(calls) == 1 and "MemoryError" in e.last_error
+    assert e.next_wake_ms(now, 5000) == now + 1000
+    for _ in range(9):
+        clock.advance(100)
+        e.poll(clock.now_ms())
+    assert len(calls) == 1
+    clock.advance(100)
+    e.poll(clock.now_ms())
+    assert len(calls) == 2

@@ -80,6 +80,10 @@ def parse(lines):
         elif line.startswith("RESULT ok"):
             res["ok"] = True
             res.update(dict(kv.split("=") for kv in line.split()[2:]))
+        elif line.startswith("RESULT "):
+            res["error"] = line[7:]
+        elif "error" in res and line.startswith(("  File", "MemoryError")):
+            res["error"] += " | " + line.strip()
     return res
 
 

@@ -207,7 +207,8 @@ def workload(outbox_dir, phase="run"):
         print("RESULT incomplete acks=%d published=%d" % (t.acks, t.published))
         return
     if edge.replayed == 0 or t.sent < edge.reports:
-        print("RESULT incomplete reports=%d sent=%d replayed=%d" % (edge.reports, t.sent, edge.replayed))
+        print("RESULT incomplete reports=%d sent=%d replayed=%d last_error=%s"
+              % (edge.reports, t.sent, edge.replayed, edge.last_error))
         return
     print(
         "RESULT ok modules_heap=%d loaded=%d peak=%d live_peak=%d reports=%d sent=%d "
@@ -257,8 +258,9 @@ def main(phase, outbox_dir, tls=None):
     print("ENTRY %d" % (gc.mem_alloc() - held))
     try:
         workload(outbox_dir, phase)
-    except MemoryError:
+    except MemoryError as e:
         print("RESULT memory_error")
+        sys.print_exception(e, sys.stdout)  # where the heap ran out (bench_footprint shows it)
     _rmtree(outbox_dir)
 
 

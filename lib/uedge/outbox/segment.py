@@ -4,6 +4,7 @@ import binascii
 import os
 import struct
 
+from uedge.outbox.files import CursorLog, Opener
 from uedge.outbox.memory import Outbox
 
 # -- segment files ------------------------------------------------------------
@@ -17,10 +18,16 @@ from uedge.outbox.memory import Outbox
 #   payload length bytes (UTF-8 JSON)
 #
 # Flash-friendly: records are only ever appended, whole segments are deleted
-# once delivered, and the only rewritten file is the small "cursor" (the
-# position of the oldest undelivered record), replaced atomically by rename.
-# A damaged record (bad magic, absurd length, CRC mismatch, torn tail after a
-# power cut) is skipped: the reader scans forward to the next valid record.
+# once delivered; the position of the oldest undelivered record goes into an
+# append-only cursor log (files.py). A damaged record (bad magic, absurd
+# length, CRC mismatch, torn tail after a power cut) is skipped: the reader
+# scans forward to the next valid record.
+#
+# Heap: files stay open rather than being opened per call (a littlefs handle
+# holds a 1 KB cache on rp2): the write handle (read from too: "a+b") and the
+# cursor log from the start, in the unfragmented heap of boot; one reader of
+# an older segment, the previous write handle handed over at rotation. The
+# only run-time open is a new segment's, through files.Opener.
 
 _MAGIC = b"\xa5\x5a"
 _HDR = "<IqI"
@@ -30,14 +37,6 @@ _MAX_RECORD = 1048576
 
 def _crc(ts_bytes, payload):
     return binascii.crc32(payload, binascii.crc32(ts_bytes)) & 0xFFFFFFFF
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def _size(path):
@@ -67,7 +66,9 @@ class SegmentOutbox(Outbox):
             os.mkdir(self.path)
         except OSError:
             pass
-        self._w = None  # append handle of the newest segment
+        self._w = None  # append handle of the newest segment ("a+b": read too)
+        self._r = None  # read handle of an older segment (seq self._rseq)
+        self._rseq = -1
         self._wseq = 0
         self._wsize = 0
         self._counts = {}  # seq -> records still undelivered in that segment
@@ -76,7 +77,13 @@ class SegmentOutbox(Outbox):
         self._hbuf = bytearray(_HDR_LEN)
         self._hbuf[0:2] = _MAGIC
         self._hts = memoryview(self._hbuf)[6:14]
+        self._rbuf = bytearray(_HDR_LEN)  # headers read into it (no bytes per record)
+        op = Opener()  # one reserve for all of them
+        self._open = op.open
+        self._log = CursorLog(self.path + "/cursor", op)
         self._load()
+        self._write_cursor(True)  # compacted: the log's handle opens now, not mid-run
+        self._writer()
 
     # -- files
     def _seg(self, seq):
@@ -93,30 +100,36 @@ class SegmentOutbox(Outbox):
         seqs.sort()
         return seqs
 
-    def _write_cursor(self):
-        # "seq offset dropped corrupted": the counters ride along for free
-        tmp = self.path + "/cursor.tmp"
-        with open(tmp, "w") as f:
-            f.write("%d %d %d %d\n" % (self._cur[0], self._cur[1], self.dropped, self.corrupted))
-        os.rename(tmp, self.path + "/cursor")
+    def _writer(self):
+        if self._w is None:
+            self._w = self._open(self._seg(self._wseq), "a+b")  # unbuffered: reads see appends
+        return self._w
 
-    def _read_cursor(self):
-        try:
-            with open(self.path + "/cursor") as f:
-                parts = f.read().split()
-            cur = (int(parts[0]), int(parts[1]))
-        except (OSError, ValueError, IndexError):
-            return None
-        try:
-            self.dropped = int(parts[2])
-            self.corrupted = int(parts[3])
-        except (ValueError, IndexError):
-            pass
-        return cur
+    def _reader(self, seq):
+        """An open handle on segment seq (the write handle for the newest)."""
+        if seq == self._wseq:
+            return self._writer()
+        if self._rseq != seq:
+            self._close_reader()
+            self._r = self._open(self._seg(seq), "rb")
+            self._rseq = seq
+        return self._r
+
+    def _close_reader(self):
+        if self._r is not None:
+            self._r.close()
+            self._r = None
+            self._rseq = -1
+
+    def _write_cursor(self, compact=False):
+        # the counters ride along for free
+        self._log.write(self._cur, self.dropped, self.corrupted, compact)
 
     def _load(self):
         seqs = self._segments()
-        cur = self._read_cursor()
+        cur = self._log.read()
+        if cur is not None:
+            cur, self.dropped, self.corrupted = cur
         if cur is None or cur[0] not in seqs:
             cur = (seqs[0], 0) if seqs else (1, 0)
         # segments older than the cursor were delivered: remove leftovers
@@ -146,9 +159,7 @@ class SegmentOutbox(Outbox):
 
     def _scan(self, seq, start):
         """Count readable records from start; returns (count, end, clean)."""
-        n = 0
-        pos = start
-        clean = True
+        n, pos, clean = 0, start, True
         try:
             f = open(self._seg(seq), "rb")
         except OSError:
@@ -175,16 +186,17 @@ class SegmentOutbox(Outbox):
         """Record at pos: None at clean EOF, (None,..) when damaged, else
         (ts_us, payload_bytes, crc_ok, end)."""
         f.seek(pos)
-        hdr = f.read(_HDR_LEN)
-        if not hdr:
+        hdr = self._rbuf
+        got = f.readinto(hdr)
+        if not got:
             return None
-        if len(hdr) < _HDR_LEN or hdr[0:2] != _MAGIC:
+        if got < _HDR_LEN or hdr[0] != 0xA5 or hdr[1] != 0x5A:
             return (None, None, False, pos)
-        n, ts, crc = struct.unpack(_HDR, hdr[2:])
+        n, ts, crc = struct.unpack_from(_HDR, hdr, 2)
         if n > _MAX_RECORD:
             return (None, None, False, pos)
         payload = f.read(n)
-        if len(payload) < n or _crc(hdr[6:14], payload) != crc:
+        if len(payload) < n or _crc(memoryview(hdr)[6:14], payload) != crc:
             return (None, None, False, pos)
         return (ts, payload, True, pos + _HDR_LEN + n)
 
@@ -207,6 +219,8 @@ class SegmentOutbox(Outbox):
             pos += max(1, len(chunk) - 1)
 
     def _remove(self, seq):
+        if seq == self._rseq:
+            self._close_reader()
         try:
             os.remove(self._seg(seq))
         except OSError:
@@ -242,8 +256,11 @@ class SegmentOutbox(Outbox):
         return True
 
     def _rotate(self):
+        # the write handle goes on as its segment's reader (replayed later)
+        self._close_reader()
         if self._w is not None:
-            self._w.close()
+            self._r = self._w
+            self._rseq = self._wseq
             self._w = None
         self._wseq += 1
         self._wsize = 0
@@ -274,17 +291,16 @@ class SegmentOutbox(Outbox):
                     break
         if self._wsize and self._wsize + size > self.segment_bytes:
             self._rotate()
-        if self._w is None:
-            self._w = open(self._seg(self._wseq), "ab")
+        w = self._writer()
         # header built in place in one reused buffer (no per-put bytes objects)
         h = self._hbuf
         struct.pack_into("<q", h, 6, ts_us)
         crc = binascii.crc32(payload, binascii.crc32(self._hts)) & 0xFFFFFFFF
         struct.pack_into("<I", h, 2, len(payload))
         struct.pack_into("<I", h, 14, crc)
-        self._w.write(h)
-        self._w.write(payload)
-        self._w.flush()
+        w.write(h)
+        w.write(payload)
+        w.flush()
         if self.sync and hasattr(os, "sync"):
             os.sync()
         self._wsize += size
@@ -299,29 +315,26 @@ class SegmentOutbox(Outbox):
         for s in seqs:
             pos = self._cur[1] if s == self._cur[0] else 0
             try:
-                f = open(self._seg(s), "rb")
+                f = self._reader(s)
             except OSError:
                 continue
-            try:
-                while len(out) < max_items:
-                    rec = self._read_at(f, pos)
-                    if rec is None:
-                        break
-                    if rec[0] is None:
-                        if out:  # deliver what precedes the damage first
-                            return out
-                        pos = self._skip_damage(f, s, pos)
-                        if pos < 0:
-                            break
-                        continue
-                    n = len(rec[1])
-                    if max_bytes and out and total + n > max_bytes:
+            while len(out) < max_items:
+                rec = self._read_at(f, pos)
+                if rec is None:
+                    break
+                if rec[0] is None:
+                    if out:  # deliver what precedes the damage first
                         return out
-                    total += n
-                    out.append(((s, pos, rec[3]), rec[0], rec[1].decode()))
-                    pos = rec[3]
-            finally:
-                f.close()
+                    pos = self._skip_damage(f, s, pos)
+                    if pos < 0:
+                        break
+                    continue
+                n = len(rec[1])
+                if max_bytes and out and total + n > max_bytes:
+                    return out
+                total += n
+                out.append(((s, pos, rec[3]), rec[0], rec[1].decode()))
+                pos = rec[3]
             if len(out) >= max_items:
                 break
         return out
@@ -375,6 +388,7 @@ class SegmentOutbox(Outbox):
         self._write_cursor()
 
     def close(self):
+        self._close_reader()
         if self._w is not None:
             self._w.close()
             self._w = None
@@ -382,3 +396,4 @@ class SegmentOutbox(Outbox):
             self._write_cursor()  # counters changed since the last cursor write
         except OSError:
             pass
+        self._log.close()

@@ -1,0 +1,200 @@
+# SegmentOutbox's files: handles kept open (no open per peek or ack), the
+# append-only cursor log (torn lines, compaction, the one-line format of
+# earlier releases), the reserve a board keeps for a run-time open.
+import os
+import sys
+
+from uedge.outbox import files
+from uedge.outbox.segment import SegmentOutbox
+
+from scratch import rmtree, tmpdir
+
+
+class _Counting:
+    """Wraps an Opener: counts the opens."""
+
+    def __init__(self, op):
+        self.op = op
+        self.names = []
+
+    def open(self, name, mode):
+        self.names.append(name)
+        return self.op.open(name, mode)
+
+
+def _counted(q):
+    c = _Counting(q._log.opener)
+    q._open = c.open
+    q._log.opener = c
+    return c
+
+
+def _drain(q, n):
+    got = []
+    while len(q):
+        batch = q.peek(n)
+        assert batch
+        got.extend(b[2] for b in batch)
+        q.ack([b[0] for b in batch])
+    return got
+
+
+def test_peek_and_ack_open_no_file_within_a_segment():
+    d = tmpdir("uedge-outbox-")
+    try:
+        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=16384)
+        c = _counted(q)
+        for i in range(40):
+            q.put(i, '{"001":%d}' % i)
+        assert _drain(q, 7) == ['{"001":%d}' % i for i in range(40)]
+        # the write segment was read through its own handle, the cursor log
+        # appended to through the handle opened at start
+        assert c.names == []
+        q.close()
+    finally:
+        rmtree(d)
+
+
+def test_rotation_hands_the_write_handle_over_as_reader():
+    d = tmpdir("uedge-outbox-")
+    try:
+        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=1024)
+        c = _counted(q)
+        for i in range(60):
+            q.put(i, '{"001":%d,"pad":"%s"}' % (i, "x" * 40))
+        segs = sorted(n for n in os.listdir(d) if n.endswith(".seg"))
+        assert len(segs) >= 4
+        # one open per new segment, none for reading the previous one
+        assert len(c.names) == len(segs) - 1
+        before = len(c.names)
+        got = _drain(q, 5)
+        assert len(got) == 60 and got[59].startswith('{"001":59,')
+        # replay opened each older segment once (the write segment is read
+        # through its own handle)
+        opened = c.names[before:]
+        assert len(opened) == len(set(opened)) and len(opened) <= len(segs) - 1
+        assert q._seg(q._wseq) not in opened
+        q.close()
+    finally:
+        rmtree(d)
+
+
+def test_one_rotation_replays_without_an_open():
+    d = tmpdir("uedge-outbox-")
+    try:
+        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=1024)
+        c = _counted(q)
+        i = 0
+        while q._wseq == 1 or i < 3:
+            q.put(i, '{"001":%d,"pad":"%s"}' % (i, "x" * 40))
+            i += 1
+        assert len(c.names) == 1  # the second segment
+        assert len(_drain(q, 4)) == i
+        assert len(c.names) == 1  # the first is read through the handed-over handle
+        q.close()
+    finally:
+        rmtree(d)
+
+
+def _lines(path):
+    with open(path) as f:
+        return [ln for ln in f.read().split("\n") if ln]
+
+
+def test_cursor_log_appends_and_the_last_intact_line_counts():
+    d = tmpdir("uedge-outbox-")
+    try:
+        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=16384)
+        for i in range(10):
+            q.put(i, '{"001":%d}' % i)
+        for _ in range(3):
+            q.ack([b[0] for b in q.peek(2)])
+        q._log.close()  # as a power cut leaves it: no write at close
+        q._w.close()
+        log = d + "/cursor"
+        assert len(_lines(log)) == 4  # the compacted line of the start + 3 acks
+        # a torn append after the last ack: ignored
+        with open(log, "ab") as f:
+            f.write(b"1 999")
+        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=16384)
+        assert len(q) == 4
+        assert [b[2] for b in q.peek(1)] == ['{"001":6}']
+        # reopening compacted the log to one line
+        assert len(_lines(log)) == 1
+        q.close()
+    finally:
+        rmtree(d)
+
+
+def test_cursor_line_with_a_bad_crc_is_skipped():
+    d = tmpdir("uedge-outbox-")
+    try:
+        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=16384)
+        for i in range(6):
+            q.put(i, '{"001":%d}' % i)
+        q.ack([b[0] for b in q.peek(2)])
+        q._log.close()
+        q._w.close()
+        good = _lines(d + "/cursor")[-1].split()
+        # an intact-looking line whose crc does not match (a bit flip)
+        with open(d + "/cursor", "ab") as f:
+            f.write(("%s %s 0 0 %s\n" % (good[0], int(good[1]) + 30, good[4])).encode())
+        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=16384)
+        assert len(q) == 4
+        q.close()
+    finally:
+        rmtree(d)
+
+
+def test_cursor_file_of_earlier_releases_is_read():
+    d = tmpdir("uedge-outbox-")
+    try:
+        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=16384)
+        keys = []
+        for i in range(5):
+            q.put(i, '{"001":%d}' % i)
+        keys = [b[0] for b in q.peek(5)]
+        q.close()
+        # "seq offset dropped corrupted", one line, no crc
+        with open(d + "/cursor", "w") as f:
+            f.write("%d %d 7 1\n" % (keys[2][0], keys[2][2]))
+        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=16384)
+        assert len(q) == 2 and q.dropped == 7 and q.corrupted == 1
+        assert [b[2] for b in q.peek(5)] == ['{"001":3}', '{"001":4}']
+        q.close()
+    finally:
+        rmtree(d)
+
+
+def test_cursor_log_is_compacted_past_its_limit():
+    d = tmpdir("uedge-outbox-")
+    try:
+        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=65536)
+        for i in range(400):
+            q.put(i, '{"001":%d}' % i)
+        for _ in range(200):
+            q.ack([b[0] for b in q.peek(1)])
+            assert os.stat(d + "/cursor")[6] <= files.MAX
+        q.close()
+        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=65536)
+        assert len(q) == 200 and q.peek(1)[0][2] == '{"001":200}'
+        q.close()
+    finally:
+        rmtree(d)
+
+
+def test_opener_keeps_a_reserve_on_micropython():
+    d = tmpdir("uedge-outbox-")
+    try:
+        op = files.Opener()
+        f = op.open(d + "/a", "wb")
+        if sys.implementation.name == "micropython":
+            # the size of one handle (object + its cache) is held back
+            assert op.size > 0 and op.reserve is not None and len(op.reserve) == op.size
+        else:
+            assert op.reserve is None
+        g = op.open(d + "/b", "wb")
+        f.close()
+        g.close()
+    finally:
+        rmtree(d)
