@@ -192,3 +192,18 @@ def test_backoff_is_capped_for_failures_that_are_no_refusal():
     link.backoff.reset()
     refused = [link.retry_after(0, True) for _ in range(10)]
     assert min(refused) >= 30000 and max(refused) <= 60000 and refused[-1] > RETRY_CAP_MS
+
+
+def test_digest_is_sha256_prefix():
+    # the digests stored in <config_io>.sync.json stay the same whichever
+    # sha256 implementation computes them (a gateway's _hashlib, hashlib)
+    import binascii
+
+    try:
+        import hashlib
+    except ImportError:
+        return
+    text = '{"a": 1, "b": "\u00e9"}'
+    want = binascii.hexlify(hashlib.sha256(text.encode()).digest()).decode()[:32]
+    assert digest(text) == want
+    assert digest(text.encode()) == want

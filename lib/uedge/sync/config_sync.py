@@ -37,13 +37,25 @@ from uedge.config.model import ConfigError
 from uedge.sources import registry_check as check_channel
 
 
+def _sha256():
+    """The sha256 constructor: CPython's OpenSSL one straight from _hashlib (the
+    hashlib module would load _blake2 and its own code too, ~0.2 MB of a
+    gateway's memory, for one digest), else hashlib's (MicroPython)."""
+    try:
+        from _hashlib import openssl_sha256
+
+        return openssl_sha256
+    except (ImportError, AttributeError):
+        import hashlib
+
+        return hashlib.sha256
+
+
 def digest(text):
     """A short digest of a resource value (sha256 where there is hashlib, else CRC-32)."""
     b = text.encode() if isinstance(text, str) else bytes(text)
     try:
-        import hashlib
-
-        return binascii.hexlify(hashlib.sha256(b).digest()).decode()[:32]
+        return binascii.hexlify(_sha256()(b).digest()).decode()[:32]
     except (ImportError, AttributeError):
         return "%08x" % (binascii.crc32(b) & 0xFFFFFFFF)
 
