@@ -192,3 +192,44 @@ def test_backoff_is_capped_for_failures_that_are_no_refusal():
     link.backoff.reset()
     refused = [link.retry_after(0, True) for _ in range(10)]
     assert min(refused) >= 30000 and max(refused) <= 60000 and refused[-1] > RETRY_CAP_MS
+
+
+def test_digest_is_sha256_prefix():
+    # the digests stored in <config_io>.sync.json stay the same whichever
+    # sha256 implementation computes them (a gateway's _hashlib, hashlib)
+    import binascii
+
+    try:
+        import hashlib
+    except ImportError:
+        return
+    text = '{"a": 1, "b": "\u00e9"}'
+    want = binascii.hexlify(hashlib.sha256(text.encode()).digest()).decode()[:32]
+    assert digest(text) == want
+    assert digest(text.encode()) == want
+
+
+class _TextStore:
+    def __init__(self, text):
+        self.text = text
+
+    def load(self, alias):
+        return self.text if alias == "config_io" else None
+
+    def save(self, alias, text):
+        pass
+
+
+def test_need_sources_told_the_applications_before_parsing():
+    seen = []
+    two = json.loads(CFG)
+    two["channels"]["002"] = {"display_name": "M", "properties": {"data_type": "NUMBER"},
+                              "protocol_config": {"application": "Modbus_TCP", "report_rate": 1000}}
+    for text in (json.dumps(two), CFG[:-1]):  # a valid document, and one no parser reads
+        del seen[:]
+        log = Log()
+        start_edge(Link(), MemoryOutbox(), _TextStore(text), log, need_sources=seen.append)
+        if text == CFG[:-1]:
+            assert seen == [] and log.errors  # nothing to load; the document is reported
+        else:
+            assert seen == [["Simulated", "Modbus_TCP"]]

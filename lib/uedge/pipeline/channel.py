@@ -63,6 +63,7 @@ class Channel:
     last_ts_us = None
     last_error = None
     due = False  # schedule (owned by the scheduler)
+    plain = False  # a number reported as sampled (ACT, no conversion): the fast path
 
     def __init__(self, cfg, now_ms=0):
         self.cfg = cfg
@@ -96,6 +97,8 @@ class Channel:
         # scale turns the raw maximum into the converted minimum.
         if self.kind == KIND_NUMBER and converts and scale < 0 and self.mode in (1, 2):
             self.mode = 3 - self.mode
+        if self.kind == KIND_NUMBER and not converts and self.mode == 0:
+            self.plain = True
         if cfg.report_on_change:
             self.on_change = True
         if cfg.report_on_change_tolerance:
@@ -191,6 +194,16 @@ class Channel:
 
     def sample(self, raw, now_ms):
         """Fold one raw sample into the window; return an error message or None."""
+        if self.plain:
+            # a finite int or float is kept as it is (what _convert and the
+            # ACT window do, without the calls); comparisons allocate nothing
+            t = type(raw)
+            if t is int or (t is float and raw == raw and raw != _INF and raw != _NINF):
+                self.werr = None
+                self.last_ok_ms = now_ms
+                self.n += 1
+                self.wlast = raw
+                return None
         v = self._convert(raw)
         if v is _BAD:
             self.werr = self.cerr
@@ -258,7 +271,16 @@ class Channel:
     def report(self, now_ms, ts_us, values, errors):
         """End the window: put the value and/or error into values/errors."""
         wrote = False
-        v = self.window_value() if self.n > 0 else _BAD
+        if self.n == 0:
+            v = _BAD
+        elif self.plain:
+            # window_value() of a plain number: the last sample, rounded
+            v = self.wlast
+            p = self.precision
+            if p is not None:
+                v = int(round(v)) if p == 0 else round(v, p)
+        else:
+            v = self.window_value()
         if v is _BAD and self.n > 0:
             self.werr = "value out of range after conversion"
             self.n = 0

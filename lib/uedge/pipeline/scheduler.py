@@ -16,6 +16,8 @@ from uedge.pipeline.control import check_request
 from uedge.sources import Slot, Virtual, default_open_source, error_text, registry_check
 
 BACKOFF_MIN_MS = 1000
+_INF = float("inf")
+_NINF = -_INF
 BACKOFF_MAX_MS = 60000
 
 
@@ -186,11 +188,42 @@ class Scheduler:
                 self._sample_slot(slot, now)
             values = rep.values
             errors = rep.errors
+            # one pass: end the due windows and find the next instants
+            # (what _recompute does, without a second loop over the channels)
+            nd = None
+            nr = None
             for ch in self._order:
-                if ch.next_report <= now:
-                    ch.report(now, ts, values, errors)
-                    ch.next_report = _advance(ch.next_report, ch.cfg.report_rate, now)
-            self._recompute()
+                r = ch.next_report
+                if r <= now:
+                    if ch.plain and ch.n and ch.werr is None and not ch.on_change and ch.timeout is None:
+                        # Channel.report() of a plain number with a sample and
+                        # nothing else to decide, inline (the hot path)
+                        v = ch.wlast
+                        p = ch.precision
+                        if p is not None:
+                            v = int(round(v)) if p == 0 else round(v, p)
+                        values[ch.id] = v
+                        ch.reported = True
+                        ch.last_reported = v
+                        ch.last_value = v
+                        ch.last_ts_us = ts
+                        ch.n = 0
+                        ch.last_error = None
+                    else:
+                        ch.report(now, ts, values, errors)
+                    r += ch.cfg.report_rate
+                    if r <= now:
+                        r = _advance(ch.next_report, ch.cfg.report_rate, now)
+                    ch.next_report = r
+                t = ch.next_sample
+                if r < t:
+                    t = r
+                if nd is None or t < nd:
+                    nd = t
+                if nr is None or r < nr:
+                    nr = r
+            self._next_due = nd
+            self._next_report = nr
         if self._pending:
             for cid in self._pending:
                 rep.values[cid] = self._pending[cid]
@@ -202,24 +235,21 @@ class Scheduler:
         return rep
 
     def _sample_slot(self, slot, now):
+        # Mark the due channels and refill the slot's reused list in place
+        # (no slice, no new list), in one pass.
         due = slot.due
-        n = 0
-        for ch in slot.channels:
-            if ch.next_sample <= now:
-                ch.due = True
-                n += 1
-        if n == 0:
-            return
-        # Refill the slot's reused list in place (no slice, no new list).
         k = 0
         ln = len(due)
         for ch in slot.channels:
-            if ch.due:
+            if ch.next_sample <= now:
+                ch.due = True
                 if k < ln:
                     due[k] = ch.cfg
                 else:
                     due.append(ch.cfg)
                 k += 1
+        if k == 0:
+            return
         while len(due) > k:
             due.pop()
         src = self._ensure_open(slot, now)
@@ -248,10 +278,20 @@ class Scheduler:
             if failed is not None:
                 ch.fail(failed, now)
             elif cid in vals:
-                ch.sample(vals[cid], now)
+                raw = vals[cid]
+                t = type(raw)
+                if ch.plain and (t is int or (t is float and raw == raw and raw != _INF and raw != _NINF)):
+                    # Channel.sample() of a plain number, inline (the hot path)
+                    ch.werr = None
+                    ch.last_ok_ms = now
+                    ch.n += 1
+                    ch.wlast = raw
+                else:
+                    ch.sample(raw, now)
             elif cid in errs:
                 ch.fail(str(errs[cid]), now)
-            ch.next_sample = _advance(ch.next_sample, ch.cfg.sample_rate, now)
+            t = ch.next_sample + ch.cfg.sample_rate
+            ch.next_sample = t if t > now else _advance(ch.next_sample, ch.cfg.sample_rate, now)
 
     def _backoff(self, slot, now):
         b = slot.backoff * 2 if slot.backoff else BACKOFF_MIN_MS

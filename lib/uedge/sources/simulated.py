@@ -61,6 +61,7 @@ class _State:
         self.value = g("initial", 0)
         self.values = g("values", ["a"])
         self.idx = 0
+        self.sine = self.fn == "sine"
 
 
 class SimulatedSource(Source):
@@ -98,6 +99,25 @@ class SimulatedSource(Source):
             st = _State(asc)
             channel.source_state = st
         return st
+
+    def read_many(self, channels, values, errors):
+        # sine channels (the common case) inline: one loop, no call per channel
+        t = self.now_ms
+        sin = math.sin
+        for ch in channels:
+            st = ch.source_state
+            if st is not None and st.sine:
+                v = sin(st.k * ((t + st.phase) % st.period))
+                if st.amplitude != 1:
+                    v = st.amplitude * v
+                values[ch.id] = st.offset + v if st.offset else v
+                continue
+            try:
+                values[ch.id] = self.read(ch)
+            except SourceError as e:
+                errors[ch.id] = str(e)
+            except Exception as e:  # a buggy signal must not stop the loop
+                errors[ch.id] = "%s: %s" % (type(e).__name__, e)
 
     def read(self, channel):
         st = self._state(channel)

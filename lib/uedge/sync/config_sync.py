@@ -37,15 +37,43 @@ from uedge.config.model import ConfigError
 from uedge.sources import registry_check as check_channel
 
 
+def _sha256():
+    """sha256: CPython's from _hashlib (hashlib would load _blake2 and its own
+    code too, ~0.2 MB of a gateway's memory), else hashlib's (MicroPython)."""
+    try:
+        from _hashlib import openssl_sha256
+
+        return openssl_sha256
+    except (ImportError, AttributeError):
+        import hashlib
+
+        return hashlib.sha256
+
+
 def digest(text):
     """A short digest of a resource value (sha256 where there is hashlib, else CRC-32)."""
     b = text.encode() if isinstance(text, str) else bytes(text)
     try:
-        import hashlib
-
-        return binascii.hexlify(hashlib.sha256(b).digest()).decode()[:32]
+        return binascii.hexlify(_sha256()(b).digest()).decode()[:32]
     except (ImportError, AttributeError):
         return "%08x" % (binascii.crc32(b) & 0xFFFFFFFF)
+
+
+def _applications_fast(text):
+    """Application names of a config_io text read by the C JSON parser (which
+    drivers to load; parse_io validates it after), None if it refuses the text."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    chans = doc.get("channels") if isinstance(doc, dict) else None
+    apps = []
+    for ch in (chans.values() if isinstance(chans, dict) else ()):
+        pc = ch.get("protocol_config") if isinstance(ch, dict) else None
+        app = pc.get("application") if isinstance(pc, dict) else None
+        if isinstance(app, str) and app not in apps:
+            apps.append(app)
+    return apps
 
 
 def state_path_for(config_io_path):
@@ -242,7 +270,9 @@ class ConfigSync:
         if self.need_sources is None:
             return
         try:
-            apps = applications_of(text)
+            apps = _applications_fast(text)
+            if apps is None:
+                apps = applications_of(text)
             if apps:
                 self.need_sources(apps)
         except Exception as e:

@@ -47,6 +47,10 @@ class Delivery(Slots):
         self._drops_seen = self.outbox.dropped if self.outbox is not None else 0
         self._drop_error_ms = 0
         self._refused_channels = {}  # channels of reports the queue refused (latest)
+        # reports produced while the very first connect attempt runs in the
+        # background (gateway: BackgroundConnect.busy), held in memory like
+        # in-flight ones, at most max_inflight (_hold); None: not holding
+        self._held = [] if hasattr(self.transport, "busy") else None
         if self.message_bytes is None:
             bb = self.batch_bytes
             self.message_bytes = 65536 if bb <= 65536 else bb
@@ -124,6 +128,8 @@ class Delivery(Slots):
 
     def _requeue_inflight(self):
         """Unacknowledged sends may be lost with the connection: queue them."""
+        if self._held is not None:
+            self._release_held(self.clock.now_ms())
         if self._live:
             items = sorted(self._live.values())
             self._live = {}
@@ -202,8 +208,41 @@ class Delivery(Slots):
         except Exception:
             return True
 
+    # -- the first connect attempt ----------------------------------------------------
+    # A gateway starts sampling at once and connects in a worker thread. The
+    # reports of that first attempt are treated like in-flight ones (sent, not
+    # acknowledged yet): held in memory, at most max_inflight of them, instead
+    # of opening the durable queue for a few hundred milliseconds. They go out
+    # live, in order, with their own timestamps once connected, and into the
+    # queue at once when the attempt fails, the bound is reached, or the
+    # daemon stops (SIGTERM). Like in-flight reports, a kill -9 during that
+    # first attempt loses them (docs/edge.md).
+    def _hold(self, ts_us, payload):
+        """True when the report was held (the first attempt still runs)."""
+        h = self._held
+        if (not self.connected and self.reason == "starting" and not self._stopping
+                and len(h) < self.max_inflight):
+            h.append((ts_us, payload))
+            return True
+        self._release_held(self.clock.now_ms())
+        return False
+
+    def _held_step(self, now):
+        """Release the held reports once the first attempt is over."""
+        if self.connected or self.reason != "starting" or self._stopping:
+            self._release_held(now)
+
+    def _release_held(self, now):
+        h = self._held
+        self._held = None  # holding ends for good: later reports go the usual way
+        if h:
+            for ts_us, payload in h:
+                self._send_live(ts_us, payload, now)
+
     # -- sending ----------------------------------------------------------------------
     def _send_live(self, ts_us, payload, now):
+        if self._held is not None and self._hold(ts_us, payload):
+            return True
         t = self.transport
         if not self.connected or len(self._live) >= self.max_inflight:
             return self._queue(ts_us, payload)
@@ -231,6 +270,8 @@ class Delivery(Slots):
         return True
 
     def _replay_step(self, now, force=False):
+        if self._held is not None:
+            self._held_step(now)
         ob = self.outbox
         if ob is None or self._replay is not None or not self.connected or not len(ob):
             return
