@@ -29,6 +29,28 @@ def _counted(q):
     return c
 
 
+def _in_dir(body):
+    """Run body(dir) in a scratch directory, removed afterwards."""
+    d = tmpdir("uedge-outbox-")
+    try:
+        body(d)
+    finally:
+        rmtree(d)
+
+
+def _filled(d, n, segment_bytes=16384, pad=""):
+    q = SegmentOutbox(d, cap_bytes=0, segment_bytes=segment_bytes)
+    for i in range(n):
+        q.put(i, '{"001":%d%s}' % (i, pad))
+    return q
+
+
+def _cut_power(q):
+    """Close the files as a power cut leaves them: nothing written at close."""
+    q._log.close()
+    q._w.close()
+
+
 def _drain(q, n):
     got = []
     while len(q):
@@ -40,9 +62,8 @@ def _drain(q, n):
 
 
 def test_peek_and_ack_open_no_file_within_a_segment():
-    d = tmpdir("uedge-outbox-")
-    try:
-        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=16384)
+    def body(d):
+        q = _filled(d, 0)
         c = _counted(q)
         for i in range(40):
             q.put(i, '{"001":%d}' % i)
@@ -51,13 +72,12 @@ def test_peek_and_ack_open_no_file_within_a_segment():
         # appended to through the handle opened at start
         assert c.names == []
         q.close()
-    finally:
-        rmtree(d)
+
+    _in_dir(body)
 
 
 def test_rotation_hands_the_write_handle_over_as_reader():
-    d = tmpdir("uedge-outbox-")
-    try:
+    def body(d):
         q = SegmentOutbox(d, cap_bytes=0, segment_bytes=1024)
         c = _counted(q)
         for i in range(60):
@@ -75,13 +95,12 @@ def test_rotation_hands_the_write_handle_over_as_reader():
         assert len(opened) == len(set(opened)) and len(opened) <= len(segs) - 1
         assert q._seg(q._wseq) not in opened
         q.close()
-    finally:
-        rmtree(d)
+
+    _in_dir(body)
 
 
 def test_one_rotation_replays_without_an_open():
-    d = tmpdir("uedge-outbox-")
-    try:
+    def body(d):
         q = SegmentOutbox(d, cap_bytes=0, segment_bytes=1024)
         c = _counted(q)
         i = 0
@@ -92,8 +111,8 @@ def test_one_rotation_replays_without_an_open():
         assert len(_drain(q, 4)) == i
         assert len(c.names) == 1  # the first is read through the handed-over handle
         q.close()
-    finally:
-        rmtree(d)
+
+    _in_dir(body)
 
 
 def _lines(path):
@@ -102,15 +121,11 @@ def _lines(path):
 
 
 def test_cursor_log_appends_and_the_last_intact_line_counts():
-    d = tmpdir("uedge-outbox-")
-    try:
-        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=16384)
-        for i in range(10):
-            q.put(i, '{"001":%d}' % i)
+    def body(d):
+        q = _filled(d, 10)
         for _ in range(3):
             q.ack([b[0] for b in q.peek(2)])
-        q._log.close()  # as a power cut leaves it: no write at close
-        q._w.close()
+        _cut_power(q)
         log = d + "/cursor"
         assert len(_lines(log)) == 4  # the compacted line of the start + 3 acks
         # a torn append after the last ack: ignored
@@ -122,19 +137,15 @@ def test_cursor_log_appends_and_the_last_intact_line_counts():
         # reopening compacted the log to one line
         assert len(_lines(log)) == 1
         q.close()
-    finally:
-        rmtree(d)
+
+    _in_dir(body)
 
 
 def test_cursor_line_with_a_bad_crc_is_skipped():
-    d = tmpdir("uedge-outbox-")
-    try:
-        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=16384)
-        for i in range(6):
-            q.put(i, '{"001":%d}' % i)
+    def body(d):
+        q = _filled(d, 6)
         q.ack([b[0] for b in q.peek(2)])
-        q._log.close()
-        q._w.close()
+        _cut_power(q)
         good = _lines(d + "/cursor")[-1].split()
         # an intact-looking line whose crc does not match (a bit flip)
         with open(d + "/cursor", "ab") as f:
@@ -142,17 +153,13 @@ def test_cursor_line_with_a_bad_crc_is_skipped():
         q = SegmentOutbox(d, cap_bytes=0, segment_bytes=16384)
         assert len(q) == 4
         q.close()
-    finally:
-        rmtree(d)
+
+    _in_dir(body)
 
 
 def test_cursor_file_of_earlier_releases_is_read():
-    d = tmpdir("uedge-outbox-")
-    try:
-        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=16384)
-        keys = []
-        for i in range(5):
-            q.put(i, '{"001":%d}' % i)
+    def body(d):
+        q = _filled(d, 5)
         keys = [b[0] for b in q.peek(5)]
         q.close()
         # "seq offset dropped corrupted", one line, no crc
@@ -162,16 +169,13 @@ def test_cursor_file_of_earlier_releases_is_read():
         assert len(q) == 2 and q.dropped == 7 and q.corrupted == 1
         assert [b[2] for b in q.peek(5)] == ['{"001":3}', '{"001":4}']
         q.close()
-    finally:
-        rmtree(d)
+
+    _in_dir(body)
 
 
 def test_cursor_log_is_compacted_past_its_limit():
-    d = tmpdir("uedge-outbox-")
-    try:
-        q = SegmentOutbox(d, cap_bytes=0, segment_bytes=65536)
-        for i in range(400):
-            q.put(i, '{"001":%d}' % i)
+    def body(d):
+        q = _filled(d, 400, 65536)
         for _ in range(200):
             q.ack([b[0] for b in q.peek(1)])
             assert os.stat(d + "/cursor")[6] <= files.MAX
@@ -179,13 +183,12 @@ def test_cursor_log_is_compacted_past_its_limit():
         q = SegmentOutbox(d, cap_bytes=0, segment_bytes=65536)
         assert len(q) == 200 and q.peek(1)[0][2] == '{"001":200}'
         q.close()
-    finally:
-        rmtree(d)
+
+    _in_dir(body)
 
 
 def test_opener_keeps_a_reserve_on_micropython():
-    d = tmpdir("uedge-outbox-")
-    try:
+    def body(d):
         op = files.Opener()
         f = op.open(d + "/a", "wb")
         if sys.implementation.name == "micropython":
@@ -196,5 +199,5 @@ def test_opener_keeps_a_reserve_on_micropython():
         g = op.open(d + "/b", "wb")
         f.close()
         g.close()
-    finally:
-        rmtree(d)
+
+    _in_dir(body)
