@@ -12,11 +12,13 @@ BUNDLE_NAME = "uedge-esp32"  # OTA manifest name: uedge-esp32-<version>.json
 
 # Digital pins safe for general use (no strapping/flash pins).  34..39 are
 # input-only.
-PINS = {}
-for _n in (4, 5, 13, 14, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33, 34, 35, 36, 39):
-    PINS["GPIO%d" % _n] = _n
-PINS["LED"] = 2
-del _n
+def pins():
+    """Digital pin name -> GPIO number, built when asked (an Onboard source keeps it)."""
+    t = {"LED": 2}
+    for n in (4, 5, 13, 14, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33, 34, 35, 36, 39):
+        t["GPIO%d" % n] = n
+    return t
+
 
 # ADC1 inputs only (ADC2 is unusable while WiFi is on): name -> GPIO number.
 ADC = {"A0": 36, "A1": 39, "A2": 34, "A3": 35, "A4": 32, "A5": 33}

@@ -10,11 +10,14 @@ ARCH = "armv6m"  # mpy-cross -march
 BUNDLE_NAME = "uedge-rp2040"  # OTA manifest name: uedge-rp2040-<version>.json
 
 # Digital pins: name -> machine.Pin id.  GP23/24/25/29 belong to the radio.
-PINS = {}
-for _n in range(0, 23):
-    PINS["GP%d" % _n] = _n
-PINS["LED"] = "LED"  # the on-board LED sits on the radio chip: Pin("LED")
-del _n
+def pins():
+    """Digital pin name -> machine.Pin id, built when asked (an Onboard source
+    keeps it): no table of 24 names held in the heap from import on."""
+    t = {"LED": "LED"}  # the on-board LED sits on the radio chip: Pin("LED")
+    for n in range(0, 23):
+        t["GP%d" % n] = n
+    return t
+
 
 # ADC inputs: name -> GPIO number, or "ch<n>" for an internal ADC channel.
 ADC = {"A0": 26, "A1": 27, "A2": 28, "TEMP": "ch4"}

@@ -185,3 +185,44 @@ def test_reopen_rebuilds_pin_objects():
     FakePin.made = []
     assert s.read(ch) is True
     assert len(FakePin.made) == 1
+
+
+class BoardWithPinsFunction:
+    """As the shipped profiles (boards/*/board.py): the digital pins come from
+    pins(), built when asked, not from a table held since import."""
+
+    NAME = "test2"
+    ADC = {"A0": 26}
+    calls = 0
+
+    @staticmethod
+    def pins():
+        BoardWithPinsFunction.calls += 1
+        t = {"LED": "LED"}
+        for n in range(4):
+            t["GP%d" % n] = n
+        return t
+
+
+def test_profile_pins_function_is_used_and_asked_once_per_source():
+    FakePin.levels = {}
+    FakePin.made = []
+    onboard.configure(BoardWithPinsFunction, FakeMachine)
+    c = onboard.Onboard.check_channel
+    assert c("1", {"mode": "din", "pin": "GP3"}) is None
+    msg = c("1", {"mode": "din", "pin": "GP9"})
+    assert "GP9" in msg and "GP0" in msg
+    s = lookup("Onboard")("Onboard", None, {})
+    s.open()
+    FakePin.levels[2] = 1
+    din = Ch("1", {"mode": "din", "pin": "GP2"})
+    dout = Ch("2", {"mode": "dout", "pin": "GP1"})
+    assert s.read(din) is True
+    s.write(dout, True)
+    assert FakePin.levels[1] == 1
+    n = BoardWithPinsFunction.calls
+    for _ in range(5):  # set up once: sampling does not build the table again
+        s.read(din)
+        s.write(dout, False)
+    assert BoardWithPinsFunction.calls == n and FakePin.levels[1] == 0
+    onboard.configure(Board, FakeMachine)

@@ -67,7 +67,16 @@ def _table(name):
         b = _get_board()
     except ImportError:
         return None
+    if name == "PINS":
+        return pins_of(b)
     return getattr(b, name, None)
+
+
+def pins_of(board):
+    """The digital pins of a board profile: its pins() (the profiles here build
+    the table when asked), else a PINS dict (a profile of one's own)."""
+    f = getattr(board, "pins", None)
+    return f() if f is not None else getattr(board, "PINS", None)
 
 
 class Onboard(Source):
@@ -113,6 +122,7 @@ class Onboard(Source):
     def open(self):
         self.machine = _get_machine()
         self.board = _get_board()
+        self.pins = pins_of(self.board) or {}
         self.vref = getattr(self.board, "ADC_VREF", 3.3)
         self._pins = {}  # pin name -> (mode, object): one driver object per pin
         self._gen = object()  # channel.source_state from an earlier open() is stale
@@ -145,12 +155,12 @@ class Onboard(Source):
                     pull = {"up": m.Pin.PULL_UP, "down": getattr(m.Pin, "PULL_DOWN", None)}.get(
                         cfg.get("pull")
                     )
-                    obj = m.Pin(self.board.PINS[name], m.Pin.IN, pull)
+                    obj = m.Pin(self.pins[name], m.Pin.IN, pull)
                 elif "initial" in cfg:
                     level = bool(cfg["initial"]) != invert
-                    obj = m.Pin(self.board.PINS[name], m.Pin.OUT, value=int(level))
+                    obj = m.Pin(self.pins[name], m.Pin.OUT, value=int(level))
                 else:  # keep whatever level the pin already drives
-                    obj = m.Pin(self.board.PINS[name], m.Pin.OUT)
+                    obj = m.Pin(self.pins[name], m.Pin.OUT)
                 st = (mode, obj, invert, 1, False, self._gen)
             self._pins[name] = (mode, st[1])
         channel.source_state = st
