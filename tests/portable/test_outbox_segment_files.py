@@ -201,3 +201,19 @@ def test_opener_keeps_a_reserve_on_micropython():
         g.close()
 
     _in_dir(body)
+
+
+def test_closed_reader_gives_its_block_back_to_the_reserve():
+    def body(d):
+        q = _filled(d, 60, 1024, ',"pad":"%s"' % ("x" * 40))
+        op = q._log.opener
+        assert len(_drain(q, 5)) == 60
+        assert q._r is None  # every older segment read and removed
+        if sys.implementation.name == "micropython":
+            assert op.reserve is not None and len(op.reserve) == op.size
+        # an empty queue: peek opens nothing (not even the write segment)
+        c = _counted(q)
+        assert q.peek(10) == [] and c.names == []
+        q.close()
+
+    _in_dir(body)

@@ -1,5 +1,5 @@
-"""Files of the flash outbox (segment.py): handles opened under a tight heap,
-and the cursor log.
+"""Files of the flash outbox (segment.py): reading its records, handles
+opened under a tight heap, and the cursor log.
 
 A littlefs file object carries a cache_size buffer (1 KB on rp2: progsize
 256), so in a fragmented board heap an open() at run time can fail although
@@ -14,9 +14,52 @@ is compacted to one line through a rename. Its handle stays open.
 import binascii
 import gc
 import os
+import struct
 
 MAX = 2048
+MAGIC = b"\xa5\x5a"  # a record: magic, length u32, ts_us i64, crc u32 (segment.py)
+HDR = "<IqI"
+HDR_LEN = 2 + 16
+MAX_RECORD = 1048576
 _MEASURE = hasattr(gc, "mem_alloc")  # MicroPython: handle sizes can be measured
+
+
+def read_record(f, pos, hdr):
+    """The record at pos (hdr: a buffer of HDR_LEN bytes to read the header
+    into): None at clean EOF, (None, ..) when damaged, else
+    (ts_us, payload_bytes, True, end)."""
+    f.seek(pos)
+    got = f.readinto(hdr)
+    if not got:
+        return None
+    if got < HDR_LEN or hdr[0] != 0xA5 or hdr[1] != 0x5A:
+        return (None, None, False, pos)
+    n, ts, crc = struct.unpack_from(HDR, hdr, 2)
+    if n > MAX_RECORD:
+        return (None, None, False, pos)
+    payload = f.read(n)
+    if len(payload) < n or binascii.crc32(payload, binascii.crc32(memoryview(hdr)[6:14])) & 0xFFFFFFFF != crc:
+        return (None, None, False, pos)
+    return (ts, payload, True, pos + HDR_LEN + n)
+
+
+def resync(f, pos, hdr):
+    """Offset of the next valid record at or after pos, -1 if none."""
+    while True:
+        f.seek(pos)
+        chunk = f.read(4096)
+        if not chunk:
+            return -1
+        i = 0
+        while True:
+            i = chunk.find(MAGIC, i)
+            if i < 0:
+                break
+            rec = read_record(f, pos + i, hdr)
+            if rec is not None and rec[0] is not None:
+                return pos + i
+            i += 1
+        pos += max(1, len(chunk) - 1)
 
 
 class Opener:
@@ -34,11 +77,19 @@ class Opener:
         if _MEASURE:
             if not self.size:
                 self.size = gc.mem_alloc() - a
+            self.refill(False)
+        return f
+
+    def refill(self, collect=True):
+        """Take the held-back block again if it was given up (after a handle
+        is closed: collected, its block is the one taken)."""
+        if self.reserve is None and self.size:
+            if collect:
+                gc.collect()
             try:
                 self.reserve = bytearray(self.size)
             except MemoryError:
-                pass  # taken again at the next open
-        return f
+                pass  # taken at the next close or open
 
 
 def _line(cur, dropped, corrupted):

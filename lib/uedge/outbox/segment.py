@@ -4,7 +4,7 @@ import binascii
 import os
 import struct
 
-from uedge.outbox.files import CursorLog, Opener
+from uedge.outbox.files import HDR_LEN, MAGIC, MAX_RECORD, CursorLog, Opener, read_record, resync
 from uedge.outbox.memory import Outbox
 
 # -- segment files ------------------------------------------------------------
@@ -28,16 +28,6 @@ from uedge.outbox.memory import Outbox
 # cursor log from the start, in the unfragmented heap of boot; one reader of
 # an older segment, the previous write handle handed over at rotation. The
 # only run-time open is a new segment's, through files.Opener.
-
-_MAGIC = b"\xa5\x5a"
-_HDR = "<IqI"
-_HDR_LEN = 2 + 16
-_MAX_RECORD = 1048576
-
-
-def _crc(ts_bytes, payload):
-    return binascii.crc32(payload, binascii.crc32(ts_bytes)) & 0xFFFFFFFF
-
 
 def _size(path):
     try:
@@ -74,12 +64,13 @@ class SegmentOutbox(Outbox):
         self._counts = {}  # seq -> records still undelivered in that segment
         self._sizes = {}  # seq -> bytes
         self._cur = (0, 0)  # (seq, offset) of the oldest undelivered record
-        self._hbuf = bytearray(_HDR_LEN)
-        self._hbuf[0:2] = _MAGIC
+        self._hbuf = bytearray(HDR_LEN)
+        self._hbuf[0:2] = MAGIC
         self._hts = memoryview(self._hbuf)[6:14]
-        self._rbuf = bytearray(_HDR_LEN)  # headers read into it (no bytes per record)
+        self._rbuf = bytearray(HDR_LEN)  # headers read into it (no bytes per record)
         op = Opener()  # one reserve for all of them
         self._open = op.open
+        self._refill = op.refill
         self._log = CursorLog(self.path + "/cursor", op)
         self._load()
         self._write_cursor(True)  # compacted: the log's handle opens now, not mid-run
@@ -120,6 +111,7 @@ class SegmentOutbox(Outbox):
             self._r.close()
             self._r = None
             self._rseq = -1
+            self._refill()  # the handle's block becomes the held-back one
 
     def _write_cursor(self, compact=False):
         # the counters ride along for free
@@ -182,41 +174,11 @@ class SegmentOutbox(Outbox):
             f.close()
         return n, pos, clean
 
-    def _read_at(self, f, pos, want_payload=True):
-        """Record at pos: None at clean EOF, (None,..) when damaged, else
-        (ts_us, payload_bytes, crc_ok, end)."""
-        f.seek(pos)
-        hdr = self._rbuf
-        got = f.readinto(hdr)
-        if not got:
-            return None
-        if got < _HDR_LEN or hdr[0] != 0xA5 or hdr[1] != 0x5A:
-            return (None, None, False, pos)
-        n, ts, crc = struct.unpack_from(_HDR, hdr, 2)
-        if n > _MAX_RECORD:
-            return (None, None, False, pos)
-        payload = f.read(n)
-        if len(payload) < n or _crc(memoryview(hdr)[6:14], payload) != crc:
-            return (None, None, False, pos)
-        return (ts, payload, True, pos + _HDR_LEN + n)
+    def _read_at(self, f, pos):
+        return read_record(f, pos, self._rbuf)
 
     def _resync(self, f, pos):
-        """Offset of the next valid record at or after pos, -1 if none."""
-        while True:
-            f.seek(pos)
-            chunk = f.read(4096)
-            if not chunk:
-                return -1
-            i = 0
-            while True:
-                i = chunk.find(_MAGIC, i)
-                if i < 0:
-                    break
-                rec = self._read_at(f, pos + i)
-                if rec is not None and rec[0] is not None:
-                    return pos + i
-                i += 1
-            pos += max(1, len(chunk) - 1)
+        return resync(f, pos, self._rbuf)
 
     def _remove(self, seq):
         if seq == self._rseq:
@@ -277,8 +239,8 @@ class SegmentOutbox(Outbox):
     def put(self, ts_us, payload):
         if isinstance(payload, str):
             payload = payload.encode()
-        size = _HDR_LEN + len(payload)
-        if len(payload) > _MAX_RECORD or (self.cap_bytes and size > self.cap_bytes):
+        size = HDR_LEN + len(payload)
+        if len(payload) > MAX_RECORD or (self.cap_bytes and size > self.cap_bytes):
             self.dropped += 1
             self.last_error = "report of %d bytes exceeds the queue cap" % len(payload)
             return False
@@ -311,7 +273,9 @@ class SegmentOutbox(Outbox):
     def peek(self, max_items=100, max_bytes=0):
         out = []
         total = 0
-        seqs = sorted(s for s in self._counts if s >= self._cur[0])
+        # a segment with nothing undelivered is not opened (after a rotation
+        # the new write segment's handle opens with the next put)
+        seqs = sorted(s for s in self._counts if s >= self._cur[0] and self._counts[s])
         for s in seqs:
             pos = self._cur[1] if s == self._cur[0] else 0
             try:
@@ -365,25 +329,32 @@ class SegmentOutbox(Outbox):
         return nxt
 
     def ack(self, keys):
+        # nothing is allocated before the cursor moves but the new cursor
+        # itself: a MemoryError cannot leave the records counted as delivered
+        # and yet queued (sent again)
         if not keys:
             return
-        last = None
+        last = keys[0]
         for k in keys:
-            if last is None or (k[0], k[1]) > (last[0], last[1]):
+            if k[0] > last[0] or (k[0] == last[0] and k[1] > last[1]):
                 last = k
-        if (last[0], last[2]) <= self._cur:
+        c0, c1 = self._cur
+        if last[0] < c0 or (last[0] == c0 and last[2] <= c1):
             return  # already delivered (a duplicate ack)
+        cur = (last[0], last[2])
+        counts = self._counts
         for k in keys:
-            if (k[0], k[1]) >= self._cur and k[0] in self._counts:
-                self._counts[k[0]] = max(0, self._counts[k[0]] - 1)
+            s = k[0]
+            if (s > c0 or (s == c0 and k[1] >= c1)) and s in counts:
+                counts[s] = counts[s] - 1 if counts[s] > 0 else 0
+        self._cur = cur
         # acks come in queue order: older segments are fully delivered
-        for s in sorted(self._counts):
+        for s in sorted(counts):
             if s < last[0]:
                 self._remove(s)
-        self._cur = (last[0], last[2])
-        if last[0] != self._wseq and self._counts.get(last[0], 0) == 0:
+        if last[0] != self._wseq and counts.get(last[0], 0) == 0:
             self._remove(last[0])
-            rest = sorted(self._counts)
+            rest = sorted(counts)
             self._cur = (rest[0], 0) if rest else (self._wseq, self._wsize)
         self._write_cursor()
 
