@@ -24,7 +24,9 @@ buffer; one minute offline, queued and replayed) runs on:
 
 Each heap figure is the smallest GC heap area (bytes, the figure a board's
 link map gives: __GcHeapEnd - __GcHeapStart on rp2) in which the workload
-completes, by binary search.  On qemu the heap is set at boot without
+completes, by binary search; near the limit success is not monotonic in the
+heap size, so the two steps above the figure are tried as well and a failure
+there is printed next to it.  On qemu the heap is set at boot without
 rebuilding: the board firmware has a 1 MB heap and holds a block from boot so
 that the usable pool equals a heap area of the asked size (boards/qemu-m3/
 board.c); on unix with -X heapsize.  With .mpy files the workload module's own
@@ -227,8 +229,13 @@ def measure(target, step):
         print("footprint: %s: the workload fails even with a 1 MB heap" % target.name)
         return None
     heap = search(target.probe, 16 * 1024, 1024 * 1024 - 4096, step)
+    # near the limit success is not monotonic in the heap size (where earlier
+    # collections fell decides whether a block is left): the steps just above
+    # the figure are tried too, and a failure there is printed with it
+    above = [h for h in (heap + step, heap + 2 * step) if not target.probe(h)["ok"]]
     load = search(lambda h: target.probe(h, "load"), 8 * 1024, heap, step)
-    return {"heap": heap, "load": load, "roomy": roomy, "runs": target.runs, "s": time.time() - t0}
+    return {"heap": heap, "load": load, "roomy": roomy, "runs": target.runs, "s": time.time() - t0,
+            "above": above}
 
 
 def main(argv=None):
@@ -263,6 +270,9 @@ def main(argv=None):
                   % (t.name, m["heap"], m["load"], r.get("entry", 0), r["loaded"], r["live_peak"],
                      r["alloc_per_cycle"], m["runs"], m["s"],
                      "; simulated hardware modules %d B, not counted" % t.hw if getattr(t, "hw", 0) else ""))
+            if m["above"]:
+                print("footprint: %-26s note: fails again at %s B (success is not monotonic near the limit)"
+                      % (t.name, ", ".join(str(h) for h in m["above"])))
             if fig:
                 figures[fig] = m["heap"]
             if key == "unix" and not frozen:
