@@ -12,6 +12,16 @@ app_specific_config against its source.
 """
 
 
+def read_into(src, ch, values, errors):
+    """src.read(ch) into values[ch.id], or its error message into errors[ch.id]."""
+    try:
+        values[ch.id] = src.read(ch)
+    except SourceError as e:
+        errors[ch.id] = str(e)
+    except Exception as e:  # a buggy source must not stop the loop
+        errors[ch.id] = "%s: %s" % (type(e).__name__, e)
+
+
 class SourceError(Exception):
     """A read or write failed; the message becomes the channel's __error entry."""
 
@@ -46,12 +56,7 @@ class Source:
     def read_many(self, channels, values, errors):
         """Read several channels; put values[ch.id] or errors[ch.id] (a str)."""
         for ch in channels:
-            try:
-                values[ch.id] = self.read(ch)
-            except SourceError as e:
-                errors[ch.id] = str(e)
-            except Exception as e:  # a buggy source must not stop the loop
-                errors[ch.id] = "%s: %s" % (type(e).__name__, e)
+            read_into(self, ch, values, errors)
 
     def write(self, channel, value):
         """Actuate a control channel; raise SourceError on failure."""

@@ -20,7 +20,7 @@ constants of a signal are worked out once per channel.
 
 import math
 
-from uedge.sources import Source, SourceError, register
+from uedge.sources import Source, SourceError, read_into, register
 
 _FUNCS = ("sine", "square", "random", "counter", "step", "echo", "text")
 _NUMS = {
@@ -112,12 +112,7 @@ class SimulatedSource(Source):
                     v = st.amplitude * v
                 values[ch.id] = st.offset + v if st.offset else v
                 continue
-            try:
-                values[ch.id] = self.read(ch)
-            except SourceError as e:
-                errors[ch.id] = str(e)
-            except Exception as e:  # a buggy signal must not stop the loop
-                errors[ch.id] = "%s: %s" % (type(e).__name__, e)
+            read_into(self, ch, values, errors)
 
     def read(self, channel):
         st = self._state(channel)
