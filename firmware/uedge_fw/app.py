@@ -259,7 +259,7 @@ class App:
             log("uedge: WARNING starting without a time sync")
 
         transport = NetGate(make_transport(s, clock), net)
-        sched = Scheduler(clock)
+        sched = Scheduler(clock, reuse_report=True)  # each report is encoded before the next poll
         store = FileStore(s["config_io_path"], s["config_applications_path"])
         self.edge = edge = Edge(clock, sched, transport, make_outbox(s), store=store, log=Log(),
                                 batch_items=s["batch_items"], batch_bytes=s["batch_bytes"],

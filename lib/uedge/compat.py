@@ -4,6 +4,7 @@ Everything else in lib/uedge imports time, json and friends through here when
 the two runtimes disagree, so no other module needs an `if MICROPYTHON`.
 """
 
+import binascii
 import sys
 import time
 
@@ -123,3 +124,25 @@ def write_secret(path, text):
         pass
     with open(path, "w") as f:
         f.write(text)
+
+
+def _sha256():
+    """sha256: CPython's from _hashlib (hashlib would load _blake2 and its own
+    code too, ~0.2 MB of a gateway's memory), else hashlib's (MicroPython)."""
+    try:
+        from _hashlib import openssl_sha256
+
+        return openssl_sha256
+    except (ImportError, AttributeError):
+        import hashlib
+
+        return hashlib.sha256
+
+
+def digest(text):
+    """A short digest of a resource value (sha256 where there is hashlib, else CRC-32)."""
+    b = text.encode() if isinstance(text, str) else bytes(text)
+    try:
+        return binascii.hexlify(_sha256()(b).digest()).decode()[:32]
+    except (ImportError, AttributeError):
+        return "%08x" % (binascii.crc32(b) & 0xFFFFFFFF)

@@ -91,7 +91,8 @@ class Edge(ConfigSync, Delivery, DataOut):
         self.clock_ok = clock_ok
 
         self.config = None  # last good ConfigIO
-        self.config_text = None
+        self._ctext = None  # the running config_io text (see ConfigSync.config_text)
+        self._cdigest = None
         self.apps = None  # last good ConfigApplications
         self.connected = False
         self.reason = "starting"

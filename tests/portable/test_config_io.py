@@ -48,7 +48,7 @@ def test_seed_basic_example_loads():
     assert c.timeout is None and c.application is None and c.app_specific_config == {}
     assert c.control is False and c.locked is False and c.device_diagnostic is False
     assert c.source_state is None
-    assert c.raw["display_name"] == "Temperature"
+    assert c.raw is None  # kept only for a locked channel
 
 
 def test_seed_full_example_loads():
@@ -265,3 +265,38 @@ def test_first_error_wins_and_no_partial_state():
     doc["channels"]["003"] = {"display_name": "x", "properties": {"data_type": "X"}, "protocol_config": {"sample_rate": 0}}
     m = _err(doc)
     assert m == "channel 003: protocol_config.sample_rate must be a positive number of milliseconds, got 0"
+
+
+def test_channel_config_fields_cover_what_parsing_sets():
+    # same() compares FIELDS: every field the parser can set must be listed
+    from uedge.config.model import FIELDS
+
+    cio = parse_config_io(_data("seed_config_io_full.json"))
+    extra = ("id", "raw", "source_state")
+    for c in cio:
+        for k in c.__dict__:
+            assert k in FIELDS or k in extra, k
+
+
+def test_same_config_whatever_the_text():
+    a = parse_config_io(_data("seed_config_io_full.json"))
+    b = parse_config_io(_data("seed_config_io_full.json").replace(": ", ":   "))
+    assert a.same(b) and b.same(a)
+    c = parse_config_io(_data("seed_config_io_full.json").replace('"last_editor": "user"', '"last_editor": "other"'))
+    assert not a.same(c)
+    doc = _doc(_ch(pc={"sample_rate": 1000}))
+    one = parse_config_io(doc)
+    assert one.same(parse_config_io(doc))
+    doc["channels"]["002"]["protocol_config"]["sample_rate"] = 2000
+    two = parse_config_io(doc)
+    assert not one.same(two) and not one.channels["002"].same(two.channels["002"])
+    doc["channels"]["003"] = _ch()
+    assert not two.same(parse_config_io(doc))
+
+
+def test_raw_kept_only_for_locked_channels():
+    doc = _doc(_ch(props={"locked": True}))
+    doc["channels"]["003"] = _ch()
+    cio = parse_config_io(doc)
+    assert cio.channels["002"].raw["properties"]["locked"] is True
+    assert cio.channels["003"].raw is None

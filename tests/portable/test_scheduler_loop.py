@@ -276,3 +276,24 @@ def test_non_control_virtual_channels_are_silent():
     clk.advance(10000 - clk.now_ms())
     assert s.poll(10000).values == {"d": 42}
     assert s.push("zz", 1) == "unknown channel zz"
+
+
+def test_channel_state_stays_small():
+    # A board holds one attribute table per channel: a steady channel keeps
+    # what its mode needs, at most 12 attributes (one 12-slot table on
+    # MicroPython), whatever its down_sample; report_on_change adds its two.
+    clk = FakeClock()
+    s = Scheduler(clk, reuse_report=True)
+    chans = {}
+    for i, ds in enumerate(("ACT", "MIN", "MAX", "AVG")):
+        chans["n%d" % i] = _ch(5000, 1000, asc={"function": "sine"}, down_sample=ds)
+    chans["t"] = _ch(5000, 1000, asc={"function": "text", "values": ["a", "b"]}, dt="STRING")
+    s.apply(_cio(chans))
+    _drive(s, clk, 30000)
+    for cid in s.channels:
+        names = sorted(s.channels[cid].__dict__)
+        assert len(names) <= 12, (cid, names)
+        assert "reported" not in names and "last_reported" not in names
+    # the window keeps one statistic: AVG has no min, max or last sample
+    assert "wsum" in s.channels["n3"].__dict__ and "wlast" not in s.channels["n3"].__dict__
+    assert s.state("n3")[0] is not None and s.state("t")[0] in ("a", "b")

@@ -90,10 +90,10 @@ def workload(outbox_dir, phase="run"):
         _HELD.append(_fill_leaving(int(phase[5:])))
     print("LOADED " + " ".join(sorted(k for k in sys.modules if k.startswith("uedge") or k == "board")))
     from uedge.compat import FakeClock
-    from uedge.config.load import parse_io  # the firmware's path: validators unloaded after
     from uedge.edge import Edge
     from uedge.outbox.segment import SegmentOutbox
     from uedge.pipeline.scheduler import Scheduler
+    from uedge.sync.config_sync import FileStore
     from uedge.transport import murano_mqtt as murano
     from uedge.transport.mqtt_client import MQTTClient
 
@@ -150,8 +150,12 @@ def workload(outbox_dir, phase="run"):
         }
     import json
 
-    cfg_text = json.dumps({"last_edited": "2026-01-01T00:00:00Z", "channels": chans})
+    # the config_io cache file the firmware starts from (FileStore, Edge.start)
+    cfg_path = outbox_dir + ".config_io.json"
+    with open(cfg_path, "w") as f:
+        f.write(json.dumps({"last_edited": "2026-01-01T00:00:00Z", "channels": chans}))
     del chans
+    gc.collect()
     clock = FakeClock(0)
     if phase == "tls":
         from mpy_footprint_tls import TlsTransport  # only in this phase: not in the others' heap
@@ -161,12 +165,16 @@ def workload(outbox_dir, phase="run"):
         t = Transport()
     ob = SegmentOutbox(outbox_dir, cap_bytes=d.get("outbox_bytes", 65536), segment_bytes=4096)
     sched = Scheduler(clock, reuse_report=True)
-    edge = Edge(clock, sched, t, ob, replay_rate=5, **edge_kw)
-    cfg = parse_io(cfg_text)
-    sched.apply(cfg)
-    edge.config = cfg
-    del cfg_text
-    edge._on_state(True, "bench")
+    # as uedge_fw.app builds it: a FileStore, a replay message of at most
+    # 3 x batch_bytes encoded, the config_io cache parsed and applied by start()
+    edge = Edge(clock, sched, t, ob, store=FileStore(cfg_path, outbox_dir + ".config_applications.json"),
+                replay_rate=5, message_bytes=3 * d.get("batch_bytes", 4096), **edge_kw)
+    edge.start()
+    if edge.config is None:
+        print("RESULT incomplete config_io not applied: %s" % edge.last_error)
+        return
+    if not edge.connected:
+        edge._on_state(True, "bench")
     gc.collect()
     loaded = gc.mem_alloc()
     if phase == "setup":
@@ -245,6 +253,11 @@ def main(phase, outbox_dir, tls=None):
     import os
 
     _rmtree(outbox_dir)
+    for name in (".config_io.json", ".config_io.sync.json"):  # the config cache and its sync state
+        try:
+            os.remove(outbox_dir + name)
+        except OSError:
+            pass
     os.mkdir(outbox_dir)
     gc.collect()
     held = 0

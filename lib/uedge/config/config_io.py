@@ -29,7 +29,7 @@ def _parse_channel(cid, ch, check_channel):
     c = Fields("channel %s: " % cid)
     if not isinstance(ch, dict):
         raise ConfigError("channel %s: must be an object, got %s" % (cid, type_name(ch)))
-    cfg = ChannelConfig(cid, ch)
+    cfg = ChannelConfig(cid)
     cfg.display_name = c.string(ch, "display_name", "display_name", required=True)
     cfg._set("description", c.string(ch, "description", "description"))
 
@@ -132,6 +132,8 @@ def _parse_channel(cid, ch, check_channel):
         msg = check_channel(app, cid, cfg.app_specific_config)
         if msg:
             raise ConfigError("channel %s: %s" % (cid, msg))
+    if cfg.locked:
+        cfg.raw = ch  # kept as configured on the device (see ChannelConfig)
     return cfg
 
 
@@ -146,7 +148,7 @@ def parse_config_io(obj_or_text, check_channel=None):
     if not isinstance(doc, dict):
         raise ConfigError("config_io must be a JSON object, got %s" % type_name(doc))
     c = Fields("")
-    cio = ConfigIO(doc)
+    cio = ConfigIO()
     if "last_edited" not in doc or doc["last_edited"] is None:
         raise ConfigError("last_edited is required")
     le = doc["last_edited"]

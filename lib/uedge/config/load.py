@@ -4,6 +4,7 @@ again, so their bytecode goes back to the heap (.mpy files) while the steady
 loop runs. The classes they return live in uedge.config.model, which stays.
 """
 
+import json
 import sys
 
 from uedge.config.model import ConfigError
@@ -22,16 +23,23 @@ def parse_io(obj_or_text, check_channel=None):
 
 
 def applications_of(text):
-    """Application names a config_io text uses ([] when it cannot be read)."""
-    from uedge.config import json_reader
-
+    """Application names a config_io text uses ([] when it cannot be read):
+    which drivers to load before parse_io validates it. Read by the C JSON
+    parser, or by json_reader when that refuses the text."""
     try:
-        doc = json_reader.loads(text)
-        chans = doc.get("channels")
-    except (ConfigError, AttributeError):
-        return []
-    finally:
-        release()
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    if doc is None:
+        from uedge.config import json_reader
+
+        try:
+            doc = json_reader.loads(text)
+        except ConfigError:
+            return []
+        finally:
+            release()
+    chans = doc.get("channels") if isinstance(doc, dict) else None
     apps = []
     if isinstance(chans, dict):
         for cid in chans:

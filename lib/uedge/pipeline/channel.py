@@ -40,8 +40,14 @@ class Channel:
     """Runtime state of one channel: conversion, window, report decision.
 
     Defaults are class attributes; an instance stores what differs or changed
-    (a smaller attribute table per channel on a board)."""
+    (a smaller attribute table per channel on a board: a MicroPython instance
+    with up to 12 attributes has a 12-slot table, 13-17 take 17 slots, 18-23
+    take 23, 8 bytes each). So a window keeps only the statistic its mode
+    needs, `reported`/`last_reported` exist only for report_on_change, and an
+    attribute that is None stays unset until it is not."""
 
+    kind = KIND_NUMBER
+    mode = 0  # down_sample: 0 ACT, 1 MIN, 2 MAX, 3 AVG
     converts = False  # value = raw * scale + bias (input_raw mapping, then multiplier/offset)
     scale = 1.0
     bias = 0.0
@@ -54,21 +60,22 @@ class Channel:
     wmin = 0
     wmax = 0
     wsum = 0
-    wlast = None
+    wlast = None  # ACT and non-numeric windows only
     werr = None  # message of the last failed sample, cleared by a good one
     cerr = None
-    reported = False  # reporting
+    reported = False  # report_on_change only
     last_reported = None
     last_value = None  # state() bookkeeping
     last_ts_us = None
     last_error = None
-    due = False  # schedule (owned by the scheduler)
     plain = False  # a number reported as sampled (ACT, no conversion): the fast path
 
     def __init__(self, cfg, now_ms=0):
         self.cfg = cfg
         self.id = cfg.id
-        self.kind = kind_of(cfg)
+        kind = kind_of(cfg)
+        if kind != KIND_NUMBER:
+            self.kind = kind
         # Linear conversion folded into one scale and one bias.
         scale = 1.0
         bias = 0.0
@@ -91,13 +98,15 @@ class Channel:
         if cfg.precision is not None:
             self.precision = cfg.precision
         ds = cfg.down_sample
-        self.mode = 0 if ds == "ACT" else 1 if ds == "MIN" else 2 if ds == "MAX" else 3
+        mode = 0 if ds == "ACT" else 1 if ds == "MIN" else 2 if ds == "MAX" else 3
         # The window holds raw numbers and the (affine) conversion is applied
         # once per report: MIN/MAX/AVG commute with it, except that a negative
         # scale turns the raw maximum into the converted minimum.
-        if self.kind == KIND_NUMBER and converts and scale < 0 and self.mode in (1, 2):
-            self.mode = 3 - self.mode
-        if self.kind == KIND_NUMBER and not converts and self.mode == 0:
+        if kind == KIND_NUMBER and converts and scale < 0 and mode in (1, 2):
+            mode = 3 - mode
+        if mode:
+            self.mode = mode
+        if kind == KIND_NUMBER and not converts and mode == 0:
             self.plain = True
         if cfg.report_on_change:
             self.on_change = True
@@ -199,7 +208,8 @@ class Channel:
             # ACT window do, without the calls); comparisons allocate nothing
             t = type(raw)
             if t is int or (t is float and raw == raw and raw != _INF and raw != _NINF):
-                self.werr = None
+                if self.werr is not None:
+                    self.werr = None
                 self.last_ok_ms = now_ms
                 self.n += 1
                 self.wlast = raw
@@ -208,23 +218,21 @@ class Channel:
         if v is _BAD:
             self.werr = self.cerr
             return self.cerr
-        self.werr = None
+        if self.werr is not None:
+            self.werr = None
         self.last_ok_ms = now_ms
         m = self.mode
         if m != 0 and (self.kind == KIND_NUMBER or self.kind == KIND_BOOLEAN):
-            # only the statistic the mode needs is kept
-            if self.n == 0:
-                if m == 3:
-                    self.wsum = v
-                else:
-                    self.wmin = self.wmax = v
-            elif m == 3:
-                self.wsum += v
+            # only the statistic the mode needs is kept (no wlast)
+            if m == 3:
+                self.wsum = v if self.n == 0 else self.wsum + v
             elif m == 1:
-                if v < self.wmin:
+                if self.n == 0 or v < self.wmin:
                     self.wmin = v
-            elif v > self.wmax:
+            elif self.n == 0 or v > self.wmax:
                 self.wmax = v
+            self.n += 1
+            return None
         self.n += 1
         self.wlast = v
         return None
@@ -237,7 +245,7 @@ class Channel:
     def window_value(self):
         """Down-sampled value of the current window (call only when n > 0)."""
         m = self.mode
-        if m == 0 or self.n == 1:
+        if m == 0:
             v = self.wlast
         elif self.kind == KIND_NUMBER:
             if m == 1:
@@ -245,14 +253,14 @@ class Channel:
             elif m == 2:
                 v = self.wmax
             else:
-                v = self.wsum / self.n
+                v = self.wsum if self.n == 1 else self.wsum / self.n
         elif self.kind == KIND_BOOLEAN:
             if m == 1:
                 v = bool(self.wmin)
             elif m == 2:
                 v = bool(self.wmax)
             else:
-                v = self.wsum * 2 >= self.n  # majority, ties count as true
+                v = self.wsum if self.n == 1 else self.wsum * 2 >= self.n  # majority, ties count as true
         else:
             v = self.wlast
         if self.kind == KIND_NUMBER:
@@ -297,8 +305,9 @@ class Channel:
                     send = v != last
             if send:
                 values[self.id] = v
-                self.reported = True
-                self.last_reported = v
+                if self.on_change:
+                    self.reported = True
+                    self.last_reported = v
                 wrote = True
             self.last_value = v
             self.last_ts_us = ts_us
@@ -309,8 +318,10 @@ class Channel:
         if err is not None:
             errors[self.id] = err
             wrote = True
-        self.last_error = err
-        self.werr = None
+        if err is not None or self.last_error is not None:
+            self.last_error = err
+        if self.werr is not None:
+            self.werr = None
         return wrote
 
     def set_state(self, value, ts_us, now_ms):

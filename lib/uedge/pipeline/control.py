@@ -117,7 +117,7 @@ class DataOut:
     _set_sync() and _send_live()."""
 
     def _data_out_update(self, text, ts_us):
-        from uedge.sync.config_sync import digest
+        from uedge.compat import digest
 
         d = digest(text)
         if is_repeat(self._sync.get("data_out"), d, ts_us):

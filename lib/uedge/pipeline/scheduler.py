@@ -105,7 +105,7 @@ class Scheduler:
                 slot.channels = []
                 new_slots.append(slot)
             old = self.channels.get(cfg.id)
-            if old is not None and old.slot is slot and old.cfg.raw == cfg.raw:
+            if old is not None and old.slot is slot and old.cfg.same(cfg):
                 ch = old
             else:
                 ch = Channel(cfg, now)
@@ -203,12 +203,11 @@ class Scheduler:
                         if p is not None:
                             v = int(round(v)) if p == 0 else round(v, p)
                         values[ch.id] = v
-                        ch.reported = True
-                        ch.last_reported = v
                         ch.last_value = v
                         ch.last_ts_us = ts
                         ch.n = 0
-                        ch.last_error = None
+                        if ch.last_error is not None:
+                            ch.last_error = None
                     else:
                         ch.report(now, ts, values, errors)
                     r += ch.cfg.report_rate
@@ -235,14 +234,14 @@ class Scheduler:
         return rep
 
     def _sample_slot(self, slot, now):
-        # Mark the due channels and refill the slot's reused list in place
-        # (no slice, no new list), in one pass.
+        # Refill the slot's reused list of due channels in place (no slice, no
+        # new list), in one pass. A channel is due while next_sample <= now:
+        # its next_sample only moves after the read, in the second pass.
         due = slot.due
         k = 0
         ln = len(due)
         for ch in slot.channels:
             if ch.next_sample <= now:
-                ch.due = True
                 if k < ln:
                     due[k] = ch.cfg
                 else:
@@ -271,9 +270,8 @@ class Scheduler:
                 slot.close()  # reopen (with backoff) on the next due instant
                 self._backoff(slot, now)
         for ch in slot.channels:
-            if not ch.due:
+            if ch.next_sample > now:
                 continue
-            ch.due = False
             cid = ch.id
             if failed is not None:
                 ch.fail(failed, now)
@@ -282,7 +280,8 @@ class Scheduler:
                 t = type(raw)
                 if ch.plain and (t is int or (t is float and raw == raw and raw != _INF and raw != _NINF)):
                     # Channel.sample() of a plain number, inline (the hot path)
-                    ch.werr = None
+                    if ch.werr is not None:
+                        ch.werr = None
                     ch.last_ok_ms = now
                     ch.n += 1
                     ch.wlast = raw

@@ -38,30 +38,34 @@ def _num(v):
     return v is not True and v is not False and isinstance(v, (int, float))
 
 
-class _State:
-    def __init__(self, asc):
-        self.fn = asc.get("function", "sine")
-        g = asc.get
-        self.period = g("period_ms", 60000)
-        self.amplitude = g("amplitude", 1)
-        self.offset = g("offset", 0)
-        self.phase = g("phase_ms", 0)
-        self.low = g("low", 0)
-        self.high = g("high", 1)
-        self.duty = g("duty", 0.5)
-        self.lo = g("min", 0)
-        self.hi = g("max", 1)
-        self.rng = (int(g("seed", 1)) & 0xFFFF) or 1
-        # worked out once: a read then costs one or two float objects
-        self.k = 2 * math.pi / self.period if self.period else 0.0
-        self.duty_ms = self.duty * self.period
-        self.scale = (self.hi - self.lo) / 65536.0
-        self.count = g("start", 0)
-        self.step = g("step", 1)
-        self.value = g("initial", 0)
-        self.values = g("values", ["a"])
-        self.idx = 0
-        self.sine = self.fn == "sine"
+# A channel's state is one short tuple (fixed signals) or list (signals with
+# state), [code, ...]: an instance with a dozen attributes costs a board
+# ~250 bytes per channel, this 32-48. The constants of a signal are worked
+# out once.
+SINE, SQUARE, RANDOM, COUNTER, VALUE, TEXT = 0, 1, 2, 3, 4, 5
+
+
+def _state(asc):
+    fn = asc.get("function", "sine")
+    g = asc.get
+    if fn == "sine" or fn == "square":
+        period = g("period_ms", 60000)
+        phase = g("phase_ms", 0)
+        if fn == "sine":
+            # [SINE, 2 pi / period, phase, period, amplitude, offset]
+            return (SINE, 2 * math.pi / period if period else 0.0, phase, period, g("amplitude", 1),
+                    g("offset", 0))
+        # [SQUARE, duty * period, phase, period, high, low]
+        return (SQUARE, g("duty", 0.5) * period, phase, period, g("high", 1), g("low", 0))
+    if fn == "random":
+        lo = g("min", 0)
+        # [RANDOM, min, (max - min) / 65536, xorshift16 state]
+        return [RANDOM, lo, (g("max", 1) - lo) / 65536.0, (int(g("seed", 1)) & 0xFFFF) or 1]
+    if fn == "counter":
+        return [COUNTER, g("start", 0), g("step", 1)]  # [COUNTER, next value, step]
+    if fn == "text":
+        return [TEXT, g("values", ["a"]), 0]  # [TEXT, values, index]
+    return [VALUE, g("initial", 0)]  # step / echo: [VALUE, last written]
 
 
 class SimulatedSource(Source):
@@ -96,7 +100,7 @@ class SimulatedSource(Source):
             msg = self.check_channel(channel.id, asc)
             if msg:
                 raise SourceError(msg)
-            st = _State(asc)
+            st = _state(asc)
             channel.source_state = st
         return st
 
@@ -106,49 +110,51 @@ class SimulatedSource(Source):
         sin = math.sin
         for ch in channels:
             st = ch.source_state
-            if st is not None and st.sine:
-                v = sin(st.k * ((t + st.phase) % st.period))
-                if st.amplitude != 1:
-                    v = st.amplitude * v
-                values[ch.id] = st.offset + v if st.offset else v
+            if st is not None and st[0] == SINE:
+                v = sin(st[1] * ((t + st[2]) % st[3]))
+                if st[4] != 1:
+                    v = st[4] * v
+                values[ch.id] = st[5] + v if st[5] else v
                 continue
             read_into(self, ch, values, errors)
 
     def read(self, channel):
         st = self._state(channel)
-        fn = st.fn
+        fn = st[0]
         t = self.now_ms
-        if fn == "sine":
-            v = math.sin(st.k * ((t + st.phase) % st.period))
-            if st.amplitude != 1:
-                v = st.amplitude * v
-            return st.offset + v if st.offset else v
-        if fn == "square":
-            return st.high if (t + st.phase) % st.period < st.duty_ms else st.low
-        if fn == "random":
+        if fn == SINE:
+            v = math.sin(st[1] * ((t + st[2]) % st[3]))
+            if st[4] != 1:
+                v = st[4] * v
+            return st[5] + v if st[5] else v
+        if fn == SQUARE:
+            return st[4] if (t + st[2]) % st[3] < st[1] else st[5]
+        if fn == RANDOM:
             # xorshift16 (7, 9, 8): identical on CPython and MicroPython
-            r = st.rng
+            r = st[3]
             r ^= (r << 7) & 0xFFFF
             r ^= r >> 9
             r ^= (r << 8) & 0xFFFF
-            st.rng = r
-            v = r * st.scale
-            return st.lo + v if st.lo else v
-        if fn == "counter":
-            v = st.count
-            st.count = v + st.step
+            st[3] = r
+            v = r * st[2]
+            return st[1] + v if st[1] else v
+        if fn == COUNTER:
+            v = st[1]
+            st[1] = v + st[2]
             return v
-        if fn == "text":
-            v = st.values[st.idx % len(st.values)]
-            st.idx += 1
+        if fn == TEXT:
+            vs = st[1]
+            v = vs[st[2] % len(vs)]
+            st[2] += 1
             return v
-        return st.value  # step / echo
+        return st[1]  # step / echo
 
     def write(self, channel, value):
         st = self._state(channel)
-        if st.fn not in ("step", "echo"):
-            raise SourceError('function "%s" is not writable (use step or echo)' % st.fn)
-        st.value = value
+        if st[0] != VALUE:
+            raise SourceError('function "%s" is not writable (use step or echo)'
+                              % (channel.app_specific_config or {}).get("function", "sine"))
+        st[1] = value
 
 
 register("Simulated", SimulatedSource)

@@ -29,51 +29,12 @@ is a mixin of uedge.edge.Edge: it uses the Edge's store, scheduler, transport,
 log and _error().
 """
 
-import binascii
 import json
 
+from uedge.compat import MICROPYTHON, digest
 from uedge.config.load import applications_of, parse_io
 from uedge.config.model import ConfigError
 from uedge.sources import registry_check as check_channel
-
-
-def _sha256():
-    """sha256: CPython's from _hashlib (hashlib would load _blake2 and its own
-    code too, ~0.2 MB of a gateway's memory), else hashlib's (MicroPython)."""
-    try:
-        from _hashlib import openssl_sha256
-
-        return openssl_sha256
-    except (ImportError, AttributeError):
-        import hashlib
-
-        return hashlib.sha256
-
-
-def digest(text):
-    """A short digest of a resource value (sha256 where there is hashlib, else CRC-32)."""
-    b = text.encode() if isinstance(text, str) else bytes(text)
-    try:
-        return binascii.hexlify(_sha256()(b).digest()).decode()[:32]
-    except (ImportError, AttributeError):
-        return "%08x" % (binascii.crc32(b) & 0xFFFFFFFF)
-
-
-def _applications_fast(text):
-    """Application names of a config_io text read by the C JSON parser (which
-    drivers to load; parse_io validates it after), None if it refuses the text."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return None
-    chans = doc.get("channels") if isinstance(doc, dict) else None
-    apps = []
-    for ch in (chans.values() if isinstance(chans, dict) else ()):
-        pc = ch.get("protocol_config") if isinstance(ch, dict) else None
-        app = pc.get("application") if isinstance(pc, dict) else None
-        if isinstance(app, str) and app not in apps:
-            apps.append(app)
-    return apps
 
 
 def state_path_for(config_io_path):
@@ -203,12 +164,26 @@ class ConfigSync:
         except Exception as e:  # a full or read-only flash must not stop the loop
             self.last_error = "sync state not saved: %s" % e
 
-    def _in_step(self, text):
-        """The connector holds this config_io (received, or written and acknowledged)."""
-        self._set_sync("config_io", digest(text))
+    def _in_step(self):
+        """The connector holds the running config_io (received, or written and acknowledged)."""
+        self._set_sync("config_io", self._cdigest)
 
     def _local_changed(self):
-        return self.config_text is not None and self._sync.get("config_io") != digest(self.config_text)
+        return self._cdigest is not None and self._sync.get("config_io") != self._cdigest
+
+    # The running config_io's text: a board keeps its digest and reads the
+    # text back from the store's cache when it writes it up (a config of 16
+    # channels is ~5 KB of heap otherwise); without a cache it stays in RAM.
+    def _running(self, text, stored):
+        self._cdigest = digest(text)
+        self._ctext = None if stored and MICROPYTHON else text
+
+    @property
+    def config_text(self):
+        if self._ctext is not None or self._cdigest is None:
+            return self._ctext
+        text = self.store.load("config_io")
+        return text if text is not None and digest(text) == self._cdigest else None
 
     def _config_acked(self, msg_id):
         """on_ack for a config_io write -> True when msg_id was one."""
@@ -257,7 +232,7 @@ class ConfigSync:
                 cfg = parse_io(text, check_channel)
                 self._apply(cfg, self.apps)
                 self.config = cfg
-                self.config_text = text
+                self._running(text, True)
                 self.log.info("running local config_io: %d channels", len(cfg.order))
             except ConfigError as e:
                 self._error("config_io", "local config_io: %s" % e)
@@ -270,9 +245,7 @@ class ConfigSync:
         if self.need_sources is None:
             return
         try:
-            apps = _applications_fast(text)
-            if apps is None:
-                apps = applications_of(text)
+            apps = applications_of(text)
             if apps:
                 self.need_sources(apps)
         except Exception as e:
@@ -288,12 +261,16 @@ class ConfigSync:
         return self.local_strategy or (self.config is not None and self.config.locked)
 
     def _push_config(self, why):
-        if self.config_text is None:
+        text = self.config_text
+        if text is None:
+            if self._cdigest is not None:
+                self.last_error = "config_io not written up: its cache file changed or cannot be read"
             return
         try:
-            msg_id = self.transport.write("config_io", self.config_text)
+            msg_id = self.transport.write("config_io", text)
+            del text
             if msg_id is not None:
-                self._config_writes[msg_id] = digest(self.config_text)
+                self._config_writes[msg_id] = self._cdigest
             self.log.info("config_io written up (%s)", why)
         except Exception as e:
             self.last_error = "config_io write failed: %s" % e
@@ -304,8 +281,8 @@ class ConfigSync:
             if self.config is not None:
                 self._push_config("no config_io on the connector")
             return
-        if self.config_text is not None and text == self.config_text:
-            self._in_step(text)
+        if self._cdigest is not None and digest(text) == self._cdigest:
+            self._in_step()
             return
         self._need(text)
         try:
@@ -315,8 +292,8 @@ class ConfigSync:
             return
         merged = None
         if self.config is not None:
-            if cfg.raw == self.config.raw:
-                self._in_step(self.config_text)
+            if cfg.same(self.config):
+                self._in_step()
                 return
             if self.local_authority():
                 self._error("config_io", "config_io rejected: the device configuration is locked")
@@ -330,7 +307,7 @@ class ConfigSync:
             if remote_t is not None and local_t is not None and remote_t < local_t:
                 self._push_config("local config_io is newer")
                 return
-            merged = self._keep_locked_channels(cfg)
+            merged = self._keep_locked_channels(cfg, text)
             if merged is not None:
                 text = merged
                 try:
@@ -348,34 +325,41 @@ class ConfigSync:
             except Exception:
                 pass
             return
-        if merged is None:
-            self._in_step(text)  # the connector holds what runs from now on
         self.config = cfg
-        self.config_text = text
+        self._running(text, False)
+        if merged is None:
+            self._in_step()  # the connector holds what runs from now on
         self.store.save("config_io", text)
+        if getattr(self.store, "paths", {}).get("config_io"):
+            self._running(text, True)  # the cache gives it back
         self._clear_doc_errors("config_io")
         # acknowledge: the connector's config_io now matches what runs here
         self._push_config("acknowledge the applied config_io")
         self.log.info("config_io applied: %d channels (last_edited %s)", len(cfg.order), cfg.last_edited)
 
-    def _keep_locked_channels(self, cfg):
+    def _keep_locked_channels(self, cfg, text):
         """Channels locked on the device are read-only for the application side:
         a remote config keeps the device's version of them. Returns the merged
-        config_io text, or None when the remote one leaves them alone."""
-        mine = self.config.raw.get("channels") or {}
-        theirs = cfg.raw.get("channels")
-        if not isinstance(theirs, dict):
-            return None
+        config_io text, or None when the remote one leaves them alone.
+        (A ChannelConfig keeps its document object only when locked; the
+        remote text, already validated, is read again for the merge.)"""
+        mine = self.config.channels
         kept = []
         for cid in self.config.order:
-            if self.config.channels[cid].locked and theirs.get(cid) != mine.get(cid):
-                theirs[cid] = mine[cid]
-                kept.append(cid)
+            c = mine[cid]
+            if c.locked and c.raw is not None:
+                o = cfg.channels.get(cid)
+                if o is None or not o.same(c):
+                    kept.append(cid)
         if not kept:
             return None
+        doc = json.loads(text)
+        theirs = doc.get("channels")
+        for cid in kept:
+            theirs[cid] = mine[cid].raw
         self.log.warning("config_io: locked channel(s) %s kept as configured on the device",
                          ", ".join(kept))
-        return json.dumps(cfg.raw)
+        return json.dumps(doc)
 
     def _on_config_applications(self, text):
         if text is None or not text.strip():
