@@ -91,7 +91,7 @@ class Edge(ConfigSync, Delivery, DataOut):
         self.clock_ok = clock_ok
 
         self.config = None  # last good ConfigIO
-        self._ctext = None  # the running config_io text (see ConfigSync.config_text)
+        self.config_text = None  # the running config_io text and its digest (ConfigSync._running)
         self._cdigest = None
         self.apps = None  # last good ConfigApplications
         self.connected = False

@@ -72,7 +72,12 @@ def test_applications_of_reads_names_and_releases():
     assert sorted(apps) == ["Modbus_RTU", "Simulated"]
     assert load.applications_of("not json") == []
     if MPY:
-        assert _loaded() == []
+        assert _loaded() == []  # nothing loaded: a scan, not a parse
+    # keys only, whatever the spacing; a name inside a string value is not one
+    assert load.applications_of('{"channels": {"a": {"display_name": "application", "protocol_config"'
+                                ' : {"application" :\n "Onboard"}}, "b": {"display_name":'
+                                ' "\\"application\\": \\"X\\""}}}') == ["Onboard"]
+    assert load.applications_of(b'{"application": "Simulated"}') == ["Simulated"]
 
 
 def test_release_returns_the_heap_on_micropython():

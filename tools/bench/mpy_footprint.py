@@ -168,7 +168,9 @@ def workload(outbox_dir, phase="run"):
     # as uedge_fw.app builds it: a FileStore, a replay message of at most
     # 3 x batch_bytes encoded, the config_io cache parsed and applied by start()
     edge = Edge(clock, sched, t, ob, store=FileStore(cfg_path, outbox_dir + ".config_applications.json"),
-                replay_rate=5, message_bytes=3 * d.get("batch_bytes", 4096), **edge_kw)
+                replay_rate=5, message_bytes=3 * d.get("batch_bytes", 4096),
+                need_sources=lambda apps: None,  # the bench's Simulated is loaded: Edge reads the names
+                **edge_kw)
     edge.start()
     if edge.config is None:
         print("RESULT incomplete config_io not applied: %s" % edge.last_error)

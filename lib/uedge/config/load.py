@@ -4,10 +4,7 @@ again, so their bytecode goes back to the heap (.mpy files) while the steady
 loop runs. The classes they return live in uedge.config.model, which stays.
 """
 
-import json
 import sys
-
-from uedge.config.model import ConfigError
 
 _VALIDATORS = ("config_io", "fields", "json_reader")
 
@@ -23,32 +20,37 @@ def parse_io(obj_or_text, check_channel=None):
 
 
 def applications_of(text):
-    """Application names a config_io text uses ([] when it cannot be read):
-    which drivers to load before parse_io validates it. Read by the C JSON
-    parser, or by json_reader when that refuses the text."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        doc = None
-    if doc is None:
-        from uedge.config import json_reader
-
-        try:
-            doc = json_reader.loads(text)
-        except ConfigError:
-            return []
-        finally:
-            release()
-    chans = doc.get("channels") if isinstance(doc, dict) else None
+    """Application names a config_io text uses: which drivers to load before
+    parse_io validates it. The text is scanned for "application" keys, not
+    parsed, so nothing but the names is allocated (a parse here would leave a
+    board's heap fragmented by a whole document tree just before parse_io).
+    At worst a name more than the channels use (a key of that name inside an
+    app_specific_config, or in a document parse_io then rejects), never one
+    less: a quote inside a JSON string is always escaped."""
+    if not isinstance(text, str):
+        text = bytes(text).decode()
     apps = []
-    if isinstance(chans, dict):
-        for cid in chans:
-            ch = chans[cid]
-            pc = ch.get("protocol_config") if isinstance(ch, dict) else None
-            app = pc.get("application") if isinstance(pc, dict) else None
-            if isinstance(app, str) and app not in apps:
-                apps.append(app)
+    key = '"application"'
+    n = len(text)
+    i = text.find(key)
+    while i >= 0:
+        j = _skip_ws(text, i + len(key), n)
+        if j < n and text[j] == ":":
+            j = _skip_ws(text, j + 1, n)
+            if j < n and text[j] == '"':
+                k = text.find('"', j + 1)
+                if k > j:
+                    name = text[j + 1 : k]
+                    if "\\" not in name and name not in apps:
+                        apps.append(name)
+        i = text.find(key, j)
     return apps
+
+
+def _skip_ws(text, j, n):
+    while j < n and text[j] in " \t\r\n":
+        j += 1
+    return j
 
 
 def release():

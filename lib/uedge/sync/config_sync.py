@@ -31,7 +31,7 @@ log and _error().
 
 import json
 
-from uedge.compat import MICROPYTHON, digest
+from uedge.compat import digest
 from uedge.config.load import applications_of, parse_io
 from uedge.config.model import ConfigError
 from uedge.sources import registry_check as check_channel
@@ -171,19 +171,13 @@ class ConfigSync:
     def _local_changed(self):
         return self._cdigest is not None and self._sync.get("config_io") != self._cdigest
 
-    # The running config_io's text: a board keeps its digest and reads the
-    # text back from the store's cache when it writes it up (a config of 16
-    # channels is ~5 KB of heap otherwise); without a cache it stays in RAM.
-    def _running(self, text, stored):
+    def _running(self, text):
+        """The config_io text that runs from now on, and its digest. The text
+        stays in RAM: read back from the cache to be written up, it would need
+        a contiguous block of its size (plus a file's 1 KB cache) in a heap
+        fragmented by then; taken at start or with the update, it has one."""
+        self.config_text = text
         self._cdigest = digest(text)
-        self._ctext = None if stored and MICROPYTHON else text
-
-    @property
-    def config_text(self):
-        if self._ctext is not None or self._cdigest is None:
-            return self._ctext
-        text = self.store.load("config_io")
-        return text if text is not None and digest(text) == self._cdigest else None
 
     def _config_acked(self, msg_id):
         """on_ack for a config_io write -> True when msg_id was one."""
@@ -232,7 +226,7 @@ class ConfigSync:
                 cfg = parse_io(text, check_channel)
                 self._apply(cfg, self.apps)
                 self.config = cfg
-                self._running(text, True)
+                self._running(text)
                 self.log.info("running local config_io: %d channels", len(cfg.order))
             except ConfigError as e:
                 self._error("config_io", "local config_io: %s" % e)
@@ -261,14 +255,10 @@ class ConfigSync:
         return self.local_strategy or (self.config is not None and self.config.locked)
 
     def _push_config(self, why):
-        text = self.config_text
-        if text is None:
-            if self._cdigest is not None:
-                self.last_error = "config_io not written up: its cache file changed or cannot be read"
+        if self.config_text is None:
             return
         try:
-            msg_id = self.transport.write("config_io", text)
-            del text
+            msg_id = self.transport.write("config_io", self.config_text)
             if msg_id is not None:
                 self._config_writes[msg_id] = self._cdigest
             self.log.info("config_io written up (%s)", why)
@@ -281,7 +271,7 @@ class ConfigSync:
             if self.config is not None:
                 self._push_config("no config_io on the connector")
             return
-        if self._cdigest is not None and digest(text) == self._cdigest:
+        if self.config_text is not None and text == self.config_text:
             self._in_step()
             return
         self._need(text)
@@ -326,12 +316,10 @@ class ConfigSync:
                 pass
             return
         self.config = cfg
-        self._running(text, False)
+        self._running(text)
         if merged is None:
             self._in_step()  # the connector holds what runs from now on
         self.store.save("config_io", text)
-        if getattr(self.store, "paths", {}).get("config_io"):
-            self._running(text, True)  # the cache gives it back
         self._clear_doc_errors("config_io")
         # acknowledge: the connector's config_io now matches what runs here
         self._push_config("acknowledge the applied config_io")
