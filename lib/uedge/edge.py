@@ -106,6 +106,7 @@ class Edge(ConfigSync, Delivery, DataOut):
         self._live = {}  # msg_id -> (ts_us, payload, sent_ms)
         self._replay = None  # (msg_id, keys, sent_ms, n)
         self._replay_limit = batch_items  # smaller while a refused batch is split
+        self._replay_cap = 0  # while short of memory: the largest batch that fits (Delivery._replay_short)
         self._early_acks = {}
         self._sending = False
         self._next_replay_ms = 0

@@ -147,3 +147,44 @@ def test_failing_replay_step_backs_off():
     clock.advance(100)
     e.poll(clock.now_ms())
     assert len(calls) == 2
+
+
+class _ShortBox(MemoryOutbox):
+    """A queue whose peek runs out of memory above `room` records."""
+
+    def __init__(self, room):
+        MemoryOutbox.__init__(self)
+        self.room = room
+        self.asked = []
+
+    def peek(self, max_items=100, max_bytes=0):
+        self.asked.append(max_items)
+        if max_items > self.room:
+            raise MemoryError("memory allocation failed, allocating 154 bytes")
+        return MemoryOutbox.peek(self, max_items, max_bytes)
+
+
+def test_replay_short_of_memory_goes_on_in_smaller_batches():
+    box = _ShortBox(2)
+    link = Link(ack_on_poll=True)
+    clock, e = start_edge(link, box, Store(), Log(), batch_items=8)
+    _run(e, clock, 12)  # offline: 6 reports queue
+    assert len(box) == 6
+    link.connected = True
+    e._on_state(True, "up")
+    _run(e, clock, 40)
+    assert len(box) == 0  # drained in batches of 2
+    assert box.asked == [8, 4, 2, 2, 2]  # halved after each MemoryError, then no larger
+    replays = [entries for _m, entries in link.sent if "data_in" in entries[0][1]]
+    assert replays and max(len(r) for r in replays) <= 2
+    assert e.queue_errors == 2 and "MemoryError" in e.last_error
+    # once drained, the next outage replays in full batches again
+    box.room = 100
+    link.connected = False
+    e._on_state(False, "down")
+    _run(e, clock, 6)
+    del box.asked[:]
+    link.connected = True
+    e._on_state(True, "up")
+    _run(e, clock, 4)
+    assert box.asked[0] == 8 and len(box) == 0

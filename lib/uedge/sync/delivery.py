@@ -274,6 +274,9 @@ class Delivery(Slots):
             self._held_step(now)
         ob = self.outbox
         if ob is None or self._replay is not None or not self.connected or not len(ob):
+            if self._replay_cap and ob is not None and not len(ob):
+                self._replay_cap = 0  # drained: the next replay starts with full batches
+                self._replay_limit = self.batch_items
             return
         if not force and now < self._next_replay_ms:
             return
@@ -288,6 +291,7 @@ class Delivery(Slots):
             more = len(ob) > len(batch)
         except Exception as e:
             self._queue_failed("cannot read the queue", e)
+            self._replay_short(e)
             self._next_replay_ms = now + 1000
             return
         if not batch:
@@ -330,6 +334,7 @@ class Delivery(Slots):
             msg = self.transport.record(entries)
         except Exception as e:
             self.last_error = "replay failed: %s" % e
+            self._replay_short(e)
             self._next_replay_ms = now + 1000
             return
         finally:
@@ -343,9 +348,18 @@ class Delivery(Slots):
         else:
             self._replay = r
 
+    def _replay_short(self, e):
+        """A replay that ran out of memory goes on in batches of half the size,
+        and no larger until the queue is empty, so a board short of heap still
+        drains its queue (without a failure every other batch)."""
+        if isinstance(e, MemoryError) and self._replay_limit > 1:
+            self._replay_limit //= 2
+            self._replay_cap = self._replay_limit
+
     def _replay_ok(self):
-        if self._replay_limit < self.batch_items:  # back to full batches step by step
-            self._replay_limit = min(self.batch_items, self._replay_limit * 2)
+        top = self._replay_cap or self.batch_items
+        if self._replay_limit < top:  # back to full batches step by step
+            self._replay_limit = min(top, self._replay_limit * 2)
 
     def _check_timeouts(self, now):
         if not self.ack_timeout_ms:
