@@ -5,7 +5,7 @@ import os
 import struct
 
 from uedge.outbox.files import HDR_LEN, MAGIC, MAX_RECORD, CursorLog, Opener, read_record, resync
-from uedge.outbox.memory import Outbox
+from uedge.outbox import Outbox
 
 # -- segment files ------------------------------------------------------------
 #
