@@ -16,7 +16,11 @@ def token_of(t):
 
 
 def make_transport(s, clock):
-    """Pick MQTT or HTTP from murano_host; returns the transport."""
+    """Pick MQTT or HTTP from murano_host; returns the transport. Its TLS
+    connections go through uedge_host.tls (the C modules, without ssl.py)."""
+    from uedge_host import tls
+
+    tls.install()
     scheme, host, port = settings_mod.parse_endpoint(s.murano_host, s.murano_port)
     auth = s.values.get("auth") or "token"
     cert = s.certfile if auth == "cert" else None
