@@ -38,7 +38,7 @@ def test_verifies_ca_and_hostname_with_sni(broker, peer, tmp_path, lean):
         acks = []
         c.on_puback = acks.append
         pid = c.publish("lean/q1", "through-c-tls", qos=1)
-        assert pump(c, lambda: acks == [pid])
+        assert pump(c, lambda acks=acks, pid=pid: acks == [pid])
         assert peer.wait_for(lambda m: m[0] == "lean/q1" and m[1] == b"through-c-tls")
         c.disconnect()
     other = make_pki(str(tmp_path / "other-ca"))
