@@ -1,5 +1,6 @@
 """The gateway edge daemon (`uedge go`): queues, sources, the loop, status, OTA."""
 
+import _socket
 import json
 import os
 import select
@@ -10,7 +11,7 @@ import time
 from uedge_host import settings as settings_mod
 
 from uedge_host.logsetup import CoreLog, getLogger, setup_logging
-from uedge_host.transport import BackgroundConnect, make_transport, token_of
+from uedge_host.transport import BackgroundConnect, make_transport, token_of, wake_bytes
 
 log = getLogger("uedge")
 
@@ -33,6 +34,8 @@ def package_version():
 AUTH_FAILURES_BEFORE_WARNING = 3
 OTA_RETRY_MS = 60000
 IDLE_WAKE_MS = 250
+_SOL_SOCKET = _socket.SOL_SOCKET
+_RCVLOWAT = getattr(_socket, "SO_RCVLOWAT", None) if sys.platform.startswith("linux") else None
 
 
 QUEUE_SUFFIX = ".queue.db"
@@ -287,11 +290,23 @@ class Daemon:
         if self._ready_to_send():
             return  # requests queued and a connection free to take them
         if socks:
+            # acks need no wake-up of their own (uedge_host.transport.wake_bytes)
+            low = wake_bytes(self._raw, self.scheme, socks) if _RCVLOWAT else 1
             try:
+                if low > 1:
+                    for sk in socks:
+                        sk.setsockopt(_SOL_SOCKET, _RCVLOWAT, low)
                 select.select(socks, [], [], ms / 1000.0)
                 return
             except (OSError, ValueError, TypeError):
                 pass
+            finally:
+                if low > 1:
+                    for sk in socks:
+                        try:
+                            sk.setsockopt(_SOL_SOCKET, _RCVLOWAT, 1)
+                        except (OSError, ValueError):
+                            pass
         time.sleep(ms / 1000.0)
 
     def run(self, duration=None):

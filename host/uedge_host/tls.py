@@ -18,26 +18,50 @@ timeout. A failed verification raises the same ssl.SSLCertVerificationError
 
 import _socket
 import _ssl
+import select
 
 PROTOCOL_TLS_CLIENT = _ssl.PROTOCOL_TLS_CLIENT
 CERT_NONE = _ssl.CERT_NONE
 CERT_REQUIRED = _ssl.CERT_REQUIRED
 SSLError = _ssl.SSLError
 _EOF = _ssl.SSLEOFError
+_WANT_READ = _ssl.SSLWantReadError
 
 
 class TLSSocket(_socket.socket):
     """A connected TCP socket with its TLS session: the socket calls the
     transports make (recv_into, recv, send, sendall, pending) go through TLS;
-    settimeout, fileno and close are the socket's."""
+    settimeout, fileno and close are the socket's.
 
-    __slots__ = ("_tls", "__weakref__")  # the C session holds a weak reference to its socket
+    Non-blocking, recv_into returns None when there is nothing to read (the
+    MQTT and HTTP clients take None as "would block", as from MicroPython's
+    sockets): it asks the TLS layer and then the socket (poll) first, because a
+    TLS read that finds nothing raises SSLWantReadError, whose message
+    OpenSSL and _ssl format each time, several times the cost of the poll.
+    `partial` is True while a TLS record has arrived only in part (the last
+    read consumed bytes without completing one)."""
+
+    __slots__ = ("_tls", "_poll", "_nb", "partial", "__weakref__")  # the C session holds a weak reference
+
+    def settimeout(self, t):
+        _socket.socket.settimeout(self, t)
+        self._nb = t == 0
 
     def recv_into(self, buf, nbytes=0, flags=0):
+        tls = self._tls
+        if self._nb and not tls.pending() and not self._poll(0):
+            return None
         try:
-            return self._tls.read(nbytes or len(buf), buf)
+            n = tls.read(nbytes or len(buf), buf)
+        except _WANT_READ:
+            if not self._nb:
+                raise
+            self.partial = True  # a record's first bytes, or one without data (a session ticket)
+            return None
         except _EOF:
             return 0  # closed without close_notify: an end of stream, as ssl treats it
+        self.partial = False
+        return n
 
     def recv(self, n, flags=0):
         try:
@@ -74,6 +98,10 @@ class SSLContext(_ssl._SSLContext):
             server_hostname = server_hostname.decode("ascii")
         timeout = sock.gettimeout()
         s = TLSSocket(sock.family, sock.type, sock.proto, sock.detach())
+        s.partial = False
+        p = select.poll()
+        p.register(s, select.POLLIN)
+        s._poll = p.poll
         try:
             s.settimeout(timeout)
             s._tls = self._wrap_socket(s, False, server_hostname)
