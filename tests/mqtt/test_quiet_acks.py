@@ -23,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "host"))
 
 from uedge_host import tls  # noqa: E402
-from uedge_host.transport import wake_bytes  # noqa: E402
+from uedge_host.transport import wait_readable, wake_bytes  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "SO_RCVLOWAT") or not sys.platform.startswith("linux"),
                                 reason="SO_RCVLOWAT on select() is Linux behaviour")
@@ -169,3 +169,64 @@ def test_a_tls_record_in_pieces_ends_the_wait_on_any_byte(tmp_path, lean):
         c.close()
     finally:
         srv.close()
+
+
+def _daemon_loop(link, scheme, seconds, until):
+    """What the daemon does between passes: wait (an ack alone does not end
+    it), then poll. -> True once until() holds."""
+    end = time.time() + seconds
+    while time.time() < end:
+        socks = link.sockets() if hasattr(link, "sockets") else [link.sock]
+        if socks:
+            wait_readable(socks, 100, wake_bytes(link, scheme, socks))
+        link.poll()
+        if until():
+            return True
+    return False
+
+
+def test_unacknowledged_publish_is_resent_and_its_ack_read_on_a_later_pass():
+    seen = []
+
+    def handler(srv, c):
+        read_packet(c)  # CONNECT
+        c.sendall(b"\x20\x02\x00\x00")
+        h, body = read_packet(c)  # the first copy goes unanswered
+        seen.append((h, body))
+        h, body = read_packet(c)
+        seen.append((h, body))
+        tlen = (body[0] << 8) | body[1]
+        c.sendall(b"\x40\x02" + body[2 + tlen:4 + tlen])  # PUBACK of the retransmission
+        time.sleep(2)
+
+    srv = FakeServer(handler)
+    try:
+        c = MQTTClient("", "127.0.0.1", srv.port, retry_ms=300)
+        c.connect()
+        acks = []
+        c.on_puback = acks.append
+        pid = c.publish(b"$resource.batch", b"[]", qos=1)
+        assert _daemon_loop(c, "mqtt", 5, lambda: acks == [pid])
+        assert [h for h, _b in seen] == [0x32, 0x3A]  # QoS 1, then QoS 1 + DUP
+        assert seen[0][1] == seen[1][1]  # same packet id and payload
+        assert c.pending() == 0
+        c.close()
+    finally:
+        srv.close()
+
+
+def test_keepalive_pings_answered_while_acks_wait(conn, tmp_path, lean):
+    dev = "quiet-ka"
+    m = MuranoMQTT(conn.host, conn.mqtts_port, dev, auth="token", credentials_path=str(tmp_path / "token"),
+                   ca=conn.ca_path, server_hostname="localhost", keepalive=1)
+    m.connect()
+    c = m._client
+    pings = []
+    ping = c.ping
+    c.ping = lambda: (pings.append(1), ping())[1]
+    acks = []
+    m.on_ack = acks.append
+    mid = m.write("data_in", '{"001":1}')
+    assert _daemon_loop(m, "mqtts", 3.5, lambda: len(pings) >= 4 and not c.ping_outstanding())
+    assert m.connected and acks == [mid]
+    m.close()
