@@ -96,6 +96,8 @@ class SSLContext(_ssl._SSLContext):
         """sock (connected, blocking or with a timeout) -> a TLSSocket after the handshake."""
         if isinstance(server_hostname, (bytes, bytearray)):
             server_hostname = server_hostname.decode("ascii")
+        elif server_hostname is not None and not server_hostname.isascii():
+            server_hostname = server_hostname.encode("idna").decode("ascii")  # as ssl does
         timeout = sock.gettimeout()
         s = TLSSocket(sock.family, sock.type, sock.proto, sock.detach())
         s.partial = False
