@@ -1,16 +1,15 @@
 """The gateway edge daemon (`uedge go`): queues, sources, the loop, status, OTA."""
 
+import _signal  # signal.py only adds its enums (~50 KB)
 import json
 import os
-import select
-import signal
 import sys
 import time
 
 from uedge_host import settings as settings_mod
 
 from uedge_host.logsetup import CoreLog, getLogger, setup_logging
-from uedge_host.transport import BackgroundConnect, make_transport, token_of
+from uedge_host.transport import BackgroundConnect, make_transport, token_of, wait_readable, wake_bytes
 
 log = getLogger("uedge")
 
@@ -288,11 +287,27 @@ class Daemon:
             return  # requests queued and a connection free to take them
         if socks:
             try:
-                select.select(socks, [], [], ms / 1000.0)
+                # acks need no wake-up of their own (uedge_host.transport.wake_bytes)
+                wait_readable(socks, ms, wake_bytes(self._raw, self.scheme, socks))
                 return
             except (OSError, ValueError, TypeError):
                 pass
         time.sleep(ms / 1000.0)
+
+    def _status_step(self, now):
+        """Once a second, before a pass: the status file, after reading what
+        waits in the transport's sockets (acks are left there for the next pass,
+        see _wait): a report acknowledged is counted as delivered, not in flight."""
+        self._check_rates()
+        self._report_queue()
+        try:
+            self.transport.poll(now)
+        except Exception as e:  # as Edge.poll does
+            self.edge.last_error = "transport: %s: %s" % (type(e).__name__, e)
+        try:
+            write_status(self.s.status_file, self.status())
+        except OSError as e:
+            log.warning("cannot write status file %s: %s", self.s.status_file, e)
 
     def run(self, duration=None):
         edge = self.edge
@@ -308,6 +323,10 @@ class Daemon:
         next_status = 0.0
         clock = self.clock
         while not self.stop:
+            t = time.monotonic()
+            if t >= next_status:
+                next_status = t + 1.0
+                self._status_step(clock.now_ms())
             now = clock.now_ms()
             edge.poll(now)
             if self.token is None or token_of(self._raw) != self.token:
@@ -319,16 +338,7 @@ class Daemon:
                 self._auth_warned = False
             if self.ota is not None:
                 self._poll_ota(now)
-            t = time.monotonic()
-            if t >= next_status:
-                next_status = t + 1.0
-                self._check_rates()
-                self._report_queue()
-                try:
-                    write_status(self.s.status_file, self.status())
-                except OSError as e:
-                    log.warning("cannot write status file %s: %s", self.s.status_file, e)
-            if deadline is not None and t >= deadline:
+            if deadline is not None and time.monotonic() >= deadline:
                 break
             now = clock.now_ms()
             # between samples the loop sleeps in select() on the sockets: an
@@ -380,6 +390,6 @@ def go(s, duration=None):
     def _stop(signum, frame):
         d.stop = True
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    _signal.signal(_signal.SIGTERM, _stop)
+    _signal.signal(_signal.SIGINT, _stop)
     return d.run(duration)

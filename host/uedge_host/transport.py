@@ -3,12 +3,61 @@ which runs blocking (re)connect attempts in a worker thread."""
 
 # _thread, not threading: one worker and one lock are all this needs, and
 # threading (with its imports) is ~0.25 MB of the daemon's memory
+import _socket
 import _thread
+import select
+import sys
 
 from uedge_host import settings as settings_mod
 from uedge_host.logsetup import getLogger
 
 log = getLogger("uedge")
+
+# -- how much the daemon's wait may leave unread --------------------------------------
+# The daemon sleeps in select() on the transport's sockets between passes. Over
+# MQTT most of what arrives are PUBACKs (one per report) and PINGRESPs: poll()
+# reads them on the next pass, at most a sampling interval or the idle wake
+# (250 ms) later, against ack and keepalive deadlines of seconds, so they need
+# no wake-up of their own. Every update from the connector
+# ($resource/<alias>/<timestamp>) is a PUBLISH of at least MQTT_UPDATE_MIN
+# bytes, and over TLS in records adding at least TLS_RECORD_MIN bytes (header
+# and AEAD tag), while a PUBACK is 4 bytes (a record of at most 33) and a
+# PINGRESP 2. So the wait sets SO_RCVLOWAT (Linux: select() reports a TCP
+# socket readable once that many bytes are queued, or at end of stream or an
+# error) to the smallest update: an update still ends the wait at once, an ack
+# alone does not. While a packet or a TLS record has arrived only in part,
+# its rest may be any size: then any byte ends the wait.
+_RCVLOWAT = getattr(_socket, "SO_RCVLOWAT", None) if sys.platform.startswith("linux") else None
+MQTT_UPDATE_MIN = 24  # fixed header 2, topic length 2, "$resource/" + >= 1 + "/" + >= 1
+TLS_RECORD_MIN = 21
+
+
+def wake_bytes(t, scheme, socks):
+    """Received bytes on socks (t's) that end the daemon's wait (1: any)."""
+    if _RCVLOWAT is None or scheme not in ("mqtt", "mqtts") or t.receiving():
+        return 1
+    for sk in socks:
+        if getattr(sk, "partial", False):
+            return 1
+    return MQTT_UPDATE_MIN + (TLS_RECORD_MIN if scheme == "mqtts" else 0)
+
+
+def wait_readable(socks, ms, low=1):
+    """select() on socks for up to ms, ended early once one has low bytes
+    queued (SO_RCVLOWAT; the sockets get 1 again after), its end of stream or
+    an error."""
+    if low > 1:
+        for sk in socks:
+            sk.setsockopt(_socket.SOL_SOCKET, _RCVLOWAT, low)
+    try:
+        select.select(socks, [], [], ms / 1000.0)
+    finally:
+        if low > 1:
+            for sk in socks:
+                try:
+                    sk.setsockopt(_socket.SOL_SOCKET, _RCVLOWAT, 1)
+                except (OSError, ValueError):
+                    pass
 
 
 def token_of(t):
@@ -16,7 +65,11 @@ def token_of(t):
 
 
 def make_transport(s, clock):
-    """Pick MQTT or HTTP from murano_host; returns the transport."""
+    """Pick MQTT or HTTP from murano_host; returns the transport. Its TLS
+    connections go through uedge_host.tls (the C modules, without ssl.py)."""
+    from uedge_host import tls
+
+    tls.install()
     scheme, host, port = settings_mod.parse_endpoint(s.murano_host, s.murano_port)
     auth = s.values.get("auth") or "token"
     cert = s.certfile if auth == "cert" else None

@@ -365,18 +365,26 @@ class Delivery(Slots):
         if not self.ack_timeout_ms:
             return
         limit = now - self.ack_timeout_ms
+        live = self._live
+        late = None  # nothing allocated, nothing asked of the transport, while none is late
+        for m in live:
+            if live[m][2] < limit:
+                if late is None:
+                    late = []
+                late.append(m)
+        r = self._replay
+        if late is None and (r is None or r[2] >= limit):
+            return
         # a transport that can take back what it has not sent yet (a request
         # waiting behind retries) is asked to: the report then goes once
         cancel = getattr(self.transport, "cancel", None)
-        if self._live:
-            late = [m for m in self._live if self._live[m][2] < limit]
-            for m in late:
-                ts_us, payload, _sent = self._live.pop(m)
-                if cancel is not None:
-                    cancel(m)
-                self._queue(ts_us, payload)
-        if self._replay is not None and self._replay[2] < limit:
+        for m in late or ():
+            ts_us, payload, _sent = live.pop(m)
             if cancel is not None:
-                cancel(self._replay[0])
+                cancel(m)
+            self._queue(ts_us, payload)
+        r = self._replay
+        if r is not None and r[2] < limit:
+            if cancel is not None:
+                cancel(r[0])
             self._replay = None
-

@@ -25,6 +25,10 @@ class Receiver:
             self._rxv = memoryview(self._rx)
         return self._rx
 
+    def receiving(self):
+        """True while a packet has arrived only in part (or one is being skipped)."""
+        return self._rx_len > 0 or self._skip > 0
+
     def _grow(self, need):
         """Room for need bytes (at most max_packet + 5), keeping what was read."""
         if need <= len(self._rx):

@@ -105,20 +105,10 @@ class MuranoMQTT(DeviceLink):
         return self._client is not None and self._client.connected
 
     def _new_client(self, user=None, password=None, keepalive=None):
-        c = MQTTClient(
-            "",
-            self.host,
-            self.port,
-            user=user,
-            password=password,
-            keepalive=self.keepalive if keepalive is None else keepalive,
-            ssl=self.tls,
-            ssl_params=self._ssl_params,
-            max_packet=self.max_packet,
-            timeout_ms=self.timeout_ms,
-            clock=self.clock,
-        )
-        return c
+        return MQTTClient("", self.host, self.port, user=user, password=password,
+                          keepalive=self.keepalive if keepalive is None else keepalive, ssl=self.tls,
+                          ssl_params=self._ssl_params, max_packet=self.max_packet, timeout_ms=self.timeout_ms,
+                          clock=self.clock)
 
     # -- provisioning
 
@@ -333,6 +323,10 @@ class MuranoMQTT(DeviceLink):
 
     def pending(self):
         return self._client.pending() if self._client is not None else 0
+
+    def receiving(self):
+        """True while an incoming packet has arrived only in part."""
+        return self._client is not None and self._client.receiving()
 
     def _on_puback(self, pid):
         if self.on_ack:

@@ -5,7 +5,11 @@ CPython and MicroPython differ in socket and TLS handling.
 """
 
 import select
-import socket
+
+try:
+    import _socket as socket  # CPython: the C module (socket.py adds enums, selectors)
+except ImportError:
+    import socket
 
 from uedge.compat import MICROPYTHON
 
@@ -23,12 +27,20 @@ except ImportError:  # pragma: no cover
 # connector can never starve it. With a tick set (the firmware sets its
 # WDT.feed), each blocking socket call is also bounded by step_ms.
 _TICK = [None, 2000]
+# the TLS module: ssl unless a host sets another with ssl's interface (set_tls)
+_TLS = [None]
 
 
 def set_tick(fn, step_ms=2000):
     """fn() is called during long blocking steps; step_ms bounds one blocking socket call."""
     _TICK[0] = fn
     _TICK[1] = max(100, int(step_ms))
+
+
+def set_tls(module):
+    """TLS connections use module (SSLContext, PROTOCOL_TLS_CLIENT, CERT_REQUIRED,
+    CERT_NONE as in ssl) instead of ssl; None: ssl again."""
+    _TLS[0] = module
 
 
 def tick():
@@ -191,7 +203,9 @@ def _ascii(name):
 
 
 def _wrap_tls(sock, host, p):
-    import ssl
+    ssl = _TLS[0]
+    if ssl is None:
+        import ssl
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     verify = p.get("verify", True)
