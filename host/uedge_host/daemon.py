@@ -1,7 +1,7 @@
 """The gateway edge daemon (`uedge go`): queues, sources, the loop, status, OTA."""
 
 import _signal  # signal.py only adds its enums (~50 KB)
-import json
+from uedge.compat import json
 import os
 import sys
 import time
@@ -109,7 +109,7 @@ def need_sources(applications):
                     type(e).__name__, e)
 
 
-_STATUS_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
+_STATUS_SEP = (",", ":")
 _STATUS_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -118,7 +118,7 @@ def write_status(path, data):
     # chunk by chunk, ~10x the CPU for a status with 100 channels), then one
     # os.write of the bytes: no text file object for a file written once a
     # second. Replaced by rename, so a reader never sees half of one.
-    b = _STATUS_JSON.encode(data).encode()
+    b = json.dumps(data, separators=_STATUS_SEP, default=str).encode()
     tmp = "%s.%d.tmp" % (path, os.getpid())
     fd = os.open(tmp, _STATUS_FLAGS, 0o644)
     try:

@@ -32,7 +32,7 @@ Command line:
 """
 
 import argparse
-import json
+from uedge.compat import json
 import os
 import shlex
 import shutil

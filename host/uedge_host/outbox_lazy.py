@@ -12,7 +12,7 @@ import os
 
 class LazyOutbox:
     def __init__(self, path, cap_items=0, cap_bytes=0, strategy="oldest", sync="normal"):
-        from uedge.outbox.memory import STRATEGIES, OutboxError
+        from uedge.outbox import STRATEGIES, OutboxError
 
         if strategy not in STRATEGIES:
             raise OutboxError("queue strategy must be one of oldest, latest, got %r" % (strategy,))

@@ -19,7 +19,7 @@ import logging
 import os
 import sqlite3
 
-from uedge.outbox.memory import Outbox
+from uedge.outbox import Outbox
 
 log = logging.getLogger("uedge.outbox")
 

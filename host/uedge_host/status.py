@@ -4,7 +4,7 @@ The daemon rewrites <status_file> about once a second (write to a temporary
 file, then rename, so a reader never sees half a file).
 """
 
-import json
+from uedge.compat import json
 import os
 import sys
 import time

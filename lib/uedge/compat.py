@@ -19,6 +19,8 @@ except ImportError:  # CPython
 
 
 if MICROPYTHON:
+    import json  # noqa: F401  (built in: the modules take json from here)
+
     _ticks_ms = time.ticks_ms
     _ticks_diff = time.ticks_diff
     # Bare-metal ports count seconds from 2000-01-01 on older firmware.
@@ -32,6 +34,8 @@ if MICROPYTHON:
             time.sleep_ms(ms)
 
 else:
+    from uedge import cjson as json  # noqa: F401  (the C scanner and encoder without re and enum)
+
     EPOCH_OFFSET_S = 0
 
     def _ticks_ms():

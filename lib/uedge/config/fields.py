@@ -1,6 +1,6 @@
 """Field checks shared by config_io and config_applications: each failure names the field."""
 
-import json
+from uedge.compat import json
 
 from uedge.config.json_reader import ConfigError, type_name
 

@@ -7,7 +7,7 @@ object_pairs_hook to catch that, and (c) errors must name a position on both
 runtimes.
 """
 
-import json
+from uedge.compat import json
 
 from uedge.config.model import ConfigError  # noqa: F401  (re-exported)
 

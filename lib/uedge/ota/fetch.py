@@ -7,7 +7,7 @@ the steps.  The functions taking `u` are the steps of an updater.Updater.
 
 import binascii
 import hashlib
-import json
+from uedge.compat import json
 import os
 
 from uedge.ota.files import CHUNK, MAX_ATTEMPTS, OtaError, join, makedirs, rmtree

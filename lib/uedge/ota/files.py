@@ -1,6 +1,6 @@
 """OTA state files and filesystem helpers that work on MicroPython and CPython."""
 
-import json
+from uedge.compat import json
 import os
 
 STATE_FILE = "ota.json"

@@ -9,7 +9,7 @@ properties.min/max describe the expected range of readings and are not
 enforced for writes.
 """
 
-import json
+from uedge.compat import json
 
 from uedge.pipeline.values import (
     KIND_BOOLEAN,

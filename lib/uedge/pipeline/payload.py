@@ -3,7 +3,7 @@
 A report is encoded exactly once; the outbox stores the string.
 """
 
-import json
+from uedge.compat import json
 
 from uedge.compat import MICROPYTHON
 

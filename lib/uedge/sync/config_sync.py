@@ -29,7 +29,7 @@ is a mixin of uedge.edge.Edge: it uses the Edge's store, scheduler, transport,
 log and _error().
 """
 
-import json
+from uedge.compat import json
 
 from uedge.compat import digest
 from uedge.config.load import applications_of, parse_io

@@ -25,7 +25,7 @@ log and counters.
 """
 
 
-import json
+from uedge.compat import json
 
 from uedge.sync.slots import Slots, merge_reports, message_cost  # noqa: F401 (merge_reports re-exported)
 

@@ -7,7 +7,7 @@ Auth table (from the API):         ClientID   Username   Password
     cert (TLS client certificate)  empty      -          -
 """
 
-import json
+from uedge.compat import json
 
 from uedge.compat import MICROPYTHON, Clock
 from uedge.transport.mqtt_batch import batch_payload  # noqa: F401  (re-exported)
