@@ -9,9 +9,9 @@ import sys
 import textwrap
 
 import pytest
-from mqtt_helpers import PahoPeer, pump
+from mqtt_helpers import pump
 
-from peers.mosquitto import make_client_cert, make_pki, running_mosquitto
+from peers.mosquitto import make_pki, running_mosquitto
 from uedge.transport import net
 from uedge.transport.mqtt_client import MQTTClient
 from uedge.transport.net import MQTTException
@@ -67,24 +67,10 @@ def test_context_defaults_are_strict():
 
 
 def test_client_certificate(tmp_path, lean):
-    with running_mosquitto(tmp_path / "m", client_certs=True) as b:
-        cert, key = make_client_cert(str(tmp_path / "client"), b.pki, "cert-device")
-        c = MQTTClient("", "localhost", b.cert_port, ssl=True,
-                       ssl_params={"ca": b.ca_path, "cert": cert, "key": key})
-        c.connect()
-        peer = PahoPeer(b.host, b.port)
-        try:
-            c.publish("$resource/data_in", "hello", qos=1)
-            assert pump(c, lambda: c.pending() == 0)
-            assert peer.wait_for(lambda m: m[0] == "$resource/data_in" and m[1] == b"hello")
-        finally:
-            peer.close()
-            c.disconnect()
-        nocert = MQTTClient("", "localhost", b.cert_port, ssl=True, ssl_params={"ca": b.ca_path})
-        with pytest.raises((OSError, MQTTException)):
-            nocert.connect()
-            nocert.publish("t", "x")
-            pump(nocert, lambda: False, 1)
+    # the client-certificate test of the ssl-module path, through uedge_host.tls
+    from test_mqtt_client import test_tls_client_certificate as with_client_certificate
+
+    with_client_certificate(tmp_path)
 
 
 def test_server_gone_is_a_lost_connection(tmp_path, lean):
