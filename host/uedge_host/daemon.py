@@ -1,11 +1,11 @@
 """The gateway edge daemon (`uedge go`): queues, sources, the loop, status, OTA."""
 
 import _signal  # signal.py only adds its enums (~50 KB)
-from uedge.compat import json
 import os
 import sys
 import time
 
+from uedge.compat import json
 from uedge_host import settings as settings_mod
 
 from uedge_host.logsetup import CoreLog, getLogger, setup_logging

@@ -32,7 +32,6 @@ Command line:
 """
 
 import argparse
-from uedge.compat import json
 import os
 import shlex
 import shutil
@@ -40,6 +39,7 @@ import subprocess
 import sys
 import time
 
+from uedge.compat import json
 from uedge.ota import fetch
 from uedge.ota import files
 from uedge.ota import updater

@@ -4,10 +4,11 @@ The daemon rewrites <status_file> about once a second (write to a temporary
 file, then rename, so a reader never sees half a file).
 """
 
-from uedge.compat import json
 import os
 import sys
 import time
+
+from uedge.compat import json
 
 
 def read(path):

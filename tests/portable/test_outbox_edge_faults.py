@@ -38,6 +38,18 @@ def _run(e, clock, n):
     run(e, clock, n, 500)  # poll never raises
 
 
+def _asked_again_after_the_pause(e, clock, calls):
+    """Polled every 100 ms, the failing part is not run again within the
+    1 s pause (FAIL_BACKOFF_MS), and is at its end."""
+    for _ in range(9):
+        clock.advance(100)
+        e.poll(clock.now_ms())
+    assert len(calls) == 1
+    clock.advance(100)
+    e.poll(clock.now_ms())
+    assert len(calls) == 2
+
+
 def test_put_failure_counts_reports_lost_and_loop_goes_on():
     box = _FullBox()
     clock, link, log, e = _edge(box)
@@ -105,13 +117,7 @@ def test_scheduler_failure_backs_off_then_sampling_resumes():
     assert e.next_wake_ms(now, 5000) == now + 1000
     assert e.next_wake_ms(now, 50) == now + 50
     assert "scheduler: MemoryError" in e.last_error
-    for _ in range(9):  # within the pause: the scheduler is not asked again
-        clock.advance(100)
-        e.poll(clock.now_ms())
-    assert len(calls) == 1
-    clock.advance(100)
-    e.poll(clock.now_ms())
-    assert len(calls) == 2
+    _asked_again_after_the_pause(e, clock, calls)
     assert len([m for m in log.errors if "allocating 184" in m]) == 1
     sched.poll = real
     clock.advance(1000)
@@ -140,13 +146,7 @@ def test_failing_replay_step_backs_off():
     e.poll(now)
     assert len(calls) == 1 and "MemoryError" in e.last_error
     assert e.next_wake_ms(now, 5000) == now + 1000
-    for _ in range(9):
-        clock.advance(100)
-        e.poll(clock.now_ms())
-    assert len(calls) == 1
-    clock.advance(100)
-    e.poll(clock.now_ms())
-    assert len(calls) == 2
+    _asked_again_after_the_pause(e, clock, calls)
 
 
 class _ShortBox(MemoryOutbox):

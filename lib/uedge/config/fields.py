@@ -1,7 +1,6 @@
 """Field checks shared by config_io and config_applications: each failure names the field."""
 
 from uedge.compat import json
-
 from uedge.config.json_reader import ConfigError, type_name
 
 # Characters allowed in a channel id: the schema's ^[-+#%()\t \/0-9:A-Z_a-z]+$

@@ -8,7 +8,6 @@ runtimes.
 """
 
 from uedge.compat import json
-
 from uedge.config.model import ConfigError  # noqa: F401  (re-exported)
 
 MAX_DEPTH = 32

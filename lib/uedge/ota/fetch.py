@@ -7,9 +7,9 @@ the steps.  The functions taking `u` are the steps of an updater.Updater.
 
 import binascii
 import hashlib
-from uedge.compat import json
 import os
 
+from uedge.compat import json
 from uedge.ota.files import CHUNK, MAX_ATTEMPTS, OtaError, join, makedirs, rmtree
 
 

@@ -1,7 +1,8 @@
 """OTA state files and filesystem helpers that work on MicroPython and CPython."""
 
-from uedge.compat import json
 import os
+
+from uedge.compat import json
 
 STATE_FILE = "ota.json"
 STAGE_FILE = "ota.stage"

@@ -10,7 +10,6 @@ enforced for writes.
 """
 
 from uedge.compat import json
-
 from uedge.pipeline.values import (
     KIND_BOOLEAN,
     KIND_JSON,

@@ -3,9 +3,7 @@
 A report is encoded exactly once; the outbox stores the string.
 """
 
-from uedge.compat import json
-
-from uedge.compat import MICROPYTHON
+from uedge.compat import MICROPYTHON, json
 
 _SEP = (",", ":")
 _INF = float("inf")

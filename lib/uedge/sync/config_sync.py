@@ -29,9 +29,7 @@ is a mixin of uedge.edge.Edge: it uses the Edge's store, scheduler, transport,
 log and _error().
 """
 
-from uedge.compat import json
-
-from uedge.compat import digest
+from uedge.compat import digest, json
 from uedge.config.load import applications_of, parse_io
 from uedge.config.model import ConfigError
 from uedge.sources import registry_check as check_channel

@@ -26,7 +26,6 @@ log and counters.
 
 
 from uedge.compat import json
-
 from uedge.sync.slots import Slots, merge_reports, message_cost  # noqa: F401 (merge_reports re-exported)
 
 DROP_ERROR_EVERY_MS = 60000

@@ -10,9 +10,7 @@ rest of its second is counted as merged); queued ones are merged when a replay b
 (_replay_send), a batch never ending in the middle of a slot.
 """
 
-from uedge.compat import json
-
-from uedge.compat import MICROPYTHON
+from uedge.compat import MICROPYTHON, json
 from uedge.pipeline.payload import encode_data_in
 
 if not MICROPYTHON:  # exact message costs; a board does without (heap)

@@ -1,9 +1,7 @@
 """The $resource.batch message of the Device MQTT API: historical values,
 [{"timestamp": <us>, "values": {alias: value_str}}, ...] (MuranoMQTT.record)."""
 
-from uedge.compat import json
-
-from uedge.compat import MICROPYTHON
+from uedge.compat import MICROPYTHON, json
 from uedge.transport.link import MuranoError
 
 

@@ -7,9 +7,7 @@ Auth table (from the API):         ClientID   Username   Password
     cert (TLS client certificate)  empty      -          -
 """
 
-from uedge.compat import json
-
-from uedge.compat import MICROPYTHON, Clock
+from uedge.compat import MICROPYTHON, Clock, json
 from uedge.transport.mqtt_batch import batch_payload  # noqa: F401  (re-exported)
 from uedge.transport.link import DEFAULT_MAX_UPDATE, AuthError, DeviceLink, MuranoError, random_password, reason_of
 from uedge.transport.mqtt_client import MQTTClient
