@@ -68,7 +68,7 @@ class Channel:
     last_value = None  # state() bookkeeping
     last_ts_us = None
     last_error = None
-    plain = False  # a number reported as sampled (ACT, no conversion): the fast path
+    plain = 0  # a number reported as sampled (ACT, no conversion): the fast path (1 or 2)
 
     def __init__(self, cfg, now_ms=0):
         self.cfg = cfg
@@ -106,14 +106,16 @@ class Channel:
             mode = 3 - mode
         if mode:
             self.mode = mode
-        if kind == KIND_NUMBER and not converts and mode == 0:
-            self.plain = True
         if cfg.report_on_change:
             self.on_change = True
         if cfg.report_on_change_tolerance:
             self.tolerance = cfg.report_on_change_tolerance
         if cfg.timeout is not None:
             self.timeout = cfg.timeout
+        if kind == KIND_NUMBER and not converts and mode == 0:
+            # 2: nothing else decides its report either (no report_on_change,
+            # no timeout): the scheduler reports it inline
+            self.plain = 1 if cfg.report_on_change or cfg.timeout is not None else 2
         self.last_ok_ms = now_ms  # timeout counts from start
         self.next_sample = now_ms
         self.next_report = now_ms

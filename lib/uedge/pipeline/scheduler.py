@@ -9,6 +9,7 @@ Time only comes from the clock passed in (or the now_ms given to poll), so a
 FakeClock drives an hour of schedule in milliseconds.
 """
 
+from uedge.compat import MICROPYTHON
 from uedge.config.load import parse_io
 from uedge.config.model import ConfigIO
 from uedge.pipeline.channel import Channel
@@ -19,6 +20,13 @@ BACKOFF_MIN_MS = 1000
 _INF = float("inf")
 _NINF = -_INF
 BACKOFF_MAX_MS = 60000
+# round(v, p) of a float in a multiply and an integer round, where that gives
+# the same float (see _round): CPython's round(v, p) formats v to decimal and
+# parses it back, about 3 times the cost. MicroPython's round(v, p) already
+# multiplies (and a board's single-precision floats would need other bounds):
+# the table is empty there.
+_P10 = () if MICROPYTHON else (1.0, 10.0, 100.0, 1000.0, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9)
+_NP10 = len(_P10)
 
 
 class Report:
@@ -34,12 +42,44 @@ class Report:
         return "<Report %d values=%r errors=%r>" % (self.ts_us, self.values, self.errors)
 
 
+def _round(v, p):
+    """round(v, p) for a float v and 0 < p < len(_P10), the same float as
+    CPython's correctly rounded result. x = v * 10**p is within half an ulp of
+    the exact product; below 2**39 that is under 1e-4, so when x is more than
+    1e-4 away from a half the nearest integer r of x is also that of the exact
+    product, and r / 10**p (both exact floats, one correctly rounded division)
+    is the float nearest to the decimal result. Otherwise (near a half, large
+    magnitude, or a zero that must keep its sign): round(v, p)."""
+    m = _P10[p]
+    x = v * m
+    if -5e11 < x < 5e11:
+        r = round(x)
+        d = x - r
+        if r and -0.4999 < d < 0.4999:
+            return r / m
+    return round(v, p)
+
+
 def _advance(due, rate, now):
     # Stay on the grid started at apply(); skip instants missed by a late poll.
     due += rate
     if due <= now:
         due += ((now - due) // rate + 1) * rate
     return due
+
+
+def _bounds(slot):
+    """The earliest and latest next sample of slot's channels (see _sample_slot)."""
+    lo = hi = None
+    for ch in slot.channels:
+        t = ch.next_sample
+        if lo is None or t < lo:
+            lo = t
+        if hi is None or t > hi:
+            hi = t
+    slot.lo = _INF if lo is None else lo
+    slot.hi = _INF if hi is None else hi
+    slot.full = False
 
 
 class Scheduler:
@@ -111,6 +151,8 @@ class Scheduler:
                 ch = Channel(cfg, now)
                 if app is None:
                     ch.timeout = None  # virtual channels have no reads to time out
+                    if ch.plain:
+                        ch.plain = 1 if ch.on_change else 2
                 if old is not None:
                     ch.last_value = old.last_value
                     ch.last_ts_us = old.last_ts_us
@@ -125,6 +167,8 @@ class Scheduler:
         for cid in list(self._pending):
             if cid not in channels:
                 del self._pending[cid]
+        for s in new_slots:
+            _bounds(s)
         self._slots = new_slots
         self.channels = channels
         self._order = order
@@ -195,13 +239,19 @@ class Scheduler:
             for ch in self._order:
                 r = ch.next_report
                 if r <= now:
-                    if ch.plain and ch.n and ch.werr is None and not ch.on_change and ch.timeout is None:
+                    if ch.plain == 2 and ch.n and ch.werr is None:
                         # Channel.report() of a plain number with a sample and
-                        # nothing else to decide, inline (the hot path)
+                        # nothing else to decide (no report_on_change, no
+                        # timeout: plain 2), inline (the hot path)
                         v = ch.wlast
                         p = ch.precision
                         if p is not None:
-                            v = int(round(v)) if p == 0 else round(v, p)
+                            if p == 0:
+                                v = int(round(v))
+                            elif p < _NP10 and type(v) is float:
+                                v = _round(v, p)
+                            else:
+                                v = round(v, p)
                         values[ch.id] = v
                         ch.last_value = v
                         ch.last_ts_us = ts
@@ -234,23 +284,38 @@ class Scheduler:
         return rep
 
     def _sample_slot(self, slot, now):
-        # Refill the slot's reused list of due channels in place (no slice, no
-        # new list), in one pass. A channel is due while next_sample <= now:
-        # its next_sample only moves after the read, in the second pass.
-        due = slot.due
-        k = 0
-        ln = len(due)
-        for ch in slot.channels:
-            if ch.next_sample <= now:
-                if k < ln:
-                    due[k] = ch.cfg
-                else:
-                    due.append(ch.cfg)
-                k += 1
-        if k == 0:
+        # slot.lo / slot.hi: the earliest and latest next_sample of its
+        # channels. Before lo nothing is due; from hi on all are, and the due
+        # list (slot.full) is the whole slot: no pass over its channels to
+        # find them. Otherwise the slot's reused list of due channels is
+        # refilled in place (no slice, no new list). A channel is due while
+        # next_sample <= now: its next_sample only moves after the read.
+        if now < slot.lo:
             return
-        while len(due) > k:
-            due.pop()
+        due = slot.due
+        chans = slot.channels
+        every = now >= slot.hi
+        if every:
+            if not slot.full:
+                del due[:]
+                for ch in chans:
+                    due.append(ch.cfg)
+                slot.full = True
+        else:
+            k = 0
+            ln = len(due)
+            for ch in chans:
+                if ch.next_sample <= now:
+                    if k < ln:
+                        due[k] = ch.cfg
+                    else:
+                        due.append(ch.cfg)
+                    k += 1
+            if k == 0:
+                return
+            while len(due) > k:
+                due.pop()
+            slot.full = False
         src = self._ensure_open(slot, now)
         vals = slot.vals
         errs = slot.errs
@@ -269,8 +334,14 @@ class Scheduler:
                 slot.error = failed
                 slot.close()  # reopen (with backoff) on the next due instant
                 self._backoff(slot, now)
-        for ch in slot.channels:
-            if ch.next_sample > now:
+        lo = hi = None
+        for ch in chans:
+            if not every and ch.next_sample > now:
+                t = ch.next_sample
+                if lo is None or t < lo:
+                    lo = t
+                if hi is None or t > hi:
+                    hi = t
                 continue
             cid = ch.id
             if failed is not None:
@@ -290,7 +361,15 @@ class Scheduler:
             elif cid in errs:
                 ch.fail(str(errs[cid]), now)
             t = ch.next_sample + ch.cfg.sample_rate
-            ch.next_sample = t if t > now else _advance(ch.next_sample, ch.cfg.sample_rate, now)
+            if t <= now:
+                t = _advance(ch.next_sample, ch.cfg.sample_rate, now)
+            ch.next_sample = t
+            if lo is None or t < lo:
+                lo = t
+            if hi is None or t > hi:
+                hi = t
+        slot.lo = lo
+        slot.hi = hi
 
     def _backoff(self, slot, now):
         b = slot.backoff * 2 if slot.backoff else BACKOFF_MIN_MS

@@ -144,6 +144,11 @@ class Slot:
         self.backoff = 0
         self.channels = []
         self.due = []
+        # the scheduler's: earliest and latest next sample of the channels,
+        # due holds every channel's config
+        self.lo = 0
+        self.hi = float("inf")
+        self.full = False
         self.vals = {}
         self.errs = {}
 
