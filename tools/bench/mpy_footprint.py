@@ -175,6 +175,8 @@ def workload(outbox_dir, phase="run"):
     if edge.config is None:
         print("RESULT incomplete config_io not applied: %s" % edge.last_error)
         return
+    if phase == "tls":
+        t.connect()  # as the firmware: the link comes up after start()
     if not edge.connected:
         edge._on_state(True, "bench")
     gc.collect()

@@ -15,15 +15,20 @@ class TlsTransport:
                                batch_buffer=batch_buffer)
         self.acks = 0
         self.link.on_ack = self._ack
-        self.link.provision()
-        self.link.connect()
-        if not self.link.connected:
-            raise OSError("no MQTT/TLS connection to %s:%s" % (host, port))
-        self.connected = True
+        self.connected = False
         self.on_update = self.on_ack = self.on_state = None
         self.sent = 0
         self.published = 0
         self.nbytes = 0
+
+    def connect(self):
+        """Provision and connect: after Edge.start(), as the firmware's loop
+        connects only once the edge has started from its config_io cache."""
+        self.link.provision()
+        self.link.connect()
+        if not self.link.connected:
+            raise OSError("no MQTT/TLS connection to %s:%s" % (self.link.host, self.link.port))
+        self.connected = True
 
     def _ack(self, mid):
         self.acks += 1
