@@ -36,6 +36,7 @@ _OPTIONS = {
     "queue_sync": ("--queue-sync", "{off,normal,full}"),
     "replay_rate": ("--replay-rate", "PER_SECOND"),
     "reconnect_max": ("--reconnect-max", "SECONDS"),
+    "live_batch_ms": ("--live-batch-ms", "MS"),
     "status_file": ("--status-file", "FILE"),
     "ota": ("--ota", None),
     "ota_base": ("--ota-base", "DIR"),

@@ -158,6 +158,7 @@ class Daemon:
             log=CoreLog(getLogger("uedge.edge")),
             watch=s.watch, local_strategy=s.local_strategy, replay_rate=s.replay_rate,
             batch_items=s.batch_items, batch_bytes=s.batch_bytes, need_sources=need_sources,
+            live_batch_ms=s.live_batch_ms,
         )
         self.ota = make_ota(s)
         self._ota_next_check = 0

@@ -56,6 +56,9 @@ UEDGE_FIELDS = (
     ("replay_rate", float, None,
      "queued payloads replayed per second at most (overrides queuing_record_rate)"),
     ("reconnect_max", float, 60.0, "longest wait between reconnect attempts, seconds"),
+    ("live_batch_ms", int, 100,
+     "MQTT: a live report whose next one is due within this many ms waits for it, and both go "
+     "in one $resource.batch message (each with its own timestamp); 0: every report alone"),
     ("status_file", str, None, "status JSON (default <ini dir>/<murano_id>.status.json)"),
     ("ota", bool, False, "gateway OTA: install application bundles offered by the connector"),
     ("ota_base", str, "/opt/uedge", "OTA directory (versions/, current, ota.json)"),

@@ -50,7 +50,7 @@ class Edge(ConfigSync, Delivery, DataOut):
                  local_strategy=False, replay_rate=20.0, batch_items=500,
                  batch_bytes=262144, max_inflight=64, ack_timeout_ms=30000,
                  sync_window_ms=3000, live_timestamps=None, need_sources=None, clock_ok=None,
-                 message_bytes=None):
+                 message_bytes=None, live_batch_ms=0):
         self.clock = clock
         self.scheduler = scheduler
         self.transport = transport
@@ -65,7 +65,8 @@ class Edge(ConfigSync, Delivery, DataOut):
         # encoded size limit of one replay message (None: 64 KiB, or batch_bytes when larger)
         self.message_bytes = message_bytes
         # the steps after sampling, bound once (a tuple built per pass allocates)
-        self._steps = (self._flush_errors, self._slot_step, self._replay_step, self._check_timeouts)
+        self._steps = (self._flush_errors, self._slot_step, self._batch_step, self._replay_step,
+                       self._check_timeouts)
         self.max_inflight = max_inflight
         self.ack_timeout_ms = ack_timeout_ms
         # sync_window_ms is accepted for older callers and not used: nothing is
@@ -81,6 +82,13 @@ class Edge(ConfigSync, Delivery, DataOut):
             # are gathered per slot first (uedge/sync/delivery.py)
             live_timestamps = True
         self.live_timestamps = live_timestamps
+        # live reports due within this many ms of each other share a message
+        # ($resource.batch; Slots._batch_*); not with a coarse record API
+        self.live_batch_ms = live_batch_ms if self.record_res_us == 1 else 0
+        self._batch = None  # [(ts_us, payload)] waiting for the next report
+        self._batch_ms = 0
+        self._batch_cost = 0
+        self._batch_early = True
         # need_sources(application_names): called before a config_io is parsed,
         # so a host can load drivers (and their libraries) only when used
         self.need_sources = need_sources
@@ -104,6 +112,7 @@ class Edge(ConfigSync, Delivery, DataOut):
         self._errors = {}  # pending __error entries (channel id -> msg)
         self._doc_errors = {}  # document alias -> the channel keys its error went under
         self._live = {}  # msg_id -> (ts_us, payload, sent_ms)
+        self._live_more = {}  # msg_id -> [(ts_us, payload)] sent after it in one message
         self._replay = None  # (msg_id, keys, sent_ms, n)
         self._replay_limit = batch_items  # smaller while a refused batch is split
         self._replay_cap = 0  # while short of memory: the largest batch that fits (Delivery._replay_short)
@@ -285,6 +294,8 @@ class Edge(ConfigSync, Delivery, DataOut):
             wake = due
         hold = self._steps_hold_ms
         slot = self._slot_wake_ms(now)
+        if slot is None:
+            slot = self._batch_wake_ms()
         if slot is not None:
             slot = slot if slot > hold else hold
             wake = slot if slot < wake else wake
@@ -311,6 +322,7 @@ class Edge(ConfigSync, Delivery, DataOut):
         clock = self.clock
         deadline = clock.now_ms() + flush_ms
         self._slot_flush(clock.now_ms())
+        self._batch_flush(clock.now_ms())
         while self.connected and clock.now_ms() < deadline:
             now = clock.now_ms()
             try:
@@ -357,7 +369,8 @@ class Edge(ConfigSync, Delivery, DataOut):
             "config_last_edited": self.config.last_edited if self.config is not None else None,
             "channels": chans,
             "queue": q,
-            "inflight": len(self._live) + (self._replay[3] if self._replay else 0),
+            "inflight": len(self._live) + sum(len(m) for m in self._live_more.values())
+            + (self._replay[3] if self._replay else 0),
             "reports": self.reports,
             "sent_live": self.sent_live,
             "delivered": self.delivered,

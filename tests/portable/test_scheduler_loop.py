@@ -300,12 +300,12 @@ def test_channel_state_stays_small():
 
 
 def test_inline_rounding_is_round():
-    # The report path rounds a float by a multiply where that is exact
-    # (scheduler._round): the same float as round(v, p), sign of zero and
+    # A report rounds a float by a multiply where that is exact
+    # (values.round_float): the same float as round(v, p), sign of zero and
     # halves included. MicroPython's round(v, p) multiplies already: unused.
-    from uedge.pipeline import scheduler
+    from uedge.pipeline import values
 
-    if not scheduler._NP10:
+    if not values.ROUND_DIGITS:
         return
     x = 12345
     vals = [0.5, -0.5, 1.0005, 2.675, -2.675, 0.125, 0.0001, -0.0004, 1e11, -3e12, 5e-324]
@@ -314,9 +314,9 @@ def test_inline_rounding_is_round():
         vals.append((x / 2147483648.0 - 0.5) * 10 ** (i % 15 - 4))
         vals.append((x % 200001 - 100000) / 2000.0)  # ends in 5 at the 4th decimal: halves
     for v in vals:
-        for p in range(1, scheduler._NP10):
+        for p in range(1, values.ROUND_DIGITS):
             want = round(v, p)
-            got = scheduler._round(v, p)
+            got = values.round_float(v, p)
             assert repr(got) == repr(want), (v, p, got, want)
 
 

@@ -26,6 +26,7 @@ from uedge.pipeline.values import (  # noqa: F401  (to_bool, to_number: part of 
     check_location,
     is_num,
     kind_of,
+    rounded,
     short_repr,
     to_bool,
     to_number,
@@ -270,12 +271,8 @@ class Channel:
                 v = v * self.scale + self.bias
             if type(v) is float and (v != v or v == _INF or v == _NINF):
                 return _BAD  # overflowed: JSON cannot carry it
-            p = self.precision
-            if p is not None:
-                if p == 0:
-                    v = int(round(v))
-                else:
-                    v = round(v, p)
+            if self.precision is not None:
+                v = rounded(v, self.precision)
         return v
 
     def report(self, now_ms, ts_us, values, errors):
@@ -286,9 +283,8 @@ class Channel:
         elif self.plain:
             # window_value() of a plain number: the last sample, rounded
             v = self.wlast
-            p = self.precision
-            if p is not None:
-                v = int(round(v)) if p == 0 else round(v, p)
+            if self.precision is not None:
+                v = rounded(v, self.precision)
         else:
             v = self.window_value()
         if v is _BAD and self.n > 0:

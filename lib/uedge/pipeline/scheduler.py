@@ -9,24 +9,15 @@ Time only comes from the clock passed in (or the now_ms given to poll), so a
 FakeClock drives an hour of schedule in milliseconds.
 """
 
-from uedge.compat import MICROPYTHON
 from uedge.config.load import parse_io
 from uedge.config.model import ConfigIO
 from uedge.pipeline.channel import Channel
 from uedge.pipeline.control import check_request
-from uedge.sources import Slot, Virtual, default_open_source, error_text, registry_check
+from uedge.pipeline.values import ROUND_DIGITS, round_float
+from uedge.sources import BACKOFF_MAX_MS, BACKOFF_MIN_MS, Slot, default_open_source, error_text, registry_check  # noqa: F401
 
-BACKOFF_MIN_MS = 1000
 _INF = float("inf")
 _NINF = -_INF
-BACKOFF_MAX_MS = 60000
-# round(v, p) of a float in a multiply and an integer round, where that gives
-# the same float (see _round): CPython's round(v, p) formats v to decimal and
-# parses it back, about 3 times the cost. MicroPython's round(v, p) already
-# multiplies (and a board's single-precision floats would need other bounds):
-# the table is empty there.
-_P10 = () if MICROPYTHON else (1.0, 10.0, 100.0, 1000.0, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9)
-_NP10 = len(_P10)
 
 
 class Report:
@@ -42,44 +33,12 @@ class Report:
         return "<Report %d values=%r errors=%r>" % (self.ts_us, self.values, self.errors)
 
 
-def _round(v, p):
-    """round(v, p) for a float v and 0 < p < len(_P10), the same float as
-    CPython's correctly rounded result. x = v * 10**p is within half an ulp of
-    the exact product; below 2**39 that is under 1e-4, so when x is more than
-    1e-4 away from a half the nearest integer r of x is also that of the exact
-    product, and r / 10**p (both exact floats, one correctly rounded division)
-    is the float nearest to the decimal result. Otherwise (near a half, large
-    magnitude, or a zero that must keep its sign): round(v, p)."""
-    m = _P10[p]
-    x = v * m
-    if -5e11 < x < 5e11:
-        r = round(x)
-        d = x - r
-        if r and -0.4999 < d < 0.4999:
-            return r / m
-    return round(v, p)
-
-
 def _advance(due, rate, now):
     # Stay on the grid started at apply(); skip instants missed by a late poll.
     due += rate
     if due <= now:
         due += ((now - due) // rate + 1) * rate
     return due
-
-
-def _bounds(slot):
-    """The earliest and latest next sample of slot's channels (see _sample_slot)."""
-    lo = hi = None
-    for ch in slot.channels:
-        t = ch.next_sample
-        if lo is None or t < lo:
-            lo = t
-        if hi is None or t > hi:
-            hi = t
-    slot.lo = _INF if lo is None else lo
-    slot.hi = _INF if hi is None else hi
-    slot.full = False
 
 
 class Scheduler:
@@ -168,7 +127,7 @@ class Scheduler:
             if cid not in channels:
                 del self._pending[cid]
         for s in new_slots:
-            _bounds(s)
+            s.bounds()
         self._slots = new_slots
         self.channels = channels
         self._order = order
@@ -187,6 +146,10 @@ class Scheduler:
         if self._pending:
             return self.clock.now_ms()
         return self._next_due
+
+    def next_report_ms(self):
+        """Monotonic ms of the next report instant (any channel), or None."""
+        return self._next_report
 
     def _recompute(self):
         nd = None
@@ -248,8 +211,8 @@ class Scheduler:
                         if p is not None:
                             if p == 0:
                                 v = int(round(v))
-                            elif p < _NP10 and type(v) is float:
-                                v = _round(v, p)
+                            elif p < ROUND_DIGITS and type(v) is float:
+                                v = round_float(v, p)
                             else:
                                 v = round(v, p)
                         values[ch.id] = v
@@ -316,7 +279,7 @@ class Scheduler:
             while len(due) > k:
                 due.pop()
             slot.full = False
-        src = self._ensure_open(slot, now)
+        src = slot.ensure_open(now, self._open_source)
         vals = slot.vals
         errs = slot.errs
         vals.clear()
@@ -333,7 +296,7 @@ class Scheduler:
                 failed = "%s read failed: %s" % (slot.label(), error_text(e))
                 slot.error = failed
                 slot.close()  # reopen (with backoff) on the next due instant
-                self._backoff(slot, now)
+                slot.failed_at(now)
         lo = hi = None
         for ch in chans:
             if not every and ch.next_sample > now:
@@ -371,39 +334,6 @@ class Scheduler:
         slot.lo = lo
         slot.hi = hi
 
-    def _backoff(self, slot, now):
-        b = slot.backoff * 2 if slot.backoff else BACKOFF_MIN_MS
-        if b > BACKOFF_MAX_MS:
-            b = BACKOFF_MAX_MS
-        slot.backoff = b
-        slot.retry_at = now + b
-
-    def _ensure_open(self, slot, now):
-        if slot.source is not None:
-            return slot.source
-        if now < slot.retry_at:
-            return None
-        src = None
-        try:
-            if slot.application is None:
-                src = Virtual()
-            else:
-                src = self._open_source(slot.application, slot.interface, slot.app_config)
-            src.now_ms = now
-            src.open()
-        except Exception as e:
-            slot.error = "%s open failed: %s" % (slot.label(), error_text(e))
-            if src is not None:
-                try:
-                    src.close()
-                except Exception:
-                    pass
-            self._backoff(slot, now)
-            return None
-        slot.source = src
-        slot.error = None
-        return src
-
     # -- control ---------------------------------------------------------
 
     def actuate(self, channel_id, value):
@@ -423,7 +353,7 @@ class Scheduler:
         src = slot.source
         if src is None:
             slot.retry_at = 0  # a control request is worth an immediate attempt
-            src = self._ensure_open(slot, now)
+            src = slot.ensure_open(now, self._open_source)
             if src is None:
                 return "channel %s: %s" % (channel_id, slot.error)
         src.now_ms = now

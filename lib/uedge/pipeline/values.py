@@ -1,6 +1,8 @@
 """Value kinds of a channel and the conversions of raw samples and requests
 to them (numbers, booleans, locations), shared by the pipeline and control."""
 
+from uedge.compat import MICROPYTHON
+
 KIND_NUMBER = 0
 KIND_BOOLEAN = 1
 KIND_STRING = 2
@@ -9,6 +11,42 @@ KIND_LOCATION = 4
 
 _INF = float("inf")
 _NINF = -_INF
+
+# round(v, p) of a float by a multiply and an integer round, where that gives
+# the same float (round_float): CPython's round(v, p) formats v to decimal and
+# parses it back, about 3 times the cost. MicroPython's round(v, p) already
+# multiplies (and a board's single-precision floats would need other bounds):
+# the table is empty there.
+_P10 = () if MICROPYTHON else (1.0, 10.0, 100.0, 1000.0, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9)
+ROUND_DIGITS = len(_P10)
+
+
+def round_float(v, p):
+    """round(v, p) for a float v and 0 < p < ROUND_DIGITS: the same float as
+    CPython's correctly rounded result. x = v * 10**p is within half an ulp of
+    the exact product; below 2**39 that is under 1e-4, so when x is more than
+    1e-4 away from a half the nearest integer r of x is also that of the exact
+    product, and r / 10**p (both exact floats, one correctly rounded division)
+    is the float nearest to the decimal result. Otherwise (near a half, large
+    magnitude, or a zero that must keep its sign): round(v, p)."""
+    m = _P10[p]
+    x = v * m
+    if -5e11 < x < 5e11:
+        r = round(x)
+        d = x - r
+        if r and -0.4999 < d < 0.4999:
+            return r / m
+    return round(v, p)
+
+
+def rounded(v, p):
+    """A number rounded to precision p as a report carries it (p 0: an int)."""
+    if p == 0:
+        return int(round(v))
+    if p < ROUND_DIGITS and type(v) is float:
+        return round_float(v, p)
+    return round(v, p)
+
 
 _TRUE = ("true", "on", "yes", "1", "high", "open")
 _FALSE = ("false", "off", "no", "0", "low", "closed")

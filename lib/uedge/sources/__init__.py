@@ -131,6 +131,11 @@ class Virtual:
         self.states = {}
 
 
+BACKOFF_MIN_MS = 1000  # a source that fails to open or read waits, doubling up to the max
+BACKOFF_MAX_MS = 60000
+_INF = float("inf")
+
+
 class Slot:
     """One (application, interface, app_config) and the channels it serves."""
 
@@ -147,7 +152,7 @@ class Slot:
         # the scheduler's: earliest and latest next sample of the channels,
         # due holds every channel's config
         self.lo = 0
-        self.hi = float("inf")
+        self.hi = _INF
         self.full = False
         self.vals = {}
         self.errs = {}
@@ -163,6 +168,55 @@ class Slot:
         if self.interface:
             return "%s %s" % (self.application, self.interface)
         return str(self.application)
+
+    def bounds(self):
+        """Set lo / hi from the channels' next samples (the scheduler's)."""
+        lo = hi = None
+        for ch in self.channels:
+            t = ch.next_sample
+            if lo is None or t < lo:
+                lo = t
+            if hi is None or t > hi:
+                hi = t
+        self.lo = _INF if lo is None else lo
+        self.hi = _INF if hi is None else hi
+        self.full = False
+
+    def failed_at(self, now):
+        """The source failed: the next open waits, twice as long each time."""
+        b = self.backoff * 2 if self.backoff else BACKOFF_MIN_MS
+        if b > BACKOFF_MAX_MS:
+            b = BACKOFF_MAX_MS
+        self.backoff = b
+        self.retry_at = now + b
+
+    def ensure_open(self, now, open_source):
+        """The open source, opened now (open_source(app, interface, config))
+        unless it is backing off -> the source or None (self.error says why)."""
+        if self.source is not None:
+            return self.source
+        if now < self.retry_at:
+            return None
+        src = None
+        try:
+            if self.application is None:
+                src = Virtual()
+            else:
+                src = open_source(self.application, self.interface, self.app_config)
+            src.now_ms = now
+            src.open()
+        except Exception as e:
+            self.error = "%s open failed: %s" % (self.label(), error_text(e))
+            if src is not None:
+                try:
+                    src.close()
+                except Exception:
+                    pass
+            self.failed_at(now)
+            return None
+        self.source = src
+        self.error = None
+        return src
 
     def close(self):
         src = self.source

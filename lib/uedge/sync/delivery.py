@@ -60,10 +60,12 @@ class Delivery(Slots):
         already held a point at (409): not stored again, counted."""
         if msg_id in self._live:
             del self._live[msg_id]
+            more = self._live_more.pop(msg_id, None) if self._live_more else None
+            n = 1 + len(more) if more else 1
             if conflicts:
-                self.conflicts += 1
+                self.conflicts += n
             else:
-                self.delivered += 1
+                self.delivered += n
             return
         r = self._replay
         if r is not None and r[0] == msg_id:
@@ -107,7 +109,8 @@ class Delivery(Slots):
         """
         if msg_id in self._live:
             ts_us, payload, _sent = self._live.pop(msg_id)
-            self.lost += 1
+            more = self._live_more.pop(msg_id, None) if self._live_more else None
+            self.lost += 1 + len(more) if more else 1
             self.last_error = "report rejected by the connector (HTTP %s), dropped: %s" % (status, payload[:120])
         elif self._replay is not None and self._replay[0] == msg_id:
             r = self._replay
@@ -129,10 +132,18 @@ class Delivery(Slots):
         """Unacknowledged sends may be lost with the connection: queue them."""
         if self._held is not None:
             self._release_held(self.clock.now_ms())
+        items = self._batch or []  # a live batch not sent yet goes with them, in order
+        self._batch = None
         if self._live:
-            items = sorted(self._live.values())
+            for v in self._live.values():
+                items.append((v[0], v[1]))
+            for m in self._live_more:
+                items.extend(self._live_more[m])
             self._live = {}
-            for ts_us, payload, _sent in items:
+            self._live_more = {}
+        if items:
+            items.sort()
+            for ts_us, payload in items:
                 self._queue(ts_us, payload)
         self._replay = None  # still in the outbox, peeked again later
 
@@ -207,65 +218,47 @@ class Delivery(Slots):
         except Exception:
             return True
 
-    # -- the first connect attempt ----------------------------------------------------
-    # A gateway starts sampling at once and connects in a worker thread. The
-    # reports of that first attempt are treated like in-flight ones (sent, not
-    # acknowledged yet): held in memory, at most max_inflight of them, instead
-    # of opening the durable queue for a few hundred milliseconds. They go out
-    # live, in order, with their own timestamps once connected, and into the
-    # queue at once when the attempt fails, the bound is reached, or the
-    # daemon stops (SIGTERM). Like in-flight reports, a kill -9 during that
-    # first attempt loses them (docs/edge.md).
-    def _hold(self, ts_us, payload):
-        """True when the report was held (the first attempt still runs)."""
-        h = self._held
-        if (not self.connected and self.reason == "starting" and not self._stopping
-                and len(h) < self.max_inflight):
-            h.append((ts_us, payload))
-            return True
-        self._release_held(self.clock.now_ms())
-        return False
-
-    def _held_step(self, now):
-        """Release the held reports once the first attempt is over."""
-        if self.connected or self.reason != "starting" or self._stopping:
-            self._release_held(now)
-
-    def _release_held(self, now):
-        h = self._held
-        self._held = None  # holding ends for good: later reports go the usual way
-        if h:
-            for ts_us, payload in h:
-                self._send_live(ts_us, payload, now)
-
     # -- sending ----------------------------------------------------------------------
     def _send_live(self, ts_us, payload, now):
         if self._held is not None and self._hold(ts_us, payload):
             return True
-        t = self.transport
         if not self.connected or len(self._live) >= self.max_inflight:
             return self._queue(ts_us, payload)
+        return self._transmit(ts_us, payload, None, now)
+
+    def _transmit(self, ts_us, payload, more, now):
+        """Send a report live, with more [(ts_us, payload)] after it in the same
+        message (a live batch, Slots._batch_*: only with timestamps)."""
+        t = self.transport
         self._sending = True
         try:
             if self.live_timestamps and self._clock_set():
-                msg = t.record([(ts_us, {"data_in": payload})])
+                entries = [(ts_us, {"data_in": payload})]
+                for ts, p in more or ():
+                    entries.append((ts, {"data_in": p}))
+                msg = t.record(entries)
             else:
                 msg = t.write("data_in", payload)
         except Exception as e:  # connection dropped under us
             self.last_error = "send failed: %s" % e
+            for ts, p in more or ():
+                self._queue(ts, p)
             return self._queue(ts_us, payload)
         finally:
             self._sending = False
-        self.sent_live += 1
+        n = 1 + len(more) if more else 1
+        self.sent_live += n
         early = self._early_acks.pop(msg, None) if msg is not None else True
         if early is not None:
             self._early_acks.clear()
             if early is True:
-                self.delivered += 1
+                self.delivered += n
             else:
-                self.conflicts += 1
+                self.conflicts += n
         else:
             self._live[msg] = (ts_us, payload, now)
+            if more:
+                self._live_more[msg] = more
         return True
 
     def _replay_step(self, now, force=False):
@@ -382,6 +375,8 @@ class Delivery(Slots):
             if cancel is not None:
                 cancel(m)
             self._queue(ts_us, payload)
+            for ts, p in self._live_more.pop(m, None) or ():
+                self._queue(ts, p)
         r = self._replay
         if r is not None and r[2] < limit:
             if cancel is not None:

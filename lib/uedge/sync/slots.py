@@ -1,4 +1,7 @@
-"""Record slots: one data_in point per slot of a coarse record API (a part of Edge).
+"""How live reports gather before they are sent (a part of Edge): record slots,
+live batches, and the reports held during the first connect attempt.
+
+Record slots: one data_in point per slot of a coarse record API.
 
 The HTTP record API takes whole-second timestamps and keeps one value per
 alias and second. Reports of one second are merged into one point: the later
@@ -79,8 +82,61 @@ class Slots:
         res = self.record_res_us
         if res > 1 and self.live_timestamps and self._clock_set():
             self._slot_add(ts_us, values, errors, now)
+        elif self.live_batch_ms:
+            self._batch_add(ts_us, encode_data_in(values, errors), now)
         else:
             self._send_live(ts_us, encode_data_in(values, errors), now)
+
+    # -- live batches (MQTT: $resource.batch, microsecond timestamps) ----------------
+    # A live report whose successor is due within live_batch_ms waits for it:
+    # both (or more) go in one message, each with its own timestamp, so one
+    # publish and one acknowledgement serve several reports. A report waits at
+    # most live_batch_ms; the first one after start goes at once.
+    def _batchable(self):
+        return (self.connected and self._held is None and self.live_timestamps and self._clock_set()
+                and len(self._live) < self.max_inflight)
+
+    def _batch_add(self, ts_us, payload, now):
+        b = self._batch
+        nxt = self.scheduler.next_report_ms()
+        cost = 2 * len(payload) + 64  # a bound of its size in the message (JSON string, entry)
+        if b is None:
+            # one that leaves no room for a report like it goes at once too
+            if (self._batch_early or nxt is None or nxt - now > self.live_batch_ms
+                    or 2 * cost > self.message_bytes or not self._batchable()):
+                self._batch_early = False
+                self._send_live(ts_us, payload, now)
+                return
+            self._batch = [(ts_us, payload)]
+            self._batch_ms = now
+            self._batch_cost = cost
+            return
+        if self._batch_cost + cost > self.message_bytes:
+            self._batch_flush(now)
+            self._batch_add(ts_us, payload, now)
+            return
+        b.append((ts_us, payload))
+        self._batch_cost += cost
+        if nxt is None or nxt - self._batch_ms > self.live_batch_ms or len(b) >= self.batch_items:
+            self._batch_flush(now)
+
+    def _batch_flush(self, now):
+        b = self._batch
+        self._batch = None
+        if not b:
+            return
+        if len(b) > 1 and self._batchable():
+            self._transmit(b[0][0], b[0][1], b[1:], now)
+            return
+        for ts_us, payload in b:  # each the usual way (in the queue when offline)
+            self._send_live(ts_us, payload, now)
+
+    def _batch_step(self, now):
+        if self._batch is not None and (now - self._batch_ms >= self.live_batch_ms or not self.connected):
+            self._batch_flush(now)
+
+    def _batch_wake_ms(self):
+        return self._batch_ms + self.live_batch_ms if self._batch is not None else None
 
     def _slot_add(self, ts_us, values, errors, now):
         sid = ts_us // self.record_res_us
@@ -136,6 +192,37 @@ class Slots:
             return None
         left_us = (s[0] + 1) * self.record_res_us - self.clock.epoch_us()
         return now + (left_us // 1000 if left_us > 0 else 0) + 1
+
+    # -- the first connect attempt ----------------------------------------------------
+    # A gateway starts sampling at once and connects in a worker thread. The
+    # reports of that first attempt are treated like in-flight ones (sent, not
+    # acknowledged yet): held in memory, at most max_inflight of them, instead
+    # of opening the durable queue for a few hundred milliseconds. They go out
+    # live, in order, with their own timestamps once connected, and into the
+    # queue at once when the attempt fails, the bound is reached, or the
+    # daemon stops (SIGTERM). Like in-flight reports, a kill -9 during that
+    # first attempt loses them (docs/edge.md).
+    def _hold(self, ts_us, payload):
+        """True when the report was held (the first attempt still runs)."""
+        h = self._held
+        if (not self.connected and self.reason == "starting" and not self._stopping
+                and len(h) < self.max_inflight):
+            h.append((ts_us, payload))
+            return True
+        self._release_held(self.clock.now_ms())
+        return False
+
+    def _held_step(self, now):
+        """Release the held reports once the first attempt is over."""
+        if self.connected or self.reason != "starting" or self._stopping:
+            self._release_held(now)
+
+    def _release_held(self, now):
+        h = self._held
+        self._held = None  # holding ends for good: later reports go the usual way
+        if h:
+            for ts_us, payload in h:
+                self._send_live(ts_us, payload, now)
 
     def _replay_send(self, now, batch, res):
         """Merge and send exactly these queued rows (whole slots)."""
