@@ -38,6 +38,7 @@ _OPTIONS = {
     "reconnect_max": ("--reconnect-max", "SECONDS"),
     "live_batch_ms": ("--live-batch-ms", "MS"),
     "status_file": ("--status-file", "FILE"),
+    "status_interval": ("--status-interval", "SECONDS"),
     "ota": ("--ota", None),
     "ota_base": ("--ota-base", "DIR"),
     "ota_name": ("--ota-name", "NAME"),

@@ -296,7 +296,7 @@ class Daemon:
         time.sleep(ms / 1000.0)
 
     def _status_step(self, now):
-        """Once a second, before a pass: the status file, after reading what
+        """Every status_interval, before a pass: the status file, after reading what
         waits in the transport's sockets (acks are left there for the next pass,
         see _wait): a report acknowledged is counted as delivered, not in flight."""
         self._check_rates()
@@ -326,7 +326,7 @@ class Daemon:
         while not self.stop:
             t = time.monotonic()
             if t >= next_status:
-                next_status = t + 1.0
+                next_status = t + self.s.status_interval
                 self._status_step(clock.now_ms())
             now = clock.now_ms()
             edge.poll(now)

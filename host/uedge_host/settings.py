@@ -327,6 +327,8 @@ def _derive(s):
             "request_timeout for the former, http_timeout >= 1000 (or 30s) for the latter"
             % v["http_timeout"])
     v["http_long_poll_ms"] = long_poll_ms
+    if v["status_interval"] <= 0:
+        raise SettingsError("status_interval must be more than 0 seconds, got %r" % v["status_interval"])
     if v["live_batch_ms"] < 0:
         raise SettingsError("live_batch_ms must be 0 (off) or more milliseconds, got %r" % v["live_batch_ms"])
     if v["request_timeout"] <= 0:

@@ -60,6 +60,7 @@ UEDGE_FIELDS = (
      "MQTT: a live report whose next one is due within this many ms waits for it, and both go "
      "in one $resource.batch message (each with its own timestamp); 0: every report alone"),
     ("status_file", str, None, "status JSON (default <ini dir>/<murano_id>.status.json)"),
+    ("status_interval", float, 2.0, "seconds between two writes of the status file"),
     ("ota", bool, False, "gateway OTA: install application bundles offered by the connector"),
     ("ota_base", str, "/opt/uedge", "OTA directory (versions/, current, ota.json)"),
     ("ota_name", str, "uedge-gateway", "bundle name to look for in the connector's content"),

@@ -42,6 +42,22 @@ def test_bad_values_name_the_setting(tmp_path):
         settings.resolve({}, env={"EDGED_MURANO_PORT": "eighty"})
     with pytest.raises(settings.SettingsError, match="queue_size"):
         settings.resolve({"queue_size": "lots"}, env={})
+    with pytest.raises(settings.SettingsError, match="live_batch_ms"):
+        settings.resolve({"live_batch_ms": -1}, env={})
+    with pytest.raises(settings.SettingsError, match="EDGED_STATUS_INTERVAL"):
+        settings.resolve({}, env={"EDGED_STATUS_INTERVAL": "often"})
+    with pytest.raises(settings.SettingsError, match="status_interval"):
+        settings.resolve({"status_interval": 0}, env={})
+
+
+def test_live_batch_and_status_interval_defaults_and_overrides():
+    s = settings.resolve({}, env={})
+    assert s.live_batch_ms == 100 and s.status_interval == 2.0
+    s = settings.resolve({"live_batch_ms": 0}, env={"EDGED_STATUS_INTERVAL": "0.5"})
+    assert s.live_batch_ms == 0 and s.status_interval == 0.5
+    args = build_parser().parse_args(["--live-batch-ms", "250", "--status-interval", "5", "go"])
+    s = settings.resolve({"live_batch_ms": args.live_batch_ms, "status_interval": args.status_interval}, env={})
+    assert s.live_batch_ms == 250 and s.status_interval == 5.0
 
 
 def test_update_ini_in_place_0600(tmp_path):

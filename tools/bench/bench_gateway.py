@@ -96,6 +96,18 @@ def read_status(path):
         return {}
 
 
+def fresh_status(path, timeout=10.0):
+    """The daemon's status as soon as it writes a new one (its `updated` changes)."""
+    first = read_status(path).get("updated")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = read_status(path)
+        if st.get("updated") != first:
+            return st
+        time.sleep(0.002)
+    return read_status(path)
+
+
 def merged_of(st):
     """{channel: samples merged} from a daemon status (0 for a daemon without the count)."""
     return {k: (c.get("merged") or 0) for k, c in (st.get("channels") or {}).items()}
@@ -171,13 +183,15 @@ def run_one(tree, transport, args):
                     time.sleep(0.005)
                 time.sleep(3.0)  # past start-up: imports, provisioning, config push
                 status_path = os.path.join(work, DEVICE + ".status.json")
-                m0 = merged_of(read_status(status_path))
+                # window edges at fresh status writes: the merged counts are
+                # those of the window's first and last instant
+                m0 = merged_of(fresh_status(status_path))
                 c0 = cpu_seconds(proc.pid)
                 w0 = time.time()
                 time.sleep(args.seconds)
+                m1 = merged_of(fresh_status(status_path))
                 c1 = cpu_seconds(proc.pid)
                 w1 = time.time()
-                m1 = merged_of(read_status(status_path))
                 rss_kb = peak_rss_kb(proc.pid)
             finally:
                 stop_process(proc, 60)
