@@ -289,7 +289,10 @@ class Daemon:
         if socks:
             try:
                 # acks need no wake-up of their own (uedge_host.transport.wake_bytes)
-                wait_readable(socks, ms, wake_bytes(self._raw, self.scheme, socks))
+                low = wake_bytes(self._raw, self.scheme, socks)
+                if not wait_readable(socks, ms, low) and low > 1:
+                    # over MQTT only acks and ping answers can be waiting
+                    self.transport.quiet()
                 return
             except (OSError, ValueError, TypeError):
                 pass
@@ -302,6 +305,8 @@ class Daemon:
         self._check_rates()
         self._report_queue()
         try:
+            if hasattr(self.transport, "quiet"):
+                self.transport.quiet(False)  # the acks that wait are read for the status
             self.transport.poll(now)
         except Exception as e:  # as Edge.poll does
             self.edge.last_error = "transport: %s: %s" % (type(e).__name__, e)

@@ -28,6 +28,9 @@ log = getLogger("uedge")
 # alone does not. While a packet or a TLS record has arrived only in part,
 # its rest may be any size: then any byte ends the wait.
 _RCVLOWAT = getattr(_socket, "SO_RCVLOWAT", None) if sys.platform.startswith("linux") else None
+# a pass after a wait that ran out reads the sockets only when the last read is
+# this old (BackgroundConnect.quiet): acks wait at most one more pass
+QUIET_READ_MS = 150
 MQTT_UPDATE_MIN = 24  # fixed header 2, topic length 2, "$resource/" + >= 1 + "/" + >= 1
 TLS_RECORD_MIN = 21
 
@@ -45,12 +48,12 @@ def wake_bytes(t, scheme, socks):
 def wait_readable(socks, ms, low=1):
     """select() on socks for up to ms, ended early once one has low bytes
     queued (SO_RCVLOWAT; the sockets get 1 again after), its end of stream or
-    an error."""
+    an error. -> True when one did (False: the time ran out)."""
     if low > 1:
         for sk in socks:
             sk.setsockopt(_socket.SOL_SOCKET, _RCVLOWAT, low)
     try:
-        select.select(socks, [], [], ms / 1000.0)
+        return bool(select.select(socks, [], [], ms / 1000.0)[0])
     finally:
         if low > 1:
             for sk in socks:
@@ -118,6 +121,8 @@ class BackgroundConnect:
         self.__dict__["_main"] = _thread.get_ident()
         self.__dict__["_running"] = None  # held by the attempt running in the worker
         self.__dict__["_events"] = []
+        self.__dict__["_quiet"] = False  # see quiet()
+        self.__dict__["_read_ms"] = -QUIET_READ_MS
         self.__dict__["_lock"] = _thread.allocate_lock()
         self.__dict__["_log"] = logger or log
         self.on_update = self.on_ack = self.on_state = self.on_reject = None
@@ -163,6 +168,14 @@ class BackgroundConnect:
     def connected(self):
         return not self.busy and self._t.connected
 
+    def quiet(self, on=True):
+        """on: the daemon's wait ran out with nothing ending it (wait_readable
+        False), so at most acks and ping answers wait in the socket: the next
+        poll() leaves them there when the last read is less than
+        QUIET_READ_MS old, and they are read on the pass after. off: the next
+        poll() reads whatever waits."""
+        self.__dict__["_quiet"] = on
+
     def poll(self, now_ms=None):
         t = self._t
         r = self._running
@@ -172,6 +185,13 @@ class BackgroundConnect:
             self.__dict__["_running"] = None
             self._flush()
         if t.connected or not hasattr(t, "backoff"):
+            d = self.__dict__
+            now = now_ms if now_ms is not None else t.clock.now_ms() if hasattr(t, "clock") else None
+            if d["_quiet"]:
+                d["_quiet"] = False
+                if now is not None and now - d["_read_ms"] < QUIET_READ_MS:
+                    return
+            d["_read_ms"] = now if now is not None else 0
             t.poll(now_ms)
             return
         now = t.clock.now_ms() if now_ms is None else now_ms

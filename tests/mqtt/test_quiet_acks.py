@@ -230,3 +230,38 @@ def test_keepalive_pings_answered_while_acks_wait(conn, tmp_path, lean):
     assert _daemon_loop(m, "mqtts", 3.5, lambda: len(pings) >= 4 and not c.ping_outstanding())
     assert m.connected and acks == [mid]
     m.close()
+
+
+def test_a_quiet_pass_leaves_acks_for_the_next_read(conn, tmp_path, lean):
+    # BackgroundConnect.quiet(): after a wait that ran out, a poll less than
+    # QUIET_READ_MS after the last read leaves the acks waiting; the next one
+    # (or one after quiet(False), as the status step asks) reads them.
+    from uedge.compat import FakeClock
+    from uedge_host.transport import QUIET_READ_MS, BackgroundConnect
+
+    clock = FakeClock()
+    m = MuranoMQTT(conn.host, conn.mqtts_port, "quiet-bg", auth="token", credentials_path=str(tmp_path / "token"),
+                   ca=conn.ca_path, server_hostname="localhost", clock=clock)
+    m.connect()
+    t = BackgroundConnect(m)
+    acks = []
+    t.on_ack = acks.append
+    t.poll(clock.now_ms())  # a read: what came after the handshake
+    mid = m.write("data_in", '{"001":1}')
+    sk = m.sockets()[0]
+    assert select.select([sk], [], [], 5)[0]  # the PUBACK is in the socket
+    clock.advance(QUIET_READ_MS - 50)
+    t.quiet()
+    t.poll(clock.now_ms())
+    assert acks == [] and m.pending() == 1  # left for the next pass
+    clock.advance(50)
+    t.quiet()
+    t.poll(clock.now_ms())
+    assert acks == [mid]  # the last read is QUIET_READ_MS old: read
+    mid = m.write("data_in", '{"001":2}')
+    assert select.select([sk], [], [], 5)[0]
+    t.quiet()
+    t.quiet(False)
+    t.poll(clock.now_ms())
+    assert acks[-1] == mid
+    t.close()
