@@ -117,6 +117,10 @@ class NetGate:
     on_state = _forward("on_state")
     # the HTTP transport reads the remote state on connect (config sync uses it)
     reads_state = property(lambda self: getattr(self.inner, "reads_state", False))
+    # the HTTP record API's timestamp resolution (whole seconds): Edge reads it
+    record_ts_divisor = property(lambda self: getattr(self.inner, "record_ts_divisor", 1))
+    # rejected records (HTTP); absent, as on the inner transport, when it has none
+    on_reject = _forward("on_reject")
 
     def __init__(self, inner, net):
         self.inner = inner
