@@ -4,6 +4,7 @@ BIN   := $(VENV)/bin
 PY    := $(BIN)/python
 BOARD ?= rp2040
 PORT  ?=
+OPT   ?= 0
 
 .PHONY: setup test lint test-cpython test-micropython test-qemu mpy-check micropython firmware bench demo build flash provision hil clean
 
@@ -66,10 +67,10 @@ demo: setup
 	$(PY) -m uedge_host.demo
 
 build: setup
-	$(PY) tools/deploy.py build --board $(BOARD)
+	$(PY) tools/deploy.py build --board $(BOARD) --opt "$(OPT)"
 
 flash: setup
-	$(PY) tools/deploy.py flash --board $(BOARD) --port "$(PORT)"
+	$(PY) tools/deploy.py flash --board $(BOARD) --port "$(PORT)" --opt "$(OPT)"
 
 provision: setup
 	$(PY) tools/deploy.py provision --board $(BOARD)

@@ -88,13 +88,30 @@ def module_name(dest):
     return name.replace("/", ".")
 
 
-def compile_one(src, dst, arch, mpy_cross=None, source_name=None):
+# mpy-cross optimisation level of the board's .mpy files (make build/flash OPT=N,
+# deploy.py --opt N): 0 keeps line numbers in tracebacks and asserts; 3 drops
+# both (about 3 KB less heap for the modules a board loads, see docs/firmware.md).
+OPT = [0]
+
+
+def set_opt(level):
+    level = int(level or 0)
+    if not 0 <= level <= 3:
+        raise SystemExit("deploy: --opt must be 0..3, got %d" % level)
+    OPT[0] = level
+
+
+def compile_one(src, dst, arch, mpy_cross=None, source_name=None, opt=None):
     """Compile src to dst. source_name is the file name tracebacks show: the
     module's dotted name, a string the board holds anyway (its __name__), so
     each loaded module costs one string less on the heap than its path would,
-    and no build machine path ends up in the image."""
+    and no build machine path ends up in the image. opt: mpy-cross -O level
+    (default OPT, 0)."""
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     cmd = [mpy_cross or tool("mpy-cross"), "-march=" + arch, "-o", dst]
+    level = OPT[0] if opt is None else opt
+    if level:
+        cmd.append("-O%d" % level)
     if source_name:
         cmd += ["-s", source_name]
     cmd.append(src)
@@ -270,6 +287,8 @@ def main(argv=None):
     p.add_argument("--port", default="", help="serial port for flash, or dir:PATH")
     p.add_argument("--out", help="build directory (default build/<board>)")
     p.add_argument("--version", help="bundle: the version to build and pack")
+    p.add_argument("--opt", default="0", help="mpy-cross -O level of the .mpy files (0..3; 3: no line "
+                   "numbers in tracebacks, no asserts, less heap); make build/flash OPT=3")
     p.add_argument("--device-id")
     p.add_argument("--host")
     p.add_argument("--mqtt-port", type=int)
@@ -284,6 +303,7 @@ def main(argv=None):
     p.add_argument("--ota-check-s", type=int, default=3600)
     p.add_argument("--ota-confirm-s", type=int, default=300)
     a = p.parse_args(argv)
+    set_opt(a.opt)
     if a.command == "build":
         build(a.board, a.out)
     elif a.command == "flash":

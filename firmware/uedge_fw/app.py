@@ -16,7 +16,7 @@ from uedge.compat import Clock
 from uedge.edge import Edge
 from uedge.sync.config_sync import FileStore
 from uedge.pipeline.scheduler import Scheduler
-from uedge.transport.net import set_tick
+from uedge.transport.net import set_tick, tls_reserve
 from uedge_fw import settings as settings_mod
 from uedge_fw.led import StatusLed
 from uedge_fw.net import Network
@@ -54,6 +54,13 @@ class _NoWDT:
         pass
 
 
+def _reserve_tls(s):
+    """With TLS, hold the handshake's block from now (before the config_io
+    load fragments the heap) until the first handshake; again between sessions."""
+    if s["tls"] and s.get("tls_reserve"):
+        tls_reserve(s["tls_reserve"])
+
+
 def make_transport(s, clock):
     common = dict(
         device_id=s["device_id"],
@@ -70,11 +77,13 @@ def make_transport(s, clock):
     if s["protocol"] == "http":
         from uedge.transport.murano_http import MuranoHTTP
 
+        _reserve_tls(s)
         return MuranoHTTP(s["host"], s["port"] or None, max_response=s["max_update"], **common)
     from uedge.transport.murano_mqtt import MuranoMQTT
 
     if s["auth"] == "password":
         common["password"] = s["secrets"].get("password")
+    _reserve_tls(s)
     # replay batches are built in one buffer taken at start
     return MuranoMQTT(s["host"], s["port"] or None, keepalive=s["keepalive"],
                       max_packet=s["max_update"] + 1024,
@@ -108,6 +117,10 @@ class NetGate:
     on_state = _forward("on_state")
     # the HTTP transport reads the remote state on connect (config sync uses it)
     reads_state = property(lambda self: getattr(self.inner, "reads_state", False))
+    # the HTTP record API's timestamp resolution (whole seconds): Edge reads it
+    record_ts_divisor = property(lambda self: getattr(self.inner, "record_ts_divisor", 1))
+    # rejected records (HTTP); absent, as on the inner transport, when it has none
+    on_reject = _forward("on_reject")
 
     def __init__(self, inner, net):
         self.inner = inner

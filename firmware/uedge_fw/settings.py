@@ -7,11 +7,15 @@ settings.json (written by `make provision`, copied by `make flash`):
    "ntp_host": "pool.ntp.org", "ota": {"check_s": 3600, "confirm_s": 300},
    "outbox_bytes": 65536, "wdt": true, "reconnect_cap_s": 300,
    "timeout_ms": 5000, "keepalive": 60, "ntp_wait_s": 20,
-   "max_update": 16384, "batch_items": 16, "batch_bytes": 4096, "max_inflight": 8}
+   "max_update": 16384, "batch_items": 16, "batch_bytes": 4096, "max_inflight": 8,
+   "tls_reserve": 26624}
 max_update: the largest config_io / config_applications / data_out the board
 accepts (bytes; sizes the transport's receive buffers).  batch_items and
 batch_bytes bound one replay of queued reports, max_inflight the reports
 awaiting their acknowledgement: together they bound the heap the loop needs.
+tls_reserve: bytes held back from start for the TLS handshake (uedge.transport.net
+tls_reserve; what mbedTLS needs for one with the connector's certificate
+chain; 0: none).
 secrets.json: {"wifi_password": "...", "password": "..." (password auth)}
 The token a token-auth connector hands out is kept in murano.token (0600).
 """
@@ -42,6 +46,7 @@ DEFAULTS = {
     "batch_items": 16,
     "batch_bytes": 4096,
     "max_inflight": 8,
+    "tls_reserve": 26624,
 }
 
 
@@ -86,6 +91,8 @@ def load(settings_path="settings.json", secrets_path="secrets.json"):
     for k in ("max_update", "batch_items", "batch_bytes", "max_inflight"):
         if not isinstance(s[k], int) or s[k] < 1:
             raise SettingsError("%s: %s must be a positive number, got %r" % (settings_path, k, s[k]))
+    if not isinstance(s["tls_reserve"], int) or s["tls_reserve"] < 0:
+        raise SettingsError("%s: tls_reserve must be a number >= 0, got %r" % (settings_path, s["tls_reserve"]))
     wifi = s["wifi"]
     if isinstance(wifi, dict):
         wifi = [wifi]

@@ -130,7 +130,7 @@ class Qemu:
         out = os.path.join(tmp, "qemu-%s" % kind)
         wl = os.path.join(out, "wl")
         os.makedirs(wl)
-        deploy.compile_one(WORKLOAD, os.path.join(wl, "mpy_footprint.mpy"), "armv7m")
+        deploy.compile_one(WORKLOAD, os.path.join(wl, "mpy_footprint.mpy"), "armv7m", opt=0)
         image = None
         if kind != "frozen":
             deploy.build(BOARD, out, quiet=True)
@@ -175,8 +175,8 @@ class Unix:
         self.dir = os.path.join(tmp, target + ("-tls" if tls else ""))
         wl = os.path.join(self.dir, "wl")
         os.makedirs(wl)
-        deploy.compile_one(WORKLOAD, os.path.join(wl, "mpy_footprint.mpy"), "x86")
-        deploy.compile_one(os.path.join(HERE, "mpy_footprint_tls.py"), os.path.join(wl, "mpy_footprint_tls.mpy"), "x86")
+        deploy.compile_one(WORKLOAD, os.path.join(wl, "mpy_footprint.mpy"), "x86", opt=0)
+        deploy.compile_one(os.path.join(HERE, "mpy_footprint_tls.py"), os.path.join(wl, "mpy_footprint_tls.mpy"), "x86", opt=0)
         # MICROPYPATH replaces the default path: keep .frozen (frozen modules first, as on a board)
         path = [".frozen", wl, SIM_HW]
         if not frozen:
@@ -242,7 +242,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--step", type=int, default=1024, help="heap search resolution in bytes")
     p.add_argument("--only", default="mpy,frozen,romfs,unix,tls", help="comma list of: mpy, frozen, romfs, unix, tls")
+    p.add_argument("--opt", default="0", help="mpy-cross -O level of the board's .mpy files (deploy.py --opt)")
     a = p.parse_args(argv)
+    deploy.set_opt(a.opt)
+    if deploy.OPT[0]:
+        print("footprint: .mpy files compiled with mpy-cross -O%d" % deploy.OPT[0])
     want = set(a.only.split(","))
     print("footprint: standard workload (%s); modules a board holds: %d (%s ...)"
           % ("16 channels, 10 simulated minutes, 1 minute offline then replayed", len(modules()),

@@ -160,7 +160,7 @@ def workload(outbox_dir, phase="run"):
     if phase == "tls":
         from mpy_footprint_tls import TlsTransport  # only in this phase: not in the others' heap
 
-        t = TlsTransport(TLS, max_update + 1024, batch_buffer)
+        t = TlsTransport(TLS, max_update + 1024, batch_buffer, d.get("tls_reserve", 0))
     else:
         t = Transport()
     ob = SegmentOutbox(outbox_dir, cap_bytes=d.get("outbox_bytes", 65536), segment_bytes=4096)

@@ -6,10 +6,14 @@ class TlsTransport:
     local connector, token auth): every record is published on it, PUBACKs are
     counted, the edge loop sees immediate delivery as with the stand-in."""
 
-    def __init__(self, tls, max_packet, batch_buffer=0):
+    def __init__(self, tls, max_packet, batch_buffer=0, reserve=0):
         from uedge.transport.murano_mqtt import MuranoMQTT
+        from uedge.transport.net import tls_reserve
 
         host, port, dev, cred, ca = tls
+        # as uedge_fw.app.make_transport: the handshake's block is held back
+        # from here, before the config_io load fragments the heap
+        tls_reserve(reserve)
         self.link = MuranoMQTT(host, int(port), dev, auth="token", credentials_path=cred, ca=ca,
                                server_hostname="localhost", max_packet=max_packet,
                                batch_buffer=batch_buffer)

@@ -141,10 +141,12 @@ def parse_config_io(obj_or_text, check_channel=None):
     """Validate a config_io document (dict or JSON text) and return a ConfigIO."""
     doc = obj_or_text
     order = None
+    own = False  # the document tree is ours (parsed here): channels are dropped as they are read
     if isinstance(doc, (str, bytes, bytearray)):
         # MicroPython dicts do not keep insertion order: the parser records
         # the channel ids' document order so both runtimes agree.
         doc, order = parse_ordered(doc)
+        own = True
     if not isinstance(doc, dict):
         raise ConfigError("config_io must be a JSON object, got %s" % type_name(doc))
     c = Fields("")
@@ -172,6 +174,11 @@ def parse_config_io(obj_or_text, check_channel=None):
         if cid == "__error":
             raise ConfigError('channel "__error": reserved name (data_in error object)')
         cfg = _parse_channel(cid, chans[cid], check_channel)
+        if own:
+            # what the model keeps of it stays referenced; the rest of the
+            # channel's tree can go before the next channel is built (a
+            # board's heap holds the whole document tree less and less)
+            chans[cid] = None
         cio.channels[cid] = cfg
         cio.order.append(cid)
     return cio

@@ -7,7 +7,7 @@ pieces, so a download never needs a buffer of its size.
 from uedge.compat import MICROPYTHON
 from uedge.transport.http_client import HTTPError, parse_url
 from uedge.transport.http_form import build_request
-from uedge.transport.net import open_connection
+from uedge.transport.net import close_socket, open_connection
 
 
 def http_get(url, sink_write, ca=None, timeout_ms=10000, headers=(), ssl_params=None):
@@ -59,7 +59,7 @@ def http_get(url, sink_write, ca=None, timeout_ms=10000, headers=(), ssl_params=
                     raise HTTPError("download truncated at %d of %d bytes" % (total, left))
                 return total
     finally:
-        sock.close()
+        close_socket(sock)  # the TLS reserve is taken again (net.tls_reserve)
 
 
 def _stream_chunked(rest, read, sink_write):

@@ -4,6 +4,7 @@ Shared by the MQTT client and the HTTP client; the only place that knows how
 CPython and MicroPython differ in socket and TLS handling.
 """
 
+import gc
 import select
 
 try:
@@ -29,6 +30,57 @@ except ImportError:  # pragma: no cover
 _TICK = [None, 2000]
 # the TLS module: ssl unless a host sets another with ssl's interface (set_tls)
 _TLS = [None]
+
+
+# The TLS reserve (MicroPython): one block held back for the next handshake.
+# mbedTLS takes its record buffers (16 KB in, 4 KB out) and the certificate
+# chain from the GC heap; in a board heap fragmented by loading the config,
+# a handshake can fail with ENOMEM although much more is free in small
+# pieces. [block, size, open TLS sockets]: the block is given up (dropped and
+# collected) right before a handshake and taken again once every TLS socket
+# opened meanwhile is closed through close_socket().
+_RESERVE = [None, 0, []]
+
+
+def tls_reserve(size):
+    """Hold size bytes (one block) for the next TLS handshake; 0 stops it.
+    Only on MicroPython (CPython's OpenSSL does not use this heap).
+    -> True if the block is held now."""
+    if not MICROPYTHON:
+        return False
+    _RESERVE[0] = None
+    _RESERVE[1] = max(0, int(size))
+    return _refill()
+
+
+def tls_reserved():
+    """Bytes held back for the next TLS handshake now (0 when given up or off)."""
+    b = _RESERVE[0]
+    return 0 if b is None else len(b)
+
+
+def _refill():
+    """Take the reserve again when no TLS socket is open: the full size, else
+    the largest block down to half of it that is free (what was allocated
+    during a session may split the block it freed; the in-record buffer, the
+    largest piece of a handshake, still fits)."""
+    r = _RESERVE
+    if r[0] is None and r[1] and not r[2]:
+        gc.collect()
+        n = r[1]
+        while n >= r[1] // 2:
+            try:
+                r[0] = bytearray(n)
+                break
+            except MemoryError:
+                n -= r[1] // 8
+    return r[0] is not None
+
+
+def _release():
+    if _RESERVE[0] is not None:
+        _RESERVE[0] = None  # dropped without a local copy: nothing pins it
+        gc.collect()
 
 
 def set_tick(fn, step_ms=2000):
@@ -108,18 +160,25 @@ def open_connection(host, port, use_ssl=False, ssl_params=None, timeout_s=10, no
             if not MICROPYTHON:
                 sock.settimeout(timeout_s)
     except Exception:
-        sock.close()
+        close_socket(sock)
         raise
     return sock
 
 
 def close_socket(sock):
-    """Close sock (None is fine), ignoring errors; returns None: `s.sock = close_socket(s.sock)`."""
+    """Close sock (None is fine), ignoring errors; returns None: `s.sock = close_socket(s.sock)`.
+    The last TLS socket closed takes the TLS reserve again (tls_reserve)."""
     if sock is not None:
         try:
             sock.close()
         except Exception:
             pass
+        held = _RESERVE[2]
+        for i in range(len(held)):
+            if held[i] is sock:
+                held.pop(i)
+                _refill()
+                break
     return None
 
 
@@ -203,6 +262,23 @@ def _ascii(name):
 
 
 def _wrap_tls(sock, host, p):
+    """sock wrapped in TLS, the handshake done. On MicroPython it runs in the
+    TLS reserve's block (given up first); the reserve is taken again when
+    the handshake fails or once its socket is closed (close_socket)."""
+    if not MICROPYTHON:
+        return _handshake(sock, host, p)
+    _release()
+    try:
+        s = _handshake(sock, host, p)
+    except BaseException:
+        _refill()  # a failed handshake gives its heap back
+        raise
+    if _RESERVE[1]:
+        _RESERVE[2].append(s)
+    return s
+
+
+def _handshake(sock, host, p):
     ssl = _TLS[0]
     if ssl is None:
         import ssl

@@ -1,0 +1,56 @@
+"""The firmware holds the TLS handshake's block from the moment it makes a TLS
+transport (settings tls_reserve), on the 32-bit MicroPython unix port."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "firmware"))
+from uedge_fw import settings as settings_mod  # noqa: E402
+
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+
+SCRIPT = """
+import sys
+sys.path[:0] = [%(lib)r, %(fw)r, %(board)r]
+from uedge_fw import app, settings
+from uedge.compat import Clock
+from uedge.transport import net
+for proto, tls, reserve in (("mqtt", True, None), ("http", True, 8192), ("mqtt", False, None), ("mqtt", True, 0)):
+    net.tls_reserve(0)
+    s = dict(settings.DEFAULTS, device_id="d1", host="127.0.0.1", port=1, protocol=proto, tls=tls, secrets={})
+    if reserve is not None:
+        s["tls_reserve"] = reserve
+    app.make_transport(s, Clock())
+    print("held", proto, tls, net.tls_reserved())
+"""
+
+
+@pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")
+def test_a_tls_transport_holds_the_reserve_from_when_it_is_made():
+    script = SCRIPT % {"lib": os.path.join(ROOT, "lib"), "fw": os.path.join(ROOT, "firmware"),
+                       "board": os.path.join(ROOT, "boards", "rp2040")}
+    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "tools", "virtual_board", "mpy"))
+    r = subprocess.run([MICROPYTHON, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    out = [ln for ln in r.stdout.splitlines() if ln.startswith("held")]
+    assert r.returncode == 0, r.stdout + r.stderr
+    default = settings_mod.DEFAULTS["tls_reserve"]
+    assert out == ["held mqtt True %d" % default, "held http True 8192", "held mqtt False 0", "held mqtt True 0"]
+
+
+def test_tls_reserve_setting_is_checked(tmp_path):
+    sp, xp = str(tmp_path / "settings.json"), str(tmp_path / "secrets.json")
+    with open(sp, "w") as f:
+        f.write(json.dumps({"device_id": "d1", "host": "h"}))
+    assert settings_mod.load(sp, xp)["tls_reserve"] > 16384  # mbedTLS's in-record buffer alone is 16 KB
+    for bad in (-1, "26k", None):
+        with open(sp, "w") as f:
+            f.write(json.dumps({"device_id": "d1", "host": "h", "tls_reserve": bad}))
+        with pytest.raises(settings_mod.SettingsError, match="tls_reserve"):
+            settings_mod.load(sp, xp)
+    with open(sp, "w") as f:
+        f.write(json.dumps({"device_id": "d1", "host": "h", "tls_reserve": 0}))
+    assert settings_mod.load(sp, xp)["tls_reserve"] == 0
