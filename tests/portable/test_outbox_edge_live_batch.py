@@ -108,3 +108,26 @@ def test_shutdown_sends_a_held_report():
     e.shutdown(flush_ms=1000)  # still connected: it goes out, alone, and is acknowledged
     assert _data(link)[-1] == [(e.last_report_ts_us, 1)]
     assert e._batch is None and len(q) == 0 and e.lost == 0
+
+
+def test_a_control_echo_or_an_error_goes_at_once_with_what_waits():
+    cfg = json.loads(CFG100)
+    cfg["channels"]["009"] = {"display_name": "T", "properties": {"data_type": "TEMPERATURE", "control": True},
+                              "control_properties": {"range": {"min": 20, "max": 40}},
+                              "protocol_config": {"report_rate": 60000}}
+    link = Link(ack_on_poll=True)
+    clock, e = start_edge(link, None, Store(json.dumps(cfg)), up=True, live_batch_ms=300)
+    run(e, clock, 2)  # 0 at once, 1 waits (up to 300 ms)
+    assert [len(m) for m in _data(link)] == [1] and len(e._batch) == 1
+    link.on_update("data_out", '{"009":25}', None)
+    run(e, clock, 1)  # the echo of 009 (with sample 2) goes now, report 1 with it
+    sent = link.sent[-1][1]
+    assert [json.loads(v["data_in"]).get("009") for _ts, v in sent] == [None, 25]
+    assert e._batch is None
+    run(e, clock, 1)  # 3 waits again
+    assert len(e._batch) == 1
+    e._errors["001"] = "a device error"
+    run(e, clock, 1)  # the report with __error goes at once, 3 with it
+    sent = link.sent[-1][1]
+    assert "__error" in json.loads(sent[-1][1]["data_in"]) and len(sent) == 2
+    assert e._batch is None and e.lost == 0

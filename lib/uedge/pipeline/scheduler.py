@@ -55,6 +55,7 @@ class Scheduler:
         self._next_report = None
         self._reuse = reuse_report
         self._report = Report()
+        self.control_echo = False
 
     # -- configuration ---------------------------------------------------
 
@@ -190,6 +191,7 @@ class Scheduler:
         ts = self.clock.epoch_us()
         rep.ts_us = ts
         rep.now_ms = now
+        self.control_echo = bool(self._pending)  # this report answers a data_out
         if nd is not None and now >= nd:
             for slot in self._slots:
                 self._sample_slot(slot, now)

@@ -83,7 +83,9 @@ class Slots:
         if res > 1 and self.live_timestamps and self._clock_set():
             self._slot_add(ts_us, values, errors, now)
         elif self.live_batch_ms:
-            self._batch_add(ts_us, encode_data_in(values, errors), now)
+            # a control echo (an actuated state) or an __error goes at once
+            urgent = errors or getattr(self.scheduler, "control_echo", False)
+            self._batch_add(ts_us, encode_data_in(values, errors), now, urgent)
         else:
             self._send_live(ts_us, encode_data_in(values, errors), now)
 
@@ -91,14 +93,16 @@ class Slots:
     # A live report whose successor is due within live_batch_ms waits for it:
     # both (or more) go in one message, each with its own timestamp, so one
     # publish and one acknowledgement serve several reports. A report waits at
-    # most live_batch_ms; the first one after start goes at once.
+    # most live_batch_ms; the first one after start goes at once, and so does
+    # one that answers a data_out (the state actuated) or carries an __error,
+    # with those waiting before it.
     def _batchable(self):
         return (self.connected and self._held is None and self.live_timestamps and self._clock_set()
                 and len(self._live) < self.max_inflight)
 
-    def _batch_add(self, ts_us, payload, now):
+    def _batch_add(self, ts_us, payload, now, urgent=False):
         b = self._batch
-        nxt = self.scheduler.next_report_ms()
+        nxt = None if urgent else self.scheduler.next_report_ms()
         cost = 2 * len(payload) + 64  # a bound of its size in the message (JSON string, entry)
         if b is None:
             # one that leaves no room for a report like it goes at once too
@@ -113,7 +117,7 @@ class Slots:
             return
         if self._batch_cost + cost > self.message_bytes:
             self._batch_flush(now)
-            self._batch_add(ts_us, payload, now)
+            self._batch_add(ts_us, payload, now, urgent)
             return
         b.append((ts_us, payload))
         self._batch_cost += cost
