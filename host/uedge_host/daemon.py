@@ -305,8 +305,7 @@ class Daemon:
         self._check_rates()
         self._report_queue()
         try:
-            if hasattr(self.transport, "quiet"):
-                self.transport.quiet(False)  # the acks that wait are read for the status
+            self.transport.quiet(False)  # the acks that wait are read for the status
             self.transport.poll(now)
         except Exception as e:  # as Edge.poll does
             self.edge.last_error = "transport: %s: %s" % (type(e).__name__, e)

@@ -27,6 +27,21 @@ from uedge_connector.testing import running_connector  # noqa: E402
 from virtual_board import VirtualBoard  # noqa: E402
 
 REAL_PORT = os.environ.get("UEDGE_TEST_PORT")
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+
+
+def run_fw_script(script):
+    """Run script (a %-template of lib, fw, board paths) on the unix-port
+    MicroPython with the simulated hardware modules -> its stdout lines;
+    fails the test when it exits non-zero."""
+    import subprocess
+
+    code = script % {"lib": os.path.join(ROOT, "lib"), "fw": os.path.join(ROOT, "firmware"),
+                     "board": os.path.join(ROOT, "boards", "rp2040")}
+    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "tools", "virtual_board", "mpy"))
+    r = subprocess.run([MICROPYTHON, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout.splitlines()
 BOARD = os.environ.get("UEDGE_TEST_BOARD", "rp2040")
 WIFI = {"ssid": "uedge-lab", "password": "correct horse"}
 

@@ -1,16 +1,14 @@
 """What the firmware keeps in RAM: modules loaded on demand, buffers bounded by settings."""
 import json
 import os
-import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from conftest import MICROPYTHON, ROOT, run_fw_script
 
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 from uedge_fw import settings as settings_mod  # noqa: E402
 
-MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 
 SCRIPT = """
 import sys
@@ -30,12 +28,7 @@ print("rtu", len(loaded()) > 0, lookup("Modbus_RTU") is not None)
 
 @pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")
 def test_modbus_rtu_modules_load_only_when_a_channel_uses_them():
-    script = SCRIPT % {"lib": os.path.join(ROOT, "lib"), "fw": os.path.join(ROOT, "firmware"),
-                       "board": os.path.join(ROOT, "boards", "rp2040")}
-    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "tools", "virtual_board", "mpy"))
-    r = subprocess.run([MICROPYTHON, "-c", script], capture_output=True, text=True, timeout=60, env=env)
-    out = r.stdout.splitlines()
-    assert r.returncode == 0, r.stdout + r.stderr
+    out = run_fw_script(SCRIPT)
     assert "before [] False" in out
     assert "onboard [] False" in out
     assert "rtu True True" in out

@@ -2,16 +2,14 @@
 transport (settings tls_reserve), on the 32-bit MicroPython unix port."""
 import json
 import os
-import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from conftest import MICROPYTHON, ROOT, run_fw_script
 
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 from uedge_fw import settings as settings_mod  # noqa: E402
 
-MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 
 SCRIPT = """
 import sys
@@ -31,12 +29,7 @@ for proto, tls, reserve in (("mqtt", True, None), ("http", True, 8192), ("mqtt",
 
 @pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")
 def test_a_tls_transport_holds_the_reserve_from_when_it_is_made():
-    script = SCRIPT % {"lib": os.path.join(ROOT, "lib"), "fw": os.path.join(ROOT, "firmware"),
-                       "board": os.path.join(ROOT, "boards", "rp2040")}
-    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "tools", "virtual_board", "mpy"))
-    r = subprocess.run([MICROPYTHON, "-c", script], capture_output=True, text=True, timeout=60, env=env)
-    out = [ln for ln in r.stdout.splitlines() if ln.startswith("held")]
-    assert r.returncode == 0, r.stdout + r.stderr
+    out = [ln for ln in run_fw_script(SCRIPT) if ln.startswith("held")]
     default = settings_mod.DEFAULTS["tls_reserve"]
     assert out == ["held mqtt True %d" % default, "held http True 8192", "held mqtt False 0", "held mqtt True 0"]
 
