@@ -152,11 +152,13 @@ def test_bad_control_request_is_refused_in_the_page(page, demo, channel, value, 
 
 def test_device_error_is_shown_against_its_channel(page, demo):
     # a request the page refuses (003 is no control channel), sent past it: the device
-    # rejects it and reports data_in __error.003
+    # rejects it and reports data_in __error.003. The row is marked has-error
+    # only while the error is newer than the channel's latest value (003 is
+    # report_on_change on a square wave: its next value may come any moment),
+    # so the error cell is what is waited for.
     demo.admin.set_resource(DEVICE, "data_out", '{"003": true}')
-    row = wait_for(lambda: find(page, 'tr.has-error[data-channel="003"]'), timeout=60,
-                   what="__error on row 003")
-    assert "not a control channel" in find(row, "td.error").text
+    wait_for(lambda: "not a control channel" in find(page, 'tr[data-channel="003"] td.error').text,
+             timeout=60, what="__error in the error cell of row 003")
     box = find(page, 'input.plot-toggle[data-channel="003"]')
     if not box.is_selected():
         box.click()
