@@ -12,12 +12,11 @@ import time
 import machine
 
 from uedge.ota import updater
-from uedge.compat import Clock
+from uedge.compat import Clock, release
 from uedge.edge import Edge
 from uedge.sync.config_sync import FileStore
 from uedge.pipeline.scheduler import Scheduler
 from uedge.transport.net import set_tick, tls_reserve
-from uedge_fw import settings as settings_mod
 from uedge_fw.led import StatusLed
 from uedge_fw.net import Network
 from uedge_fw.version import VERSION
@@ -85,9 +84,11 @@ def make_transport(s, clock):
         common["password"] = s["secrets"].get("password")
     _reserve_tls(s)
     # replay batches are built in one buffer taken at start
+    from uedge_fw.settings import batch_buffer_bytes
+
     return MuranoMQTT(s["host"], s["port"] or None, keepalive=s["keepalive"],
                       max_packet=s["max_update"] + 1024,
-                      batch_buffer=settings_mod.batch_buffer_bytes(s), **common)
+                      batch_buffer=batch_buffer_bytes(s), **common)
 
 
 # A wall clock before this was never set (a board's RTC starts in 2000).
@@ -197,10 +198,14 @@ class App:
             time.sleep_ms(min(50, end - now))
 
     def load_settings(self):
+        """The settings (uedge_fw.settings: imported for this, released once the
+        transport is made)."""
+        from uedge_fw import settings
+
         while True:
             try:
-                return settings_mod.load()
-            except settings_mod.SettingsError as e:
+                return settings.load()
+            except settings.SettingsError as e:
                 log("uedge: ERROR %s" % e)
                 self.led.set("error", self.clock.now_ms())
                 self.wait(10000)
@@ -272,6 +277,7 @@ class App:
             log("uedge: WARNING starting without a time sync")
 
         transport = NetGate(make_transport(s, clock), net)
+        release("uedge_fw.settings")
         sched = Scheduler(clock, reuse_report=True)  # each report is encoded before the next poll
         store = FileStore(s["config_io_path"], s["config_applications_path"])
         self.edge = edge = Edge(clock, sched, transport, make_outbox(s), store=store, log=Log(),

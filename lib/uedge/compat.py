@@ -150,3 +150,16 @@ def digest(text):
         return binascii.hexlify(_sha256()(b).digest()).decode()[:32]
     except (ImportError, AttributeError):
         return "%08x" % (binascii.crc32(b) & 0xFFFFFFFF)
+
+
+def release(name):
+    """Unload module `name` on MicroPython, so its bytecode can be collected
+    once nothing else refers to it; the next import loads it again. A no-op on
+    CPython (a gateway keeps its modules)."""
+    if not MICROPYTHON:
+        return
+    sys.modules.pop(name, None)
+    i = name.rfind(".")
+    parent = sys.modules.get(name[:i])
+    if parent is not None and name[i + 1 :] in parent.__dict__:
+        delattr(parent, name[i + 1 :])

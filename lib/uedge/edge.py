@@ -15,10 +15,10 @@ plain loop (run()), on a board or a gateway alike:
 The parts, each in its own place:
     config sync (ConfigSync), cache  uedge/sync/config_sync.py
     live sends, in-flight, replay    uedge/sync/delivery.py (Delivery)
-    data_out requests (DataOut)      uedge/pipeline/control.py
+    data_out requests                uedge/pipeline/control.py (loaded per request)
 """
 
-from uedge.pipeline.control import DataOut
+from uedge.compat import release
 from uedge.sync.config_sync import ConfigSync
 from uedge.sync.delivery import Delivery
 from uedge.sync.config_sync import FileStore
@@ -44,7 +44,7 @@ class _PrintLog:
         pass
 
 
-class Edge(ConfigSync, Delivery, DataOut):
+class Edge(ConfigSync, Delivery):
     def __init__(self, clock, scheduler, transport, outbox=None, store=None, log=None,
                  watch=("config_io", "data_out", "config_applications"),
                  local_strategy=False, replay_rate=20.0, batch_items=500,
@@ -214,12 +214,18 @@ class Edge(ConfigSync, Delivery, DataOut):
             try:
                 if alias == "data_out":
                     self._data_out_update(value, ts_us)
+                    release("uedge.pipeline.control")  # on a board: loaded again for the next request
                 elif alias == "config_io":
                     self._on_config_io(value)
                 elif alias == "config_applications":
                     self._on_config_applications(value)
             except Exception as e:  # never let one bad update stop the loop
                 self._error(alias, "%s update failed: %s: %s" % (alias, type(e).__name__, e))
+
+    def _data_out_update(self, text, ts_us):
+        from uedge.pipeline import control
+
+        control.data_out_update(self, text, ts_us)
 
     # -- the loop ---------------------------------------------------------------
     def poll(self, now=None):

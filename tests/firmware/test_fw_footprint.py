@@ -47,3 +47,31 @@ def test_settings_bound_buffers_and_batches(tmp_path):
             f.write(json.dumps({"device_id": "d1", "host": "h", key: bad}))
         with pytest.raises(settings_mod.SettingsError, match=key):
             settings_mod.load(sp, xp)
+
+
+STEADY = """
+import sys
+sys.path[:0] = [%(lib)r, %(fw)r, %(board)r]
+import board
+from uedge_fw import app
+from uedge.transport import murano_mqtt
+from uedge.outbox import segment
+print("loaded", " ".join(sorted(m for m in sys.modules if m.startswith("uedge"))))
+"""
+
+# loaded for one job and released after it on a board (uedge.compat.release):
+# a steady MQTT loop never holds their bytecode
+ON_DEMAND = ("uedge.pipeline.control", "uedge.sync.config_update", "uedge.transport.mqtt_provision",
+             "uedge.transport.mqtt_content", "uedge_fw.settings", "uedge.config.config_io",
+             "uedge.config.json_reader", "uedge.config.config_applications", "uedge.ota.fetch",
+             "uedge.transport.http_client", "uedge.sources.onboard")
+
+
+@pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")
+def test_the_firmware_imports_leave_the_on_demand_modules_out():
+    out = run_fw_script(STEADY)
+    line = [ln for ln in out if ln.startswith("loaded ")]
+    assert line, out
+    loaded = set(line[0].split()[1:])
+    assert "uedge.edge" in loaded and "uedge.transport.murano_mqtt" in loaded
+    assert not loaded & set(ON_DEMAND), sorted(loaded & set(ON_DEMAND))

@@ -119,3 +119,23 @@ def test_data_out_with_nan_never_reaches_data_in():
             text = s[1][0][1]["data_in"] if s[0] == "record" else s[2]
             _strict(text)
     assert e.last_error and ("NaN" in e.last_error or "not JSON" in e.last_error)
+
+
+def test_data_out_handling_is_loaded_per_request_on_a_board():
+    # uedge.pipeline.control is imported for a data_out and, on MicroPython,
+    # released after it (its bytecode is not held between requests); the
+    # next request loads it again and is carried out the same way
+    import sys
+
+    from uedge.compat import MICROPYTHON
+
+    clock, link, e = _edge()
+    from uedge.compat import release
+
+    release("uedge.pipeline.control")  # whatever an earlier test loaded
+    for v in (25, 30):
+        link.on_update("data_out", '{"009":%d}' % v, None)
+        run(e, clock, 2)
+        assert e.scheduler.state("009")[0] == v
+        assert ("uedge.pipeline.control" in sys.modules) is not MICROPYTHON
+    assert e.control_ok == 2

@@ -29,12 +29,13 @@ heap size, so the two steps above the figure are tried as well and a failure
 there is printed next to it.  On qemu the heap is set at boot without
 rebuilding: the board firmware has a 1 MB heap and holds a block from boot so
 that the usable pool equals a heap area of the asked size (boards/qemu-m3/
-board.c); on unix with -X heapsize.  With .mpy files the workload module's own
-bytecode sits in that heap too (printed as "workload module"); a frozen image
-holds it in flash, frozen with uedge (tools/manifests/*_frozen.py), as it holds
-app.main.  On unix the simulated machine/network/ntptime modules (C modules in
-a board's flash) are loaded first and the heap they take is added to
--X heapsize, so every figure is the heap left for the firmware.
+board.c); on unix with -X heapsize.  The workload's own modules (mpy_footprint,
+mpy_footprint_tls: the driver, standing in for app.main, whose code the
+workload imports and counts) are measured once imported and their heap is
+added to the heap asked for (printed as "workload modules ..., not counted").
+On unix the simulated machine/network/ntptime modules (C modules in a board's
+flash) are loaded first and the heap they take is added to -X heapsize too, so
+every figure is the heap left for the firmware.
 FIGURE mcu.uf2 is the size of the Pico W image (make firmware BOARD=rp2040).
 Every figure comes from a 32-bit build; nothing is scaled from a 64-bit run.
 """
@@ -104,6 +105,22 @@ def search(probe, lo, hi, step):
     return hi
 
 
+def harness_bytes(run, tls=False):
+    """Heap the bench's own workload modules take once imported (mpy_footprint,
+    and with TLS mpy_footprint_tls): the driver that stands in for app.main,
+    whose code the workload loads and counts already. run(code) runs
+    MicroPython code on the target and returns its output."""
+    code = ("import gc\ngc.collect()\na = gc.mem_alloc()\nimport mpy_footprint\ngc.collect()\n"
+            "h = gc.mem_alloc() - a\n")
+    if tls:  # measured after the simulated hardware modules, which are not counted either
+        code += ("mpy_footprint._hw()\ngc.collect()\na = gc.mem_alloc()\nimport mpy_footprint_tls\n"
+                 "gc.collect()\nh += gc.mem_alloc() - a\n")
+    for line in run(code + "print('HARNESS', h)\n").splitlines():
+        if line.startswith("HARNESS "):
+            return int(line.split()[1])
+    raise RuntimeError("cannot measure the heap of the workload modules")
+
+
 def romfs_image(build_out, path):
     """A ROMFS image holding build_out/lib (mounted at /rom: /rom/lib on sys.path)."""
     root = os.path.join(os.path.dirname(path), "romfs-root")
@@ -143,6 +160,8 @@ class Qemu:
         self._mp("fs", "mkdir", ":lib")
         self._mp("fs", "cp", os.path.join(wl, "mpy_footprint.mpy"), ":lib/mpy_footprint.mpy")
         self.runs = 0
+        self.hw = 0
+        self.harness = harness_bytes(lambda code: "\n".join(self._mp("exec", code)))
 
     def _mp(self, *args):
         r = subprocess.run([deploy.tool("mpremote"), "connect", self.port] + list(args),
@@ -152,7 +171,8 @@ class Qemu:
     def probe(self, heap, phase="run"):
         self.runs += 1
         code = ("import machine\nmachine.mem32[0x%x] = 0x%x\nmachine.mem32[0x%x] = %d\n"
-                % (qemu_board.SETTINGS_ADDR, qemu_board.SETTINGS_MAGIC, qemu_board.SETTINGS_ADDR + 4, heap))
+                % (qemu_board.SETTINGS_ADDR, qemu_board.SETTINGS_MAGIC, qemu_board.SETTINGS_ADDR + 4,
+                   heap + self.harness))
         lines = self._mp("exec", code, "+", "soft-reset", "+", "exec",
                          "import mpy_footprint\nmpy_footprint.main(%r, '/ob')" % phase)
         return parse(lines)
@@ -195,6 +215,7 @@ class Unix:
             self.tls = ("127.0.0.1", c.mqtts_port, "footprint-%s" % target, os.path.join(self.dir, "token"),
                         c.ca_path)
             self.name += " + MQTT/TLS"
+        self.harness = self._harness_bytes()
 
     def _hw_bytes(self):
         """Heap the simulated machine/network/ntptime modules hold (Python here,
@@ -209,9 +230,18 @@ class Unix:
                 return int(line.split()[1])
         raise RuntimeError("cannot measure the simulated hardware modules: %s" % (r.stderr or r.stdout))
 
+    def _harness_bytes(self):
+        """Heap the workload's own modules take (mpy_footprint, and with TLS
+        mpy_footprint_tls): the bench's driver, standing in for app.main, whose
+        code is loaded and counted already. Added to -X heapsize as the
+        simulated hardware is, so each figure is the firmware's alone."""
+        return harness_bytes(lambda code: subprocess.run(
+            [self.exe, "-c", code], capture_output=True, text=True, timeout=60, env=self.env,
+            cwd=self.dir).stdout, self.tls is not None)
+
     def probe(self, heap, phase="run"):
         self.runs += 1
-        r = subprocess.run([self.exe, "-X", "heapsize=%d" % (heap + self.hw), "-c",
+        r = subprocess.run([self.exe, "-X", "heapsize=%d" % (heap + self.hw + self.harness), "-c",
                             "import mpy_footprint\nmpy_footprint.main(%r, %r, %r)"
                             % ("tls" if self.tls and phase == "run" else phase, os.path.join(self.dir, "ob"), self.tls)],
                            capture_output=True, text=True, timeout=600, env=self.env, cwd=self.dir)
@@ -269,9 +299,9 @@ def main(argv=None):
             if m is None:
                 return 1
             r = m["roomy"]
-            print("footprint: %-26s smallest heap %7d B (import only %7d B); workload module %d B; "
+            print("footprint: %-26s smallest heap %7d B (import only %7d B); workload modules %d B, not counted; "
                   "live after setup %s B, peak live %s B, alloc/pass %s B; %d runs, %.0f s%s"
-                  % (t.name, m["heap"], m["load"], r.get("entry", 0), r["loaded"], r["live_peak"],
+                  % (t.name, m["heap"], m["load"], t.harness, r["loaded"], r["live_peak"],
                      r["alloc_per_cycle"], m["runs"], m["s"],
                      "; simulated hardware modules %d B, not counted" % t.hw if getattr(t, "hw", 0) else ""))
             if m["above"]:

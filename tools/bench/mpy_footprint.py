@@ -28,16 +28,22 @@ def _hw():
 
 
 def _board_modules():
-    """Import what uedge_fw.app loads for an MQTT config (Simulated channels here)."""
+    """Import what uedge_fw.app loads for an MQTT config (Simulated channels
+    here) -> the settings the firmware would start with (the defaults)."""
     import board  # noqa: F401  (app.main imports the board profile)
     from uedge_fw import app  # noqa: F401  (module level imports of the firmware)
     from uedge_fw import settings
 
+    from uedge.compat import release
     from uedge.outbox import segment  # noqa: F401  (make_outbox)
     from uedge.transport import murano_mqtt  # noqa: F401  (make_transport, MQTT)
     import uedge.sources.simulated  # noqa: F401  (the bench's channels)
 
-    return settings
+    d = dict(settings.DEFAULTS)
+    d["batch_buffer"] = settings.batch_buffer_bytes(d)
+    del settings
+    release("uedge_fw.settings")  # as app.App.run, once the transport is made
+    return d
 
 
 _HELD = []  # ballast that occupies the heap during a run
@@ -76,8 +82,7 @@ def workload(outbox_dir, phase="run"):
     _hw()
     gc.collect()
     base = gc.mem_alloc()
-    settings = _board_modules()
-    d = settings.DEFAULTS
+    d = _board_modules()
     gc.collect()
     mods = gc.mem_alloc() - base
     if phase == "load":
@@ -98,7 +103,7 @@ def workload(outbox_dir, phase="run"):
     from uedge.transport.mqtt_client import MQTTClient
 
     max_update = d.get("max_update", 65536)
-    batch_buffer = settings.batch_buffer_bytes(d)
+    batch_buffer = d["batch_buffer"]
     edge_kw = {}
     for k in ("batch_items", "batch_bytes", "max_inflight"):
         if k in d:

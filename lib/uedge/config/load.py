@@ -6,6 +6,8 @@ loop runs. The classes they return live in uedge.config.model, which stays.
 
 import sys
 
+from uedge.compat import release as _release
+
 _VALIDATORS = ("config_io", "fields", "json_reader")
 
 
@@ -58,8 +60,5 @@ def release():
     uses them) is loaded; they load again for the next document."""
     if sys.implementation.name != "micropython" or "uedge.config.config_applications" in sys.modules:
         return
-    pkg = sys.modules.get("uedge.config")
     for name in _VALIDATORS:
-        sys.modules.pop("uedge.config." + name, None)
-        if pkg is not None and name in pkg.__dict__:
-            delattr(pkg, name)
+        _release("uedge.config." + name)

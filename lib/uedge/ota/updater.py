@@ -35,8 +35,8 @@ file and filesystem helpers in uedge.ota.files.
 """
 
 import os
-import sys
 
+from uedge.compat import release
 from uedge.ota.files import (
     APPS_DIR,
     STAGE_FILE,
@@ -59,15 +59,7 @@ def _fetch():
 
 def _drop_fetch():
     """Forget uedge.ota.fetch on a board so its bytecode can be collected."""
-    if sys.implementation.name != "micropython":
-        return
-    sys.modules.pop("uedge.ota.fetch", None)
-    pkg = sys.modules.get("uedge.ota")
-    if pkg is not None:
-        try:
-            delattr(pkg, "fetch")
-        except AttributeError:
-            pass
+    release("uedge.ota.fetch")
 
 
 # -- boot-time selection ------------------------------------------------------

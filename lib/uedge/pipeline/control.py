@@ -107,72 +107,77 @@ def is_repeat(last, value_digest, ts_us):
     return ts_us == 0 or ts_us == last[1]
 
 
-class DataOut:
-    """data_out handling of uedge.edge.Edge (a mixin): acknowledge, validate, actuate.
+# -- data_out handling of uedge.edge.Edge --------------------------------------
+#
+# Edge._data_out_update imports this module when a request arrives and, on a
+# board, releases it afterwards: its bytecode is not held between requests.
+# What was last applied is kept in the edge's sync state (persisted by the
+# store: a file on a gateway and on a board's flash), so a restart never
+# carries out a request again. Uses the Edge's transport, scheduler, config,
+# log, _set_sync() and _send_live().
 
-    What was last applied is kept in the sync state (persisted by the store:
-    a file on a gateway and on a board's flash), so a restart never carries out
-    a request again. Uses the Edge's transport, scheduler, config, log,
-    _set_sync() and _send_live()."""
 
-    def _data_out_update(self, text, ts_us):
-        from uedge.compat import digest
+def data_out_update(edge, text, ts_us):
+    """Acknowledge, validate and actuate one data_out delivery (once)."""
+    from uedge.compat import digest
 
-        d = digest(text)
-        if is_repeat(self._sync.get("data_out"), d, ts_us):
-            # the request already carried out (the HTTP read on connect, or a
-            # repeated delivery of the same write): its state is echoed only
-            self.log.info("data_out already applied (%s): not actuated again",
-                          "read on connect" if ts_us == 0 else "same write")
-            self._on_data_out(text, actuate=False)
-            return
-        # recorded before actuating: a restart in between never repeats it
-        self._set_sync("data_out", [d, ts_us or 0])
-        self._on_data_out(text)
+    d = digest(text)
+    if is_repeat(edge._sync.get("data_out"), d, ts_us):
+        # the request already carried out (the HTTP read on connect, or a
+        # repeated delivery of the same write): its state is echoed only
+        edge.log.info("data_out already applied (%s): not actuated again",
+                      "read on connect" if ts_us == 0 else "same write")
+        on_data_out(edge, text, actuate=False)
+        return
+    # recorded before actuating: a restart in between never repeats it
+    edge._set_sync("data_out", [d, ts_us or 0])
+    on_data_out(edge, text)
 
-    def _on_data_out(self, text, actuate=True):
-        # 1. acknowledge receipt by writing the same value back
-        try:
-            self.transport.write("data_out", text)
-        except Exception as e:
-            self.last_error = "data_out acknowledge failed: %s" % e
-        # 2. validate and actuate each request
-        try:
-            reqs = json.loads(text)
-        except ValueError:
-            self._error("data_out", "data_out is not JSON: %s" % text[:80])
-            return
-        if not isinstance(reqs, dict):
-            self._error("data_out", "data_out must be a JSON object of channel: value")
-            return
-        chans = self.config.channels if self.config is not None else {}
-        if not actuate:
-            states = {}
-            for cid in reqs:
-                if cid in chans:
-                    v = self.scheduler.state(cid)[0]
-                    if v is not None:
-                        states[cid] = v
-            if states:
-                self._send_live(self.clock.epoch_us(), encode_data_in(states, None), self.clock.now_ms())
-            return
+
+def on_data_out(edge, text, actuate=True):
+    # 1. acknowledge receipt by writing the same value back
+    try:
+        edge.transport.write("data_out", text)
+    except Exception as e:
+        edge.last_error = "data_out acknowledge failed: %s" % e
+    # 2. validate and actuate each request
+    try:
+        reqs = json.loads(text)
+    except ValueError:
+        edge._error("data_out", "data_out is not JSON: %s" % text[:80])
+        return
+    if not isinstance(reqs, dict):
+        edge._error("data_out", "data_out must be a JSON object of channel: value")
+        return
+    chans = edge.config.channels if edge.config is not None else {}
+    if not actuate:
+        states = {}
         for cid in reqs:
-            cfg = chans.get(cid)
-            if cfg is None:
-                self._reject(cid, "channel %s is not in config_io" % cid)
-                continue
-            value, err = check_request(cfg, reqs[cid])
-            if err is None:
-                err = self.scheduler.actuate(cid, value)
-            if err is not None:
-                self._reject(cid, err)
-            else:
-                self.control_ok += 1
-                self.log.info("channel %s set to %r", cid, value)
-        # 3. the new states go out with the next scheduler poll (actuate queues them)
+            if cid in chans:
+                v = edge.scheduler.state(cid)[0]
+                if v is not None:
+                    states[cid] = v
+        if states:
+            edge._send_live(edge.clock.epoch_us(), encode_data_in(states, None), edge.clock.now_ms())
+        return
+    for cid in reqs:
+        cfg = chans.get(cid)
+        if cfg is None:
+            _reject(edge, cid, "channel %s is not in config_io" % cid)
+            continue
+        value, err = check_request(cfg, reqs[cid])
+        if err is None:
+            err = edge.scheduler.actuate(cid, value)
+        if err is not None:
+            _reject(edge, cid, err)
+        else:
+            edge.control_ok += 1
+            edge.log.info("channel %s set to %r", cid, value)
+    # 3. the new states go out with the next scheduler poll (actuate queues them)
 
-    def _reject(self, cid, msg):
-        self.control_rejected += 1
-        self.log.warning("channel %s: control request rejected: %s", cid, msg)
-        self.last_error = msg
-        self._errors[cid] = msg
+
+def _reject(edge, cid, msg):
+    edge.control_rejected += 1
+    edge.log.warning("channel %s: control request rejected: %s", cid, msg)
+    edge.last_error = msg
+    edge._errors[cid] = msg

@@ -12,7 +12,6 @@ FakeClock drives an hour of schedule in milliseconds.
 from uedge.config.load import parse_io
 from uedge.config.model import ConfigIO
 from uedge.pipeline.channel import Channel
-from uedge.pipeline.control import check_request
 from uedge.pipeline.values import ROUND_DIGITS, round_float
 from uedge.sources import BACKOFF_MAX_MS, BACKOFF_MIN_MS, Slot, default_open_source, error_text, registry_check  # noqa: F401
 
@@ -347,6 +346,8 @@ class Scheduler:
         ch = self.channels.get(channel_id)
         if ch is None:
             return "unknown channel %s" % channel_id
+        from uedge.pipeline.control import check_request  # loaded with a request only
+
         v, err = check_request(ch.cfg, value)
         if err is not None:
             return err

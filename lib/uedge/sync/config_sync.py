@@ -26,13 +26,11 @@ The rule (two-way, as the Data IO Schema asks):
 
 FileStore is the local cache of both documents and of the sync state. ConfigSync
 is a mixin of uedge.edge.Edge: it uses the Edge's store, scheduler, transport,
-log and _error().
+log and _error(). Reading and applying a document (at start, or from the
+connector) is done by uedge.sync.config_update, loaded for it.
 """
 
-from uedge.compat import digest, json
-from uedge.config.load import applications_of, parse_io
-from uedge.config.model import ConfigError
-from uedge.sources import registry_check as check_channel
+from uedge.compat import digest, json, release
 
 
 def state_path_for(config_io_path):
@@ -206,42 +204,29 @@ class ConfigSync:
         if self.connected:
             self._push_config("no config_io on the connector")
 
+    # -- the documents, from the store at start or from the connector: handled
+    #    in uedge.sync.config_update, loaded for one document and released
+    #    after it on a board (a steady loop does not hold that code)
+
     def start(self):
         """Load and run the locally cached configuration (before connecting)."""
-        self._load_sync()
-        text = self.store.load("config_applications")
-        if text:
-            from uedge.config import config_applications
-
-            try:
-                self.apps = config_applications.parse_config_applications(text)
-            except ConfigError as e:
-                self._error("config_applications", "local config_applications: %s" % e)
-        text = self.store.load("config_io")
-        if text:
-            self._need(text)
-            try:
-                cfg = parse_io(text, check_channel)
-                self._apply(cfg, self.apps)
-                self.config = cfg
-                self._running(text)
-                self.log.info("running local config_io: %d channels", len(cfg.order))
-            except ConfigError as e:
-                self._error("config_io", "local config_io: %s" % e)
-            except Exception as e:  # a source failing to open
-                self._error("config_io", "local config_io: %s: %s" % (type(e).__name__, e))
+        self._config_update("start", None)
         if getattr(self.transport, "connected", False) and not self.connected:
             self._on_state(True, "connected")
 
-    def _need(self, text):
-        if self.need_sources is None:
-            return
+    def _on_config_io(self, text):
+        self._config_update("on_config_io", text)
+
+    def _on_config_applications(self, text):
+        self._config_update("on_config_applications", text)
+
+    def _config_update(self, step, text):
+        from uedge.sync import config_update
+
         try:
-            apps = applications_of(text)
-            if apps:
-                self.need_sources(apps)
-        except Exception as e:
-            self.log.warning("loading sources: %s: %s", type(e).__name__, e)
+            getattr(config_update, step)(self, text)
+        finally:
+            release("uedge.sync.config_update")
 
     def _apply(self, cfg, apps):
         if apps is None:
@@ -262,109 +247,3 @@ class ConfigSync:
             self.log.info("config_io written up (%s)", why)
         except Exception as e:
             self.last_error = "config_io write failed: %s" % e
-
-    def _on_config_io(self, text):
-        self._sync_pending = False
-        if text is None or not text.strip():
-            if self.config is not None:
-                self._push_config("no config_io on the connector")
-            return
-        if self.config_text is not None and text == self.config_text:
-            self._in_step()
-            return
-        self._need(text)
-        try:
-            cfg = parse_io(text, check_channel)
-        except ConfigError as e:
-            self._error("config_io", "config_io rejected, keeping the last good one: %s" % e)
-            return
-        merged = None
-        if self.config is not None:
-            if cfg.same(self.config):
-                self._in_step()
-                return
-            if self.local_authority():
-                self._error("config_io", "config_io rejected: the device configuration is locked")
-                self._push_config("locked")
-                return
-            # imported here: only a remote config that differs is compared
-            from uedge.sync import last_edited
-
-            remote_t = last_edited.edited_seconds(cfg.last_edited)
-            local_t = last_edited.edited_seconds(self.config.last_edited)
-            if remote_t is not None and local_t is not None and remote_t < local_t:
-                self._push_config("local config_io is newer")
-                return
-            merged = self._keep_locked_channels(cfg, text)
-            if merged is not None:
-                text = merged
-                try:
-                    cfg = parse_io(text, check_channel)
-                except ConfigError as e:
-                    self._error("config_io", "config_io rejected, keeping the last good one: %s" % e)
-                    return
-        try:
-            self._apply(cfg, self.apps)
-        except Exception as e:
-            self._error("config_io", "config_io rejected, keeping the last good one: %s" % e)
-            try:
-                if self.config is not None:
-                    self._apply(self.config, self.apps)
-            except Exception:
-                pass
-            return
-        self.config = cfg
-        self._running(text)
-        if merged is None:
-            self._in_step()  # the connector holds what runs from now on
-        self.store.save("config_io", text)
-        self._clear_doc_errors("config_io")
-        # acknowledge: the connector's config_io now matches what runs here
-        self._push_config("acknowledge the applied config_io")
-        self.log.info("config_io applied: %d channels (last_edited %s)", len(cfg.order), cfg.last_edited)
-
-    def _keep_locked_channels(self, cfg, text):
-        """Channels locked on the device are read-only for the application side:
-        a remote config keeps the device's version of them. Returns the merged
-        config_io text, or None when the remote one leaves them alone.
-        (A ChannelConfig keeps its document object only when locked; the
-        remote text, already validated, is read again for the merge.)"""
-        mine = self.config.channels
-        kept = []
-        for cid in self.config.order:
-            c = mine[cid]
-            if c.locked and c.raw is not None:
-                o = cfg.channels.get(cid)
-                if o is None or not o.same(c):
-                    kept.append(cid)
-        if not kept:
-            return None
-        doc = json.loads(text)
-        theirs = doc.get("channels")
-        for cid in kept:
-            theirs[cid] = mine[cid].raw
-        self.log.warning("config_io: locked channel(s) %s kept as configured on the device",
-                         ", ".join(kept))
-        return json.dumps(doc)
-
-    def _on_config_applications(self, text):
-        if text is None or not text.strip():
-            return
-        # imported here: a board without config_applications never loads it
-        from uedge.config import config_applications
-
-        try:
-            apps = config_applications.parse_config_applications(text)
-        except ConfigError as e:
-            self._error("config_applications", "config_applications rejected: %s" % e)
-            return
-        if self.config is not None:
-            try:
-                self._apply(self.config, apps)
-            except Exception as e:
-                self._error("config_applications", "config_applications rejected: %s" % e)
-                return
-        self.apps = apps
-        self.store.save("config_applications", text)
-        self.log.info("config_applications applied")
-

@@ -7,9 +7,9 @@ Auth table (from the API):         ClientID   Username   Password
     cert (TLS client certificate)  empty      -          -
 """
 
-from uedge.compat import MICROPYTHON, Clock, json
+from uedge.compat import MICROPYTHON, Clock, json, release
 from uedge.transport.mqtt_batch import batch_payload  # noqa: F401  (re-exported)
-from uedge.transport.link import DEFAULT_MAX_UPDATE, AuthError, DeviceLink, MuranoError, random_password, reason_of
+from uedge.transport.link import DEFAULT_MAX_UPDATE, AuthError, DeviceLink, MuranoError, reason_of
 from uedge.transport.mqtt_client import MQTTClient
 from uedge.transport.net import MQTTAuthError, MQTTException
 
@@ -89,7 +89,6 @@ class MuranoMQTT(DeviceLink):
         self._topics = {}
         self._content = None
         self._content_subscribed = False
-        self._provision_reply = None
         self._pw_tried = False
 
     def __repr__(self):
@@ -108,7 +107,7 @@ class MuranoMQTT(DeviceLink):
                           ssl_params=self._ssl_params, max_packet=self.max_packet, timeout_ms=self.timeout_ms,
                           clock=self.clock)
 
-    # -- provisioning
+    # -- provisioning (uedge.transport.mqtt_provision: loaded for it, released after)
 
     def provision(self, timeout_ms=None):
         """Provision this device id on the connector (token/password auth).
@@ -121,56 +120,12 @@ class MuranoMQTT(DeviceLink):
         """
         if self.auth == "cert" or (self._secret and self.auth == "token"):
             return True
-        tmo = self.timeout_ms if timeout_ms is None else timeout_ms
-        topic = "$provision/" + self.device_id
-        c = self._new_client(keepalive=0)
-        try:
-            c.connect()
-        except MQTTAuthError:
-            raise AuthError("not authorized: anonymous provisioning refused") from None
-        except (MQTTException, OSError, ValueError) as e:
-            raise MuranoError("provisioning connect failed: %s" % reason_of(e)) from None
-        try:
-            if self.auth == "token":
-                self._provision_reply = None
-                c.set_callback(self._on_provision_msg)
-                try:
-                    c.subscribe(topic)
-                except MQTTException as e:
-                    raise MuranoError("cannot subscribe to %s: %s" % (topic, e)) from None
-                c.publish(topic, b"")
-                deadline = self._rt.now_ms() + tmo
-                while self._provision_reply is None:
-                    left = deadline - self._rt.now_ms()
-                    if left <= 0:
-                        raise MuranoError(
-                            "no token on %s within %d ms (id already provisioned, "
-                            "not whitelisted, or wrong auth type?)" % (topic, tmo)
-                        )
-                    c.wait_msg(min(left, 200))
-                secret = self._provision_reply
-                self._provision_reply = None
-            else:
-                secret = self._secret or self._password_wanted or random_password()
-                c.publish(topic, secret)
-                # a round trip proves the request was read and the link survived it
-                c.ping()
-                deadline = self._rt.now_ms() + tmo
-                while c.ping_outstanding():
-                    if self._rt.now_ms() >= deadline:
-                        raise MuranoError("no answer from the connector after provisioning")
-                    c.wait_msg(200)
-        except (MQTTException, OSError) as e:
-            raise MuranoError("provisioning failed: %s" % reason_of(e)) from None
-        finally:
-            c.disconnect()
-        self._provisioned_with(secret)
-        self._note("provisioned %s (%s auth)" % (self.device_id, self.auth))
-        return True
+        from uedge.transport import mqtt_provision
 
-    def _on_provision_msg(self, topic, msg):
-        if topic.startswith(b"$provision/") and msg:
-            self._provision_reply = msg.decode().strip()
+        try:
+            return mqtt_provision.provision(self, self.timeout_ms if timeout_ms is None else timeout_ms)
+        finally:
+            release("uedge.transport.mqtt_provision")
 
     # -- connection
 
@@ -352,41 +307,16 @@ class MuranoMQTT(DeviceLink):
             if self.on_content:
                 self.on_content(self._content)
 
-    # -- content
+    # -- content (uedge.transport.mqtt_content: only OTA checks list or fetch content)
 
     def content_list(self, timeout_ms=None):
         """Ask $content for the list of downloadable items -> [{name,length,mime,url}]."""
-        c = self._client
-        if c is None or not c.connected:
-            raise MuranoError("not connected")
-        tmo = self.timeout_ms if timeout_ms is None else timeout_ms
-        try:
-            if not self._content_subscribed:
-                try:
-                    c.subscribe("$content")
-                except MQTTException:
-                    if not c.connected:
-                        raise
-                self._content_subscribed = True
-            self._content = None
-            c.publish(b"$content", b"")
-            deadline = self._rt.now_ms() + tmo
-            while self._content is None:
-                left = deadline - self._rt.now_ms()
-                if left <= 0:
-                    raise MuranoError("no $content reply within %d ms" % tmo)
-                c.wait_msg(min(left, 200))
-        except (MQTTException, OSError) as e:
-            raise MuranoError("content list failed: %s" % reason_of(e)) from None
-        return self._content
+        from uedge.transport.mqtt_content import content_list
+
+        return content_list(self, timeout_ms)
 
     def content_get(self, name, sink_write, timeout_ms=None):
         """Download a content item (by its listed url) into sink_write(bytes)."""
-        items = self._content or self.content_list(timeout_ms)
-        for it in items:
-            if it.get("name") == name:
-                from uedge.transport.http_download import http_get
+        from uedge.transport.mqtt_content import content_get
 
-                return http_get(it["url"], sink_write, ca=self.ca, timeout_ms=timeout_ms or self.timeout_ms)
-        raise MuranoError("no content named %r" % (name,))
-
+        return content_get(self, name, sink_write, timeout_ms)
