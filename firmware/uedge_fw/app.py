@@ -11,7 +11,6 @@ import time
 
 import machine
 
-from uedge.ota import updater
 from uedge.compat import Clock, release
 from uedge.edge import Edge
 from uedge.sync.config_sync import FileStore
@@ -247,19 +246,12 @@ class App:
             # at most a quarter of its period: a slow or silent connector
             # costs a failed attempt and a backoff, never a reset loop
             set_tick(self.wdt.feed, wdt_ms // 4)
-        o = s.get("ota") or {}
-        self.updater = updater.Updater(
-            "",
-            o.get("name") or getattr(b, "BUNDLE_NAME", "uedge-" + b.NAME),
-            VERSION,
-            confirm_timeout_s=o.get("confirm_s", 300),
-            log=log,
-            tick=self.wdt.feed,
-        )
-        self.ota_check_ms = int(o.get("check_s", 3600) * 1000)
-        self.updater.start(clock.now_ms())
-        log("uedge: running version %s (%s)" % (
-            self.updater.version, "pending confirmation" if self.updater.pending else "confirmed"))
+        self.ota_check_ms = int((s.get("ota") or {}).get("check_s", 3600) * 1000)
+        u = self.new_updater()
+        u.start(clock.now_ms())
+        log("uedge: running version %s (%s)" % (u.version, "pending confirmation" if u.pending else "confirmed"))
+        self.keep_updater(u)
+        del u
 
         net = Network(b, s, log=log)
         self.net = net
@@ -271,7 +263,7 @@ class App:
             net.poll(now)
             self.led.set("no_network" if not net.up else "connecting", now)
             self.wait(50)
-            if self.updater.poll(clock.now_ms()):
+            if self.updater is not None and self.updater.poll(clock.now_ms()):
                 self.restart("ota rollback")
         if not net.synced:
             log("uedge: WARNING starting without a time sync")
@@ -299,14 +291,15 @@ class App:
                 self.led.set("connected", now)
                 if not self.was_connected:
                     self.was_connected = True
-                    self.updater.contact()
+                    if self.updater is not None and self.updater.contact():
+                        self.keep_updater(self.updater)
                     self.next_ota_ms = now + 2000
                 if self.ota_check_ms > 0 and now >= self.next_ota_ms:
                     self.check_ota(now)
             else:
                 self.was_connected = False
                 self.led.set("connecting" if up else "no_network", now)
-            if self.updater.poll(now):
+            if self.updater is not None and self.updater.poll(now):
                 self.restart("ota rollback")
             if now - last_gc > 5000:
                 gc.collect()
@@ -316,11 +309,35 @@ class App:
             if d > 0:
                 time.sleep_ms(min(d, 50))
 
+    # -- OTA: the updater (uedge.ota.updater) is held only while the running
+    # version is pending confirmation (its rollback timer runs); otherwise it
+    # is made for an update check and released after it
+
+    def new_updater(self):
+        from uedge.ota import updater
+
+        o = self.settings.get("ota") or {}
+        b = self.board
+        return updater.Updater("", o.get("name") or getattr(b, "BUNDLE_NAME", "uedge-" + b.NAME), VERSION,
+                               confirm_timeout_s=o.get("confirm_s", 300), log=log, tick=self.wdt.feed)
+
+    def keep_updater(self, u):
+        """Hold u while its version is pending confirmation, else let it go."""
+        if u.pending:
+            self.updater = u
+            return
+        self.updater = None
+        release("uedge.ota.updater")
+        release("uedge.ota.files")
+
     def check_ota(self, now):
         self.next_ota_ms = now + self.ota_check_ms
         self.feed(now)
         try:
-            v = self.updater.update(self.edge.transport, lambda v: self.led.set("ota", now))
+            u = self.updater or self.new_updater()
+            v = u.update(self.edge.transport, lambda v: self.led.set("ota", now))
+            self.keep_updater(u)
+            del u
         finally:
             self.feed(self.clock.now_ms())
         if v:

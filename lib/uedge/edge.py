@@ -270,7 +270,7 @@ class Edge(ConfigSync, Delivery):
             self.reports += 1
             self.last_report_ts_us = rep.ts_us
             try:
-                self._report(rep.ts_us, rep.values, errors, now)
+                self._report(rep.ts_us, rep.values, errors, now, rep.echo)
             except Exception as e:
                 self.lost += 1
                 self._step_failed("report", e)

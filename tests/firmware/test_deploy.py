@@ -5,7 +5,7 @@ import stat
 import subprocess
 import sys
 
-from conftest import ROOT
+from fw_helpers import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import deploy  # noqa: E402

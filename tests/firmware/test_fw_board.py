@@ -3,7 +3,7 @@ import json
 import time
 
 import pytest
-from conftest import BOARD, PINS, SIM_BOARDS, channel, config_io, make_board, sim_only, values, wait_value
+from fw_helpers import BOARD, PINS, SIM_BOARDS, channel, config_io, make_board, sim_only, values, wait_value
 
 P = PINS[BOARD]
 

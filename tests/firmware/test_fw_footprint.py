@@ -4,7 +4,7 @@ import os
 import sys
 
 import pytest
-from conftest import MICROPYTHON, ROOT, run_fw_script
+from fw_helpers import MICROPYTHON, ROOT, run_fw_script
 
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 from uedge_fw import settings as settings_mod  # noqa: E402
@@ -64,7 +64,7 @@ print("loaded", " ".join(sorted(m for m in sys.modules if m.startswith("uedge"))
 ON_DEMAND = ("uedge.pipeline.control", "uedge.sync.config_update", "uedge.transport.mqtt_provision",
              "uedge.transport.mqtt_content", "uedge_fw.settings", "uedge.config.config_io",
              "uedge.config.json_reader", "uedge.config.config_applications", "uedge.ota.fetch",
-             "uedge.transport.http_client", "uedge.sources.onboard")
+             "uedge.transport.http_client", "uedge.sources.onboard", "uedge.ota.updater")
 
 
 @pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")

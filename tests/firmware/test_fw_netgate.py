@@ -5,7 +5,7 @@ import os
 import sys
 import types
 
-from conftest import ROOT
+from fw_helpers import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 

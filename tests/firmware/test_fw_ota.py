@@ -3,7 +3,7 @@ import json
 import os
 import sys
 
-from conftest import BOARD, PINS, ROOT, channel, config_io, make_board, sim_only, wait_value
+from fw_helpers import BOARD, PINS, ROOT, channel, config_io, make_board, sim_only, wait_value
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import deploy  # noqa: E402

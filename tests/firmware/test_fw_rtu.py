@@ -7,7 +7,7 @@ import tempfile
 import time
 
 import pytest
-from conftest import BOARD, ROOT, config_io, make_board, sim_only, wait_value
+from fw_helpers import BOARD, ROOT, config_io, make_board, sim_only, wait_value
 
 if not os.path.exists(os.path.join(ROOT, "lib", "uedge", "sources", "modbus_rtu.py")):
     pytest.skip("portable Modbus RTU source not present", allow_module_level=True)

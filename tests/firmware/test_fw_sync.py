@@ -5,7 +5,7 @@ import json
 import os
 import time
 
-from conftest import BOARD, PINS, channel, config_io, make_board, sim_only
+from fw_helpers import BOARD, PINS, channel, config_io, make_board, sim_only
 
 P = PINS[BOARD]
 

@@ -5,7 +5,7 @@ import os
 import sys
 
 import pytest
-from conftest import MICROPYTHON, ROOT, run_fw_script
+from fw_helpers import MICROPYTHON, ROOT, run_fw_script
 
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 from uedge_fw import settings as settings_mod  # noqa: E402

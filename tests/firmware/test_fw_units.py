@@ -4,7 +4,7 @@ import os
 import sys
 
 import pytest
-from conftest import ROOT
+from fw_helpers import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 from uedge_fw import settings as settings_mod  # noqa: E402

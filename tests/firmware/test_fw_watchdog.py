@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 
-from conftest import make_board, sim_only
+from fw_helpers import make_board, sim_only
 
 CONNACK_DELAY_S = 5.0  # late, but within the link's timeout
 TIMEOUT_MS = 12000  # the link's wait for CONNACK / SUBACK: longer than the 8 s watchdog

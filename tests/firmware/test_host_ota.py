@@ -4,7 +4,7 @@ import os
 import sys
 
 import pytest
-from conftest import ROOT
+from fw_helpers import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "host"))
 from uedge.ota import fetch  # noqa: E402

@@ -43,6 +43,14 @@ def _board_modules():
     d["batch_buffer"] = settings.batch_buffer_bytes(d)
     del settings
     release("uedge_fw.settings")  # as app.App.run, once the transport is made
+    # App.run reads the OTA state at start and, with no version pending
+    # confirmation, lets the updater go (App.keep_updater)
+    from uedge.ota import updater
+
+    updater.Updater("/nonexistent", "uedge-rp2040", "0.0.0").start(0)
+    del updater
+    release("uedge.ota.updater")
+    release("uedge.ota.files")
     return d
 
 

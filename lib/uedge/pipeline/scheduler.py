@@ -27,6 +27,7 @@ class Report:
         self.now_ms = 0
         self.values = {}
         self.errors = {}
+        self.echo = False  # it answers a data_out (the states actuated): sent at once
 
     def __repr__(self):
         return "<Report %d values=%r errors=%r>" % (self.ts_us, self.values, self.errors)
@@ -54,7 +55,6 @@ class Scheduler:
         self._next_report = None
         self._reuse = reuse_report
         self._report = Report()
-        self.control_echo = False
 
     # -- configuration ---------------------------------------------------
 
@@ -190,7 +190,7 @@ class Scheduler:
         ts = self.clock.epoch_us()
         rep.ts_us = ts
         rep.now_ms = now
-        self.control_echo = bool(self._pending)  # this report answers a data_out
+        rep.echo = bool(self._pending)  # this report answers a data_out
         if nd is not None and now >= nd:
             for slot in self._slots:
                 self._sample_slot(slot, now)

@@ -222,9 +222,13 @@ class Delivery(Slots):
     def _send_live(self, ts_us, payload, now):
         if self._held is not None and self._hold(ts_us, payload):
             return True
-        if not self.connected or len(self._live) >= self.max_inflight:
+        if not self._live_room():
             return self._queue(ts_us, payload)
         return self._transmit(ts_us, payload, None, now)
+
+    def _live_room(self):
+        """Connected, with room for another message in flight."""
+        return self.connected and len(self._live) < self.max_inflight
 
     def _transmit(self, ts_us, payload, more, now):
         """Send a report live, with more [(ts_us, payload)] after it in the same

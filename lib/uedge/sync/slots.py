@@ -78,14 +78,14 @@ def message_cost(payload, form):
 
 class Slots:
     # -- reports from the loop --------------------------------------------------
-    def _report(self, ts_us, values, errors, now):
+    def _report(self, ts_us, values, errors, now, echo=False):
+        """One report of the loop; echo: it answers a data_out (Report.echo)."""
         res = self.record_res_us
         if res > 1 and self.live_timestamps and self._clock_set():
             self._slot_add(ts_us, values, errors, now)
         elif self.live_batch_ms:
             # a control echo (an actuated state) or an __error goes at once
-            urgent = errors or getattr(self.scheduler, "control_echo", False)
-            self._batch_add(ts_us, encode_data_in(values, errors), now, urgent)
+            self._batch_add(ts_us, encode_data_in(values, errors), now, echo or bool(errors))
         else:
             self._send_live(ts_us, encode_data_in(values, errors), now)
 
@@ -97,8 +97,7 @@ class Slots:
     # one that answers a data_out (the state actuated) or carries an __error,
     # with those waiting before it.
     def _batchable(self):
-        return (self.connected and self._held is None and self.live_timestamps and self._clock_set()
-                and len(self._live) < self.max_inflight)
+        return self._held is None and self._live_room() and self.live_timestamps and self._clock_set()
 
     def _batch_add(self, ts_us, payload, now, urgent=False):
         b = self._batch
