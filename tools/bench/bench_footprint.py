@@ -85,7 +85,7 @@ def parse(lines):
             res.update(dict(kv.split("=") for kv in line.split()[2:]))
         elif line.startswith("RESULT "):
             res["error"] = line[7:]
-        elif "error" in res and line.startswith(("  File", "MemoryError")):
+        elif "error" in res and (line.startswith("  File") or line.split(":")[0].endswith("Error")):
             res["error"] += " | " + line.strip()
     return res
 
@@ -263,9 +263,11 @@ def measure(target, step):
     # collections fell decides whether a block is left): the steps just above
     # the figure are tried too, and a failure there is printed with it
     above = [h for h in (heap + step, heap + 2 * step) if not target.probe(h)["ok"]]
+    # where the heap runs out one step below: what the next cut has to make room for
+    below = target.probe(heap - step)
     load = search(lambda h: target.probe(h, "load"), 8 * 1024, heap, step)
     return {"heap": heap, "load": load, "roomy": roomy, "runs": target.runs, "s": time.time() - t0,
-            "above": above}
+            "above": above, "below": below.get("error") or ("ok" if below["ok"] else "incomplete")}
 
 
 def main(argv=None):
@@ -304,6 +306,7 @@ def main(argv=None):
                   % (t.name, m["heap"], m["load"], t.harness, r["loaded"], r["live_peak"],
                      r["alloc_per_cycle"], m["runs"], m["s"],
                      "; simulated hardware modules %d B, not counted" % t.hw if getattr(t, "hw", 0) else ""))
+            print("footprint: %-26s at %d B: %s" % (t.name, m["heap"] - a.step, m["below"][:300]))
             if m["above"]:
                 print("footprint: %-26s note: fails again at %s B (success is not monotonic near the limit)"
                       % (t.name, ", ".join(str(h) for h in m["above"])))

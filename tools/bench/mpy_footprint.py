@@ -291,6 +291,9 @@ def main(phase, outbox_dir, tls=None):
     except MemoryError as e:
         print("RESULT memory_error")
         sys.print_exception(e, sys.stdout)  # where the heap ran out (bench_footprint shows it)
+    except Exception as e:  # e.g. a TLS handshake that found no memory (OSError ENOMEM)
+        print("RESULT error %s: %s" % (type(e).__name__, e))
+        sys.print_exception(e, sys.stdout)
     _rmtree(outbox_dir)
 
 

@@ -25,6 +25,11 @@ PRIMITIVE_TYPES = ("BOOLEAN", "NUMERIC", "STRING", "JSON")
 DEFAULT_REPORT_RATE = 60000
 
 
+# Each part of a channel is read by a function of its own: a board loads this
+# module's bytecode one function to a block, and a fragmented heap finds
+# blocks of a few hundred bytes where it may have none of 1.4 KB.
+
+
 def _parse_channel(cid, ch, check_channel):
     c = Fields("channel %s: " % cid)
     if not isinstance(ch, dict):
@@ -32,8 +37,22 @@ def _parse_channel(cid, ch, check_channel):
     cfg = ChannelConfig(cid)
     cfg.display_name = c.string(ch, "display_name", "display_name", required=True)
     cfg._set("description", c.string(ch, "description", "description"))
+    _properties(c, cfg, c.obj(ch, "properties", "properties", required=True))
+    pc = c.obj(ch, "protocol_config", "protocol_config")
+    app = _protocol_config(c, cfg, pc if pc is not None else {})
+    cp = c.obj(ch, "control_properties", "control_properties")
+    if cp is not None:
+        _control_properties(c, cfg, cp)
+    if app is not None and check_channel is not None:
+        msg = check_channel(app, cid, cfg.app_specific_config)
+        if msg:
+            raise ConfigError("channel %s: %s" % (cid, msg))
+    if cfg.locked:
+        cfg.raw = ch  # kept as configured on the device (see ChannelConfig)
+    return cfg
 
-    props = c.obj(ch, "properties", "properties", required=True)
+
+def _properties(c, cfg, props):
     dt = c.string(props, "data_type", "properties.data_type", required=True)
     if not upper_ident(dt):
         c.fail("properties.data_type", "must be upper-case letters and _, got %s" % quoted(dt))
@@ -60,9 +79,9 @@ def _parse_channel(cid, ch, check_channel):
     cfg._set("min", c.number(props, "min", "properties.min"))
     cfg._set("max", c.number(props, "max", "properties.max"))
 
-    pc = c.obj(ch, "protocol_config", "protocol_config")
-    if pc is None:
-        pc = {}
+
+def _protocol_config(c, cfg, pc):
+    """-> the application name (or None)."""
     sr = c.rate(pc, "sample_rate", "protocol_config.sample_rate")
     rr = c.rate(pc, "report_rate", "protocol_config.report_rate")
     if rr is None:
@@ -88,53 +107,49 @@ def _parse_channel(cid, ch, check_channel):
     cfg._set("interface", c.string(pc, "interface", "protocol_config.interface", nullable=True))
     asc = c.obj(pc, "app_specific_config", "protocol_config.app_specific_config")
     cfg.app_specific_config = asc if asc is not None else {}
-
     ir = c.obj(pc, "input_raw", "protocol_config.input_raw")
     if ir is not None:
-        cfg.input_raw_min = c.number(ir, "min", "protocol_config.input_raw.min", nullable=False)
-        cfg.input_raw_max = c.number(ir, "max", "protocol_config.input_raw.max", nullable=False)
-        u = ir.get("unit")
-        if u is not None and not isinstance(u, str) and not is_number(u):
-            c.fail("protocol_config.input_raw.unit", "must be a string, got %s" % type_name(u))
-        cfg._set("input_raw_unit", u)
-        rmin, rmax = cfg.input_raw_min, cfg.input_raw_max
-        if (rmin is None) != (rmax is None):
-            c.fail("protocol_config.input_raw", "needs both min and max")
-        if rmin is not None:
-            if rmin == rmax:
-                c.fail("protocol_config.input_raw", "min and max must differ, both are %s" % quoted(rmin))
-            if cfg.min is None or cfg.max is None:
-                c.fail("protocol_config.input_raw", "mapping needs properties.min and properties.max")
+        _input_raw(c, cfg, ir)
     cfg._set("multiplier", c.number(pc, "multiplier", "protocol_config.multiplier", nullable=False))
     cfg._set("offset", c.number(pc, "offset", "protocol_config.offset", nullable=False))
+    return app
 
-    cp = c.obj(ch, "control_properties", "control_properties")
-    if cp is not None:
-        rng = c.obj(cp, "range", "control_properties.range")
-        if rng is not None:
-            cfg.control_min = c.number(rng, "min", "control_properties.range.min")
-            cfg.control_max = c.number(rng, "max", "control_properties.range.max")
-            if cfg.control_min is not None and cfg.control_max is not None and cfg.control_min > cfg.control_max:
-                c.fail(
-                    "control_properties.range",
-                    "min %s is greater than max %s" % (quoted(cfg.control_min), quoted(cfg.control_max)),
-                )
-        if "enum" in cp and cp["enum"] is not None:
-            en = cp["enum"]
-            if not isinstance(en, list):
-                c.fail("control_properties.enum", "must be an array, got %s" % type_name(en))
-            for k in range(len(en)):
-                if not isinstance(en[k], str):
-                    c.fail("control_properties.enum[%d]" % k, "must be a string, got %s" % quoted(en[k]))
-            cfg._set("control_enum", en)
 
-    if app is not None and check_channel is not None:
-        msg = check_channel(app, cid, cfg.app_specific_config)
-        if msg:
-            raise ConfigError("channel %s: %s" % (cid, msg))
-    if cfg.locked:
-        cfg.raw = ch  # kept as configured on the device (see ChannelConfig)
-    return cfg
+def _input_raw(c, cfg, ir):
+    cfg.input_raw_min = c.number(ir, "min", "protocol_config.input_raw.min", nullable=False)
+    cfg.input_raw_max = c.number(ir, "max", "protocol_config.input_raw.max", nullable=False)
+    u = ir.get("unit")
+    if u is not None and not isinstance(u, str) and not is_number(u):
+        c.fail("protocol_config.input_raw.unit", "must be a string, got %s" % type_name(u))
+    cfg._set("input_raw_unit", u)
+    rmin, rmax = cfg.input_raw_min, cfg.input_raw_max
+    if (rmin is None) != (rmax is None):
+        c.fail("protocol_config.input_raw", "needs both min and max")
+    if rmin is not None:
+        if rmin == rmax:
+            c.fail("protocol_config.input_raw", "min and max must differ, both are %s" % quoted(rmin))
+        if cfg.min is None or cfg.max is None:
+            c.fail("protocol_config.input_raw", "mapping needs properties.min and properties.max")
+
+
+def _control_properties(c, cfg, cp):
+    rng = c.obj(cp, "range", "control_properties.range")
+    if rng is not None:
+        cfg.control_min = c.number(rng, "min", "control_properties.range.min")
+        cfg.control_max = c.number(rng, "max", "control_properties.range.max")
+        if cfg.control_min is not None and cfg.control_max is not None and cfg.control_min > cfg.control_max:
+            c.fail(
+                "control_properties.range",
+                "min %s is greater than max %s" % (quoted(cfg.control_min), quoted(cfg.control_max)),
+            )
+    if "enum" in cp and cp["enum"] is not None:
+        en = cp["enum"]
+        if not isinstance(en, list):
+            c.fail("control_properties.enum", "must be an array, got %s" % type_name(en))
+        for k in range(len(en)):
+            if not isinstance(en[k], str):
+                c.fail("control_properties.enum[%d]" % k, "must be a string, got %s" % quoted(en[k]))
+        cfg._set("control_enum", en)
 
 
 def parse_config_io(obj_or_text, check_channel=None):
