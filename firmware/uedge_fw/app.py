@@ -339,6 +339,9 @@ class App:
             self.keep_updater(u)
             del u
         finally:
+            # the content listing and download code, loaded for the check
+            release("uedge.transport.mqtt_content")
+            release("uedge.transport.http_content")
             self.feed(self.clock.now_ms())
         if v:
             self.restart("ota: switching to %s" % v)

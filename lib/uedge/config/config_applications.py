@@ -53,8 +53,8 @@ def parse_config_applications(obj_or_text):
     if le is not None and not isinstance(le, str) and not is_number(le):
         c.fail("last_edited", "must be a string, got %s" % type_name(le))
     ca.last_edited = le
-    ca.last_editor = c.string(doc, "last_editor", "last_editor")
-    apps = c.obj(doc, "applications", "applications")
+    ca.last_editor = c.string(doc, "last_editor")
+    apps = c.obj(doc, "applications")
     if apps is None:
         return ca
     for name in apps:
@@ -62,10 +62,10 @@ def parse_config_applications(obj_or_text):
         ac = Fields("application %s: " % name)
         if not isinstance(a, dict):
             raise ConfigError("application %s: must be an object, got %s" % (name, type_name(a)))
-        dn = ac.string(a, "application_display_name", "application_display_name")
+        dn = ac.string(a, "application_display_name")
         if dn is None:
-            dn = ac.string(a, "display_name", "display_name")
-        opts = ac.obj(a, "app_specific_config_options", "app_specific_config_options") or {}
+            dn = ac.string(a, "display_name")
+        opts = ac.obj(a, "app_specific_config_options") or {}
         itfs = a.get("interfaces")
         if itfs is None:
             itfs = []

@@ -31,16 +31,18 @@ DEFAULT_REPORT_RATE = 60000
 
 
 def _parse_channel(cid, ch, check_channel):
-    c = Fields("channel %s: " % cid)
+    c = Fields("channel %s: " % cid)  # one per channel; each part sets its section
     if not isinstance(ch, dict):
         raise ConfigError("channel %s: must be an object, got %s" % (cid, type_name(ch)))
     cfg = ChannelConfig(cid)
-    cfg.display_name = c.string(ch, "display_name", "display_name", required=True)
-    cfg._set("description", c.string(ch, "description", "description"))
-    _properties(c, cfg, c.obj(ch, "properties", "properties", required=True))
-    pc = c.obj(ch, "protocol_config", "protocol_config")
+    cfg.display_name = c.string(ch, "display_name", required=True)
+    cfg._set("description", c.string(ch, "description"))
+    _properties(c, cfg, c.obj(ch, "properties", required=True))
+    c.section = ""
+    pc = c.obj(ch, "protocol_config")
     app = _protocol_config(c, cfg, pc if pc is not None else {})
-    cp = c.obj(ch, "control_properties", "control_properties")
+    c.section = ""
+    cp = c.obj(ch, "control_properties")
     if cp is not None:
         _control_properties(c, cfg, cp)
     if app is not None and check_channel is not None:
@@ -53,74 +55,78 @@ def _parse_channel(cid, ch, check_channel):
 
 
 def _properties(c, cfg, props):
-    dt = c.string(props, "data_type", "properties.data_type", required=True)
+    c.section = "properties."
+    dt = c.string(props, "data_type", required=True)
     if not upper_ident(dt):
-        c.fail("properties.data_type", "must be upper-case letters and _, got %s" % quoted(dt))
+        c.bad("data_type", "must be upper-case letters and _, got %s" % quoted(dt))
     cfg.data_type = dt
-    unit = c.string(props, "data_unit", "properties.data_unit", nullable=True)
+    unit = c.string(props, "data_unit", nullable=True)
     if unit is not None and not upper_ident(unit):
-        c.fail("properties.data_unit", "must be upper-case letters and _, got %s" % quoted(unit))
+        c.bad("data_unit", "must be upper-case letters and _, got %s" % quoted(unit))
     cfg._set("data_unit", unit)
-    pt = c.string(props, "primitive_type", "properties.primitive_type")
+    pt = c.string(props, "primitive_type")
     if pt is not None and pt not in PRIMITIVE_TYPES:
-        c.fail("properties.primitive_type", "must be one of %s, got %s" % (", ".join(PRIMITIVE_TYPES), quoted(pt)))
+        c.bad("primitive_type", "must be one of %s, got %s" % (", ".join(PRIMITIVE_TYPES), quoted(pt)))
     cfg._set("primitive_type", pt)
     prec = props.get("precision")
     if prec is not None:
         prec = integral(props["precision"])
         if prec is None:
-            c.fail("properties.precision", "must be an integer, got %s" % quoted(props["precision"]))
+            c.bad("precision", "must be an integer, got %s" % quoted(props["precision"]))
         if prec < 0 or prec > 15:
-            c.fail("properties.precision", "must be 0..15, got %d" % prec)
+            c.bad("precision", "must be 0..15, got %d" % prec)
     cfg._set("precision", prec)
-    cfg._set("locked", c.boolean(props, "locked", "properties.locked"))
-    cfg._set("control", c.boolean(props, "control", "properties.control"))
-    cfg._set("device_diagnostic", c.boolean(props, "device_diagnostic", "properties.device_diagnostic"))
-    cfg._set("min", c.number(props, "min", "properties.min"))
-    cfg._set("max", c.number(props, "max", "properties.max"))
+    cfg._set("locked", c.boolean(props, "locked"))
+    cfg._set("control", c.boolean(props, "control"))
+    cfg._set("device_diagnostic", c.boolean(props, "device_diagnostic"))
+    cfg._set("min", c.number(props, "min"))
+    cfg._set("max", c.number(props, "max"))
 
 
 def _protocol_config(c, cfg, pc):
     """-> the application name (or None)."""
-    sr = c.rate(pc, "sample_rate", "protocol_config.sample_rate")
-    rr = c.rate(pc, "report_rate", "protocol_config.report_rate")
+    c.section = "protocol_config."
+    sr = c.rate(pc, "sample_rate")
+    rr = c.rate(pc, "report_rate")
     if rr is None:
         rr = sr if sr is not None else DEFAULT_REPORT_RATE
     if sr is None:
         sr = rr
     cfg.sample_rate = sr
     cfg.report_rate = rr
-    cfg._set("timeout", c.rate(pc, "timeout", "protocol_config.timeout", nullable=True))
-    cfg._set("report_on_change", c.boolean(pc, "report_on_change", "protocol_config.report_on_change"))
-    tol = c.number(pc, "report_on_change_tolerance", "protocol_config.report_on_change_tolerance")
+    cfg._set("timeout", c.rate(pc, "timeout", nullable=True))
+    cfg._set("report_on_change", c.boolean(pc, "report_on_change"))
+    tol = c.number(pc, "report_on_change_tolerance")
     if tol is not None and tol < 0:
-        c.fail("protocol_config.report_on_change_tolerance", "must be >= 0, got %s" % quoted(tol))
+        c.bad("report_on_change_tolerance", "must be >= 0, got %s" % quoted(tol))
     cfg._set("report_on_change_tolerance", tol or 0)
-    ds = c.string(pc, "down_sample", "protocol_config.down_sample")
+    ds = c.string(pc, "down_sample")
     if ds is not None and ds not in DOWN_SAMPLE:
-        c.fail("protocol_config.down_sample", "must be one of %s, got %s" % (", ".join(DOWN_SAMPLE), quoted(ds)))
+        c.bad("down_sample", "must be one of %s, got %s" % (", ".join(DOWN_SAMPLE), quoted(ds)))
     cfg._set("down_sample", ds or "ACT")
-    app = c.string(pc, "application", "protocol_config.application")
+    app = c.string(pc, "application")
     if app == "":
-        c.fail("protocol_config.application", "must not be empty")
+        c.bad("application", "must not be empty")
     cfg._set("application", app)
-    cfg._set("interface", c.string(pc, "interface", "protocol_config.interface", nullable=True))
-    asc = c.obj(pc, "app_specific_config", "protocol_config.app_specific_config")
+    cfg._set("interface", c.string(pc, "interface", nullable=True))
+    asc = c.obj(pc, "app_specific_config")
     cfg.app_specific_config = asc if asc is not None else {}
-    ir = c.obj(pc, "input_raw", "protocol_config.input_raw")
+    ir = c.obj(pc, "input_raw")
     if ir is not None:
+        c.section = "protocol_config.input_raw."
         _input_raw(c, cfg, ir)
-    cfg._set("multiplier", c.number(pc, "multiplier", "protocol_config.multiplier", nullable=False))
-    cfg._set("offset", c.number(pc, "offset", "protocol_config.offset", nullable=False))
+        c.section = "protocol_config."
+    cfg._set("multiplier", c.number(pc, "multiplier", nullable=False))
+    cfg._set("offset", c.number(pc, "offset", nullable=False))
     return app
 
 
 def _input_raw(c, cfg, ir):
-    cfg.input_raw_min = c.number(ir, "min", "protocol_config.input_raw.min", nullable=False)
-    cfg.input_raw_max = c.number(ir, "max", "protocol_config.input_raw.max", nullable=False)
+    cfg.input_raw_min = c.number(ir, "min", nullable=False)
+    cfg.input_raw_max = c.number(ir, "max", nullable=False)
     u = ir.get("unit")
     if u is not None and not isinstance(u, str) and not is_number(u):
-        c.fail("protocol_config.input_raw.unit", "must be a string, got %s" % type_name(u))
+        c.bad("unit", "must be a string, got %s" % type_name(u))
     cfg._set("input_raw_unit", u)
     rmin, rmax = cfg.input_raw_min, cfg.input_raw_max
     if (rmin is None) != (rmax is None):
@@ -133,22 +139,22 @@ def _input_raw(c, cfg, ir):
 
 
 def _control_properties(c, cfg, cp):
-    rng = c.obj(cp, "range", "control_properties.range")
+    c.section = "control_properties."
+    rng = c.obj(cp, "range")
     if rng is not None:
-        cfg.control_min = c.number(rng, "min", "control_properties.range.min")
-        cfg.control_max = c.number(rng, "max", "control_properties.range.max")
+        c.section = "control_properties.range."
+        cfg.control_min = c.number(rng, "min")
+        cfg.control_max = c.number(rng, "max")
+        c.section = "control_properties."
         if cfg.control_min is not None and cfg.control_max is not None and cfg.control_min > cfg.control_max:
-            c.fail(
-                "control_properties.range",
-                "min %s is greater than max %s" % (quoted(cfg.control_min), quoted(cfg.control_max)),
-            )
+            c.bad("range", "min %s is greater than max %s" % (quoted(cfg.control_min), quoted(cfg.control_max)))
     if "enum" in cp and cp["enum"] is not None:
         en = cp["enum"]
         if not isinstance(en, list):
-            c.fail("control_properties.enum", "must be an array, got %s" % type_name(en))
+            c.bad("enum", "must be an array, got %s" % type_name(en))
         for k in range(len(en)):
             if not isinstance(en[k], str):
-                c.fail("control_properties.enum[%d]" % k, "must be a string, got %s" % quoted(en[k]))
+                c.bad("enum[%d]" % k, "must be a string, got %s" % quoted(en[k]))
         cfg._set("control_enum", en)
 
 
@@ -173,13 +179,13 @@ def parse_config_io(obj_or_text, check_channel=None):
     if not isinstance(le, str) and not is_number(le):
         c.fail("last_edited", "must be a string, got %s" % type_name(le))
     cio.last_edited = le
-    cio.last_editor = c.string(doc, "last_editor", "last_editor")
+    cio.last_editor = c.string(doc, "last_editor")
     meta = doc.get("meta")
     if meta is not None and not isinstance(meta, (str, dict)):
         c.fail("meta", "must be a string or an object, got %s" % type_name(meta))
     cio.meta = meta
-    cio.locked = c.boolean(doc, "locked", "locked")
-    chans = c.obj(doc, "channels", "channels", required=True)
+    cio.locked = c.boolean(doc, "locked")
+    chans = c.obj(doc, "channels", required=True)
     ids = order if order is not None and len(order) == len(chans) else list(chans)
     for cid in ids:
         if not valid_channel_id(cid):

@@ -56,61 +56,70 @@ def upper_ident(v):
 
 
 class Fields:
-    """Builds error messages with the channel prefix; raises ConfigError."""
+    """Builds error messages with the channel prefix; raises ConfigError.
 
-    def __init__(self, prefix):
+    section ("properties.", ...) names the object being read: a field is named
+    section + key unless a name is given (the names are built only for an
+    error, so a board holds no table of them)."""
+
+    def __init__(self, prefix, section=""):
         self.prefix = prefix
+        self.section = section
 
     def fail(self, field, msg):
         raise ConfigError("%s%s %s" % (self.prefix, field, msg))
 
-    def obj(self, d, key, field, required=False):
+    def bad(self, key, msg):
+        """fail() for the field key of this section."""
+        self.fail(self.section + key, msg)
+
+    def obj(self, d, key, field=None, required=False):
         v = d.get(key)
         if v is None:
             if required:
-                self.fail(field, "is required")
+                self.fail(field or self.section + key, "is required")
             return None
         if not isinstance(v, dict):
-            self.fail(field, "must be an object, got %s" % type_name(v))
+            self.fail(field or self.section + key, "must be an object, got %s" % type_name(v))
         return v
 
-    def string(self, d, key, field, required=False, nullable=False):
+    def string(self, d, key, field=None, required=False, nullable=False):
         if key not in d:
             if required:
-                self.fail(field, "is required")
+                self.fail(field or self.section + key, "is required")
             return None
         v = d[key]
         if v is None and nullable:
             return None
         if not isinstance(v, str):
-            self.fail(field, "must be a string, got %s" % type_name(v))
+            self.fail(field or self.section + key, "must be a string, got %s" % type_name(v))
         return v
 
-    def boolean(self, d, key, field, default=False):
+    def boolean(self, d, key, field=None, default=False):
         if key not in d:
             return default
         v = d[key]
         if v is not True and v is not False:
-            self.fail(field, "must be true or false, got %s" % quoted(v))
+            self.fail(field or self.section + key, "must be true or false, got %s" % quoted(v))
         return v
 
-    def number(self, d, key, field, nullable=True):
+    def number(self, d, key, field=None, nullable=True):
         v = d.get(key)
         if v is None and (nullable or key not in d):
             return None
         if not is_number(v):
-            self.fail(field, "must be a number, got %s" % quoted(v))
+            self.fail(field or self.section + key, "must be a number, got %s" % quoted(v))
         return v
 
-    def rate(self, d, key, field, nullable=False):
+    def rate(self, d, key, field=None, nullable=False):
         v = d.get(key)
         if v is None and (nullable or key not in d):
             return None
         v = integral(v)
         if v is None:
-            self.fail(field, "must be an integer number of milliseconds, got %s" % quoted(d[key]))
+            self.fail(field or self.section + key, "must be an integer number of milliseconds, got %s" % quoted(d[key]))
         if v <= 0:
-            self.fail(field, "must be a positive number of milliseconds, got %d" % v)
+            self.fail(field or self.section + key, "must be a positive number of milliseconds, got %d" % v)
         return v
 
 
