@@ -238,6 +238,12 @@ class App:
         self.led.set("no_network", clock.now_ms())
         s = self.load_settings()
         self.settings = s
+        if s.get("gc_threshold"):
+            gc.threshold(s["gc_threshold"])  # collect early: the heap stays in fewer pieces
+        gc.collect()
+        log("uedge: heap %d B free, %d B in use; a collection every %s" % (
+            gc.mem_free(), gc.mem_alloc(),
+            "%d B allocated" % s["gc_threshold"] if s.get("gc_threshold") else "time the heap is full"))
         if s.get("wdt", True):
             wdt_ms = getattr(b, "WDT_TIMEOUT_MS", 8000)
             self.wdt = machine.WDT(timeout=wdt_ms)

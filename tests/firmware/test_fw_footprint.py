@@ -75,3 +75,18 @@ def test_the_firmware_imports_leave_the_on_demand_modules_out():
     loaded = set(line[0].split()[1:])
     assert "uedge.edge" in loaded and "uedge.transport.murano_mqtt" in loaded
     assert not loaded & set(ON_DEMAND), sorted(loaded & set(ON_DEMAND))
+
+
+def test_gc_threshold_setting_is_checked(tmp_path):
+    sp, xp = str(tmp_path / "settings.json"), str(tmp_path / "secrets.json")
+    with open(sp, "w") as f:
+        f.write(json.dumps({"device_id": "d1", "host": "h"}))
+    assert settings_mod.load(sp, xp)["gc_threshold"] == 16384
+    for bad in (-1, "16k", None, 1.5):
+        with open(sp, "w") as f:
+            f.write(json.dumps({"device_id": "d1", "host": "h", "gc_threshold": bad}))
+        with pytest.raises(settings_mod.SettingsError, match="gc_threshold"):
+            settings_mod.load(sp, xp)
+    with open(sp, "w") as f:
+        f.write(json.dumps({"device_id": "d1", "host": "h", "gc_threshold": 0}))
+    assert settings_mod.load(sp, xp)["gc_threshold"] == 0

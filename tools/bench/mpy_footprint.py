@@ -34,12 +34,16 @@ def _board_modules():
     from uedge_fw import app  # noqa: F401  (module level imports of the firmware)
     from uedge_fw import settings
 
+    d = dict(settings.DEFAULTS)
+    if d.get("gc_threshold"):
+        import gc
+
+        gc.threshold(d["gc_threshold"])  # as App.run, once the settings are read
     from uedge.compat import release
     from uedge.outbox import segment  # noqa: F401  (make_outbox)
     from uedge.transport import murano_mqtt  # noqa: F401  (make_transport, MQTT)
     import uedge.sources.simulated  # noqa: F401  (the bench's channels)
 
-    d = dict(settings.DEFAULTS)
     d["batch_buffer"] = settings.batch_buffer_bytes(d)
     del settings
     release("uedge_fw.settings")  # as app.App.run, once the transport is made
