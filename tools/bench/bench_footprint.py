@@ -168,13 +168,13 @@ class Qemu:
                            capture_output=True, text=True, timeout=900)
         return r.stdout.splitlines()
 
-    def probe(self, heap, phase="run"):
+    def probe(self, heap, phase="run", exact=False):
         self.runs += 1
         code = ("import machine\nmachine.mem32[0x%x] = 0x%x\nmachine.mem32[0x%x] = %d\n"
                 % (qemu_board.SETTINGS_ADDR, qemu_board.SETTINGS_MAGIC, qemu_board.SETTINGS_ADDR + 4,
                    heap + self.harness))
         lines = self._mp("exec", code, "+", "soft-reset", "+", "exec",
-                         "import mpy_footprint\nmpy_footprint.main(%r, '/ob')" % phase)
+                         "import mpy_footprint\nmpy_footprint.main(%r, '/ob', None, %r)" % (phase, exact))
         return parse(lines)
 
     def close(self):
@@ -239,11 +239,12 @@ class Unix:
             [self.exe, "-c", code], capture_output=True, text=True, timeout=60, env=self.env,
             cwd=self.dir).stdout, self.tls is not None)
 
-    def probe(self, heap, phase="run"):
+    def probe(self, heap, phase="run", exact=False):
         self.runs += 1
         r = subprocess.run([self.exe, "-X", "heapsize=%d" % (heap + self.hw + self.harness), "-c",
-                            "import mpy_footprint\nmpy_footprint.main(%r, %r, %r)"
-                            % ("tls" if self.tls and phase == "run" else phase, os.path.join(self.dir, "ob"), self.tls)],
+                            "import mpy_footprint\nmpy_footprint.main(%r, %r, %r, %r)"
+                            % ("tls" if self.tls and phase == "run" else phase, os.path.join(self.dir, "ob"), self.tls,
+                               exact)],
                            capture_output=True, text=True, timeout=600, env=self.env, cwd=self.dir)
         return parse(r.stdout.splitlines())
 
@@ -254,7 +255,8 @@ class Unix:
 
 def measure(target, step):
     t0 = time.time()
-    roomy = target.probe(1024 * 1024 - 4096)
+    # the roomy run gives the allocation per pass: counted without automatic collections
+    roomy = target.probe(1024 * 1024 - 4096, exact=True)
     if not roomy["ok"]:
         print("footprint: %s: the workload fails even with a 1 MB heap" % target.name)
         return None
