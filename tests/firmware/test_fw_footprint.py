@@ -77,16 +77,19 @@ def test_the_firmware_imports_leave_the_on_demand_modules_out():
     assert not loaded & set(ON_DEMAND), sorted(loaded & set(ON_DEMAND))
 
 
-def test_gc_threshold_setting_is_checked(tmp_path):
+
+@pytest.mark.parametrize("key", ["tls_reserve", "gc_threshold"])
+def test_heap_settings_are_checked(tmp_path, key):
     sp, xp = str(tmp_path / "settings.json"), str(tmp_path / "secrets.json")
-    with open(sp, "w") as f:
-        f.write(json.dumps({"device_id": "d1", "host": "h"}))
-    assert settings_mod.load(sp, xp)["gc_threshold"] == 16384
-    for bad in (-1, "16k", None, 1.5):
+
+    def load(**extra):
         with open(sp, "w") as f:
-            f.write(json.dumps({"device_id": "d1", "host": "h", "gc_threshold": bad}))
-        with pytest.raises(settings_mod.SettingsError, match="gc_threshold"):
-            settings_mod.load(sp, xp)
-    with open(sp, "w") as f:
-        f.write(json.dumps({"device_id": "d1", "host": "h", "gc_threshold": 0}))
-    assert settings_mod.load(sp, xp)["gc_threshold"] == 0
+            f.write(json.dumps(dict({"device_id": "d1", "host": "h"}, **extra)))
+        return settings_mod.load(sp, xp)[key]
+
+    # the TLS reserve: mbedTLS's in-record buffer alone is 16 KB; a collection every 16 KB allocated
+    assert load() == {"tls_reserve": 26624, "gc_threshold": 16384}[key]
+    for bad in (-1, "26k", None, 1.5):
+        with pytest.raises(settings_mod.SettingsError, match=key):
+            load(**{key: bad})
+    assert load(**{key: 0}) == 0  # off

@@ -1,6 +1,5 @@
 """The firmware holds the TLS handshake's block from the moment it makes a TLS
 transport (settings tls_reserve), on the 32-bit MicroPython unix port."""
-import json
 import os
 import sys
 
@@ -33,17 +32,3 @@ def test_a_tls_transport_holds_the_reserve_from_when_it_is_made():
     default = settings_mod.DEFAULTS["tls_reserve"]
     assert out == ["held mqtt True %d" % default, "held http True 8192", "held mqtt False 0", "held mqtt True 0"]
 
-
-def test_tls_reserve_setting_is_checked(tmp_path):
-    sp, xp = str(tmp_path / "settings.json"), str(tmp_path / "secrets.json")
-    with open(sp, "w") as f:
-        f.write(json.dumps({"device_id": "d1", "host": "h"}))
-    assert settings_mod.load(sp, xp)["tls_reserve"] > 16384  # mbedTLS's in-record buffer alone is 16 KB
-    for bad in (-1, "26k", None):
-        with open(sp, "w") as f:
-            f.write(json.dumps({"device_id": "d1", "host": "h", "tls_reserve": bad}))
-        with pytest.raises(settings_mod.SettingsError, match="tls_reserve"):
-            settings_mod.load(sp, xp)
-    with open(sp, "w") as f:
-        f.write(json.dumps({"device_id": "d1", "host": "h", "tls_reserve": 0}))
-    assert settings_mod.load(sp, xp)["tls_reserve"] == 0
