@@ -269,7 +269,7 @@ class App:
             net.poll(now)
             self.led.set("no_network" if not net.up else "connecting", now)
             self.wait(50)
-            if self.updater is not None and self.updater.poll(clock.now_ms()):
+            if self.rollback_due(clock.now_ms()):
                 self.restart("ota rollback")
         if not net.synced:
             log("uedge: WARNING starting without a time sync")
@@ -305,7 +305,7 @@ class App:
             else:
                 self.was_connected = False
                 self.led.set("connecting" if up else "no_network", now)
-            if self.updater is not None and self.updater.poll(now):
+            if self.rollback_due(now):
                 self.restart("ota rollback")
             if now - last_gc > 5000:
                 gc.collect()
@@ -335,6 +335,10 @@ class App:
         self.updater = None
         release("uedge.ota.updater")
         release("uedge.ota.files")
+
+    def rollback_due(self, now):
+        """A pending version that has not reached the connector in time was rolled back."""
+        return self.updater is not None and self.updater.poll(now)
 
     def check_ota(self, now):
         self.next_ota_ms = now + self.ota_check_ms

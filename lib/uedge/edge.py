@@ -214,7 +214,6 @@ class Edge(ConfigSync, Delivery):
             try:
                 if alias == "data_out":
                     self._data_out_update(value, ts_us)
-                    release("uedge.pipeline.control")  # on a board: loaded again for the next request
                 elif alias == "config_io":
                     self._on_config_io(value)
                 elif alias == "config_applications":
@@ -225,7 +224,10 @@ class Edge(ConfigSync, Delivery):
     def _data_out_update(self, text, ts_us):
         from uedge.pipeline import control
 
-        control.data_out_update(self, text, ts_us)
+        try:
+            control.data_out_update(self, text, ts_us)
+        finally:
+            release("uedge.pipeline.control")  # on a board: loaded again for the next request
 
     # -- the loop ---------------------------------------------------------------
     def poll(self, now=None):
