@@ -58,7 +58,7 @@ def _skip_ws(text, j, n):
 def release():
     """Unload the validators on MicroPython, unless config_applications (which
     uses them) is loaded; they load again for the next document."""
-    if sys.implementation.name != "micropython" or "uedge.config.config_applications" in sys.modules:
+    if "uedge.config.config_applications" in sys.modules:
         return
     for name in _VALIDATORS:
         _release("uedge.config." + name)
