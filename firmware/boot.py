@@ -3,10 +3,23 @@
 import gc
 import sys
 
-try:
+
+def _select():
+    # no ota.json: no update was ever installed, the factory image runs and
+    # the updater's code is not loaded at all
+    import os
+
+    try:
+        os.stat("ota.json")
+    except OSError:
+        return ""
     from uedge.ota import updater
 
-    _dir = updater.boot_select("", log=print)
+    return updater.boot_select("", log=print)
+
+
+try:
+    _dir = _select()
     if _dir:
         sys.path.insert(0, _dir)
         print("boot: running", _dir)

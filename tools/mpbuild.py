@@ -14,6 +14,9 @@ so changed flags or board files never reuse stale objects):
                    from the GC heap as on a board (MICROPY_MBEDTLS_CONFIG_BARE_METAL,
                    MICROPY_TRACKED_ALLOC)
   unix32-frozen    the same with lib/uedge + firmware/uedge_fw frozen in
+  unix32-board     the same with what a board's flash holds before uedge is
+                   copied on frozen in (the simulated machine/network/ntptime
+                   modules and the footprint bench's driver): the bench's .mpy runs
   qemu             boards/qemu-m3 (qemu-system-arm mps2-an385, Cortex-M3)
   qemu-frozen      the same with lib/uedge + firmware/uedge_fw frozen in
   picotool         the host tool the rp2 build needs
@@ -53,10 +56,10 @@ PACKAGES = {
                ("libnewlib-arm-none-eabi", "/usr/lib/arm-none-eabi/include/stdlib.h"),
                ("libstdc++-arm-none-eabi-newlib", "/usr/lib/arm-none-eabi/include/c++")],
 }
-PACKAGES["unix32-frozen"] = PACKAGES["unix32"]
+PACKAGES["unix32-frozen"] = PACKAGES["unix32-board"] = PACKAGES["unix32"]
 PACKAGES["qemu-frozen"] = PACKAGES["qemu"]
-TARGETS = ("mpy-cross", "unix32", "unix32-frozen", "qemu", "qemu-frozen", "picotool", "rp2040")
-NEEDS = {"unix32-frozen": ("mpy-cross",), "qemu": ("mpy-cross",), "qemu-frozen": ("mpy-cross",),
+TARGETS = ("mpy-cross", "unix32", "unix32-frozen", "unix32-board", "qemu", "qemu-frozen", "picotool", "rp2040")
+NEEDS = {"unix32-frozen": ("mpy-cross",), "unix32-board": ("mpy-cross",), "qemu": ("mpy-cross",), "qemu-frozen": ("mpy-cross",),
          "rp2040": ("mpy-cross", "picotool"), "unix32": ("mpy-cross",)}
 
 UNIX32_CFLAGS = "-m32 -DMICROPY_MBEDTLS_CONFIG_BARE_METAL=1 -DMICROPY_TRACKED_ALLOC=1"
@@ -249,12 +252,14 @@ def plan(target, src):
     cache = cache_root()
     if target == "mpy-cross":
         return [(["make", "-C", os.path.join(mp, "mpy-cross"), "-j" + JOBS], None)], os.path.join(mp, "mpy-cross", "build", "mpy-cross")
-    if target in ("unix32", "unix32-frozen"):
+    if target in ("unix32", "unix32-frozen", "unix32-board"):
         args = ["CFLAGS_EXTRA=" + UNIX32_CFLAGS, "LDFLAGS_EXTRA=-m32 -static",
                 "MICROPY_PY_FFI=0", "MICROPY_PY_BTREE=0", "MICROPY_STANDALONE=0"]
         extra = []
         if target == "unix32-frozen":
             extra = ["FROZEN_MANIFEST=" + _manifest_frozen("unix")]
+        elif target == "unix32-board":
+            extra = ["FROZEN_MANIFEST=" + os.path.join(ROOT, "tools", "manifests", "unix_board.py")]
         build = "build-uedge-%s-%s" % (target, _cfg_hash(*(args + extra)))
         cmd = ["make", "-C", os.path.join(mp, "ports", "unix"), "BUILD=" + build, "-j" + JOBS] + args + extra
         return [(cmd, None)], os.path.join(mp, "ports", "unix", build, "micropython")

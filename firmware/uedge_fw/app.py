@@ -13,6 +13,7 @@ import machine
 
 from uedge.compat import Clock, release
 from uedge.edge import Edge
+from uedge.ota import has_state
 from uedge.sync.config_sync import FileStore
 from uedge.pipeline.scheduler import Scheduler
 from uedge.transport.net import set_tick, tls_reserve
@@ -253,11 +254,14 @@ class App:
             # costs a failed attempt and a backoff, never a reset loop
             set_tick(self.wdt.feed, wdt_ms // 4)
         self.ota_check_ms = int((s.get("ota") or {}).get("check_s", 3600) * 1000)
-        u = self.new_updater()
-        u.start(clock.now_ms())
-        log("uedge: running version %s (%s)" % (u.version, "pending confirmation" if u.pending else "confirmed"))
-        self.keep_updater(u)
-        del u
+        if has_state():
+            u = self.new_updater()
+            u.start(clock.now_ms())
+            log("uedge: running version %s (%s)" % (u.version, "pending confirmation" if u.pending else "confirmed"))
+            self.keep_updater(u)
+            del u
+        else:  # no update ever installed: the factory image, confirmed; no updater loaded
+            log("uedge: running version %s (factory image)" % VERSION)
 
         net = Network(b, s, log=log)
         self.net = net

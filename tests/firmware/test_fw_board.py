@@ -21,6 +21,8 @@ def test_boots_provisions_and_reports_onboard_channels(tmp_path, connector, boar
     with vb:
         # settings gc_threshold (default 16384): collections before the heap is full
         vb.wait_for("a collection every 16384 B allocated", 20)
+        vb.wait_for("uedge: running version", 20)
+        assert vb.count("(factory image)") == 1  # no ota.json: the updater is not loaded
         vb.wait_for("net: up", 20)
         vb.wait_for("uedge: connected", 20)
         assert dev in [d["id"] if isinstance(d, dict) else d for d in conn.devices()]

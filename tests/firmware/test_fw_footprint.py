@@ -78,6 +78,40 @@ def test_the_firmware_imports_leave_the_on_demand_modules_out():
 
 
 
+BOOT = """
+import builtins, os, sys
+sys.path[:0] = [%(lib)r, %(fw)r, %(board)r]
+os.chdir(%(tmp)r)
+seen = set()
+_imp = builtins.__import__
+def imp(name, *a):
+    seen.add(name)
+    return _imp(name, *a)
+builtins.__import__ = imp
+exec(open(%(boot)r).read())
+first = "uedge.ota" in seen or "uedge.ota.updater" in seen
+from uedge.ota import has_state
+print("first boot", first, has_state())
+with open("ota.json", "w") as f:
+    f.write('{"current": "0.2.0", "dir": "", "pending": true, "tries": 0}')
+seen.clear()
+exec(open(%(boot)r).read())
+print("after an update", "uedge.ota" in seen, has_state())
+"""
+
+
+@pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")
+def test_a_board_never_updated_does_not_load_the_updater(tmp_path):
+    # boot.py and App.run look for ota.json first: no update was ever installed
+    # on a freshly flashed board, so its heap never holds the updater's code or names
+    out = run_fw_script(BOOT.replace("%(tmp)r", repr(str(tmp_path)))
+                        .replace("%(boot)r", repr(os.path.join(ROOT, "firmware", "boot.py"))))
+    assert "first boot False False" in out, out
+    assert "after an update True True" in out, out
+    with open(tmp_path / "ota.json") as f:
+        assert json.load(f)["tries"] == 1  # boot_select counted the pending version's boot
+
+
 @pytest.mark.parametrize("key", ["tls_reserve", "gc_threshold"])
 def test_heap_settings_are_checked(tmp_path, key):
     sp, xp = str(tmp_path / "settings.json"), str(tmp_path / "secrets.json")

@@ -14,9 +14,11 @@ buffer; one minute offline, queued and replayed) runs on:
     (tools/mpbuild.py qemu-frozen)                   -> FIGURE mcu.heap.frozen
   * the same board with the .mpy files in a ROMFS partition (mounted at /rom,
     run in place, as `mpremote romfs deploy` leaves them) -> FIGURE mcu.heap.romfs
-  * the 32-bit unix port (i686, mbedTLS allocating from the GC heap), .mpy
-    files and a build with the modules frozen in: heap and allocation per
-    loop pass                                        -> FIGURE mcu.alloc_per_pass
+  * the 32-bit unix port (i686, mbedTLS allocating from the GC heap) as a
+    board: the simulated machine/network/ntptime modules and the workload's
+    driver frozen in (tools/mpbuild.py unix32-board), .mpy files from its
+    filesystem; and the build with uedge frozen in too (unix32-frozen): heap
+    and allocation per loop pass                     -> FIGURE mcu.alloc_per_pass
   * the same two unix builds with every report published over a real
     MuranoMQTT link, MQTT over TLS to the local connector (token provisioned,
     PUBACKs awaited; mbedTLS's session and record buffers in the GC heap)
@@ -35,7 +37,10 @@ workload imports and counts) are measured once imported and their heap is
 added to the heap asked for (printed as "workload modules ..., not counted").
 On unix the simulated machine/network/ntptime modules (C modules in a board's
 flash) are loaded first and the heap they take is added to -X heapsize too, so
-every figure is the heap left for the firmware.
+every figure is the heap left for the firmware. Both are frozen there, as
+C modules and app.main are in a board's flash: their names are ROM qstrs and
+do not fill the heap's qstr pools, which grow by doubling (a 7th pool on the
+unix port is a 9 KB block).
 FIGURE mcu.uf2 is the size of the Pico W image (make firmware BOARD=rp2040).
 Every figure comes from a 32-bit build; nothing is scaled from a 64-bit run.
 """
@@ -187,10 +192,13 @@ class Unix:
     def __init__(self, frozen, tmp, tls=False):
         self.frozen = frozen
         self.tls = None
-        target = "unix32-frozen" if frozen else "unix32"
-        # a frozen image is rebuilt (incrementally) so it holds the current lib/
-        self.exe = (mpbuild.build([target])[target] if frozen else None) or mpbuild.built_path(target) \
-            or mpbuild.build([target])[target]
+        # Both builds have the simulated hardware modules and the workload's
+        # driver frozen in (tools/manifests/unix_board.py): on a board those are
+        # C modules and app.main, in flash, so neither their code nor their
+        # names take heap here either. The frozen build holds uedge too.
+        target = "unix32-frozen" if frozen else "unix32-board"
+        # rebuilt (incrementally) so the image holds the current sources
+        self.exe = mpbuild.build([target])[target]
         self.name = "unix i686 %s" % ("frozen" if frozen else ".mpy")
         self.dir = os.path.join(tmp, target + ("-tls" if tls else ""))
         wl = os.path.join(self.dir, "wl")

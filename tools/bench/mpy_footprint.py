@@ -47,14 +47,12 @@ def _board_modules():
     d["batch_buffer"] = settings.batch_buffer_bytes(d)
     del settings
     release("uedge_fw.settings")  # as app.App.run, once the transport is made
-    # App.run reads the OTA state at start and, with no version pending
-    # confirmation, lets the updater go (App.keep_updater)
-    from uedge.ota import updater
+    # App.run loads the updater at start only when an update was ever
+    # installed (uedge.ota.has_state): not on a freshly flashed board
+    from uedge.ota import has_state
 
-    updater.Updater("/nonexistent", "uedge-rp2040", "0.0.0").start(0)
-    del updater
-    release("uedge.ota.updater")
-    release("uedge.ota.files")
+    if has_state("/nonexistent"):
+        raise RuntimeError("no OTA state expected")
     return d
 
 
@@ -80,6 +78,28 @@ def _fill_leaving(n):
     gc.collect()
     pieces[0] = bytearray(first - n - 64)  # first fit: the freed block's start
     return pieces
+
+
+def _write_config(cfg_path):
+    """The standard workload's config_io: CHANNELS Simulated channels."""
+    chans = {}
+    for i in range(CHANNELS):
+        fn = ("sine", "random", "counter", "square")[i % 4]
+        chans["%03d" % (i + 1)] = {
+            "display_name": "ch%d" % i,
+            "properties": {"data_type": "NUMBER", "data_unit": "NONE", "precision": 2},
+            "protocol_config": {
+                "application": "Simulated",
+                "sample_rate": 1000,
+                "report_rate": 5000 if i % 2 else 1000,
+                "down_sample": ("AVG", "MAX", "MIN", "ACT")[i % 4],
+                "app_specific_config": {"function": fn, "period_ms": 60000},
+            },
+        }
+    import json
+
+    with open(cfg_path, "w") as f:
+        f.write(json.dumps({"last_edited": "2026-01-01T00:00:00Z", "channels": chans}))
 
 
 TLS = None  # (host, port, device id, credentials path, CA path) for phase "tls"
@@ -152,27 +172,11 @@ def workload(outbox_dir, phase="run"):
         def close(self):
             pass
 
-    chans = {}
-    for i in range(CHANNELS):
-        fn = ("sine", "random", "counter", "square")[i % 4]
-        chans["%03d" % (i + 1)] = {
-            "display_name": "ch%d" % i,
-            "properties": {"data_type": "NUMBER", "data_unit": "NONE", "precision": 2},
-            "protocol_config": {
-                "application": "Simulated",
-                "sample_rate": 1000,
-                "report_rate": 5000 if i % 2 else 1000,
-                "down_sample": ("AVG", "MAX", "MIN", "ACT")[i % 4],
-                "app_specific_config": {"function": fn, "period_ms": 60000},
-            },
-        }
-    import json
-
-    # the config_io cache file the firmware starts from (FileStore, Edge.start)
+    # the config_io cache file the firmware starts from (FileStore, Edge.start),
+    # written in a function of its own: no stale reference to its text stays
+    # in this frame
     cfg_path = outbox_dir + ".config_io.json"
-    with open(cfg_path, "w") as f:
-        f.write(json.dumps({"last_edited": "2026-01-01T00:00:00Z", "channels": chans}))
-    del chans
+    _write_config(cfg_path)
     gc.collect()
     clock = FakeClock(0)
     if phase == "tls":

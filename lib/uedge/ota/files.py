@@ -3,8 +3,8 @@
 import os
 
 from uedge.compat import json
+from uedge.ota import STATE_FILE  # noqa: F401  (part of this module's API)
 
-STATE_FILE = "ota.json"
 STAGE_FILE = "ota.stage"
 APPS_DIR = "apps"
 CHUNK = 1024
