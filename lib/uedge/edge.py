@@ -355,46 +355,11 @@ class Edge(ConfigSync, Delivery):
 
     # -- status -------------------------------------------------------------------
     def status(self):
-        chans = {}
-        cfg = self.config
-        if cfg is not None:
-            # the scheduler's channels read directly (its state() per channel,
-            # without a call and a tuple each: a status with 100 channels)
-            running = getattr(self.scheduler, "channels", None) or {}
-            merged = self.merged_by_channel
-            names = cfg.channels
-            for cid in cfg.order:
-                ch = running.get(cid)
-                if ch is not None:
-                    v, ts, err = ch.last_value, ch.last_ts_us, ch.last_error
-                else:
-                    try:
-                        v, ts, err = self.scheduler.state(cid)
-                    except Exception:
-                        v, ts, err = None, None, None
-                chans[cid] = {"name": names[cid].display_name, "value": v, "ts_us": ts, "error": err,
-                              "merged": merged.get(cid, 0)}
-        ob = self.outbox
-        q = ob.stats() if ob is not None else {"depth": 0, "dropped": 0, "corrupted": 0}
-        return {
-            "connected": self.connected,
-            "reason": self.reason,
-            "config_last_edited": self.config.last_edited if self.config is not None else None,
-            "channels": chans,
-            "queue": q,
-            "inflight": len(self._live) + sum(len(m) for m in self._live_more.values())
-            + (self._replay[3] if self._replay else 0),
-            "reports": self.reports,
-            "sent_live": self.sent_live,
-            "delivered": self.delivered,
-            "replayed": self.replayed,
-            "queued": self.queued,
-            "lost": self.lost,
-            "merged": self.merged,
-            "merged_reports": self.merged_reports,
-            "conflicts": self.conflicts,
-            "queue_errors": self.queue_errors,
-            "control_ok": self.control_ok,
-            "control_rejected": self.control_rejected,
-            "last_error": self.last_error,
-        }
+        """The loop's state for a dashboard or a status file (uedge.sync.status:
+        loaded when asked; a board's loop never asks)."""
+        from uedge.sync import status
+
+        try:
+            return status.status(self)
+        finally:
+            release("uedge.sync.status")

@@ -64,7 +64,7 @@ print("loaded", " ".join(sorted(m for m in sys.modules if m.startswith("uedge"))
 ON_DEMAND = ("uedge.pipeline.control", "uedge.sync.config_update", "uedge.transport.mqtt_provision",
              "uedge.transport.mqtt_content", "uedge_fw.settings", "uedge.config.config_io",
              "uedge.config.json_reader", "uedge.config.config_applications", "uedge.ota.fetch",
-             "uedge.transport.http_client", "uedge.sources.onboard", "uedge.ota.updater")
+             "uedge.transport.http_client", "uedge.sources.onboard", "uedge.ota.updater", "uedge.sync.status")
 
 
 @pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")
