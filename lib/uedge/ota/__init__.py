@@ -1,4 +1,4 @@
-"""Over-the-air updates (uedge.ota.updater; docs/ota.md)."""
+"""Over-the-air updates (uedge.ota.updater; docs/firmware.md, docs/edge.md)."""
 
 STATE_FILE = "ota.json"  # the updater's state: versions installed, pending, tries
 
