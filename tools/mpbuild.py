@@ -232,7 +232,9 @@ def _tree_hash(*paths):
                 dn[:] = sorted(d for d in dn if d != "__pycache__")
                 files += [os.path.join(dp, f) for f in sorted(fn)]
         for f in files:
-            h.update(f.encode())
+            # the path inside the tree, not where the checkout is: another
+            # clone of the same sources reuses the cached build
+            h.update(os.path.relpath(f, os.path.dirname(base)).encode())
             with open(f, "rb") as fh:
                 h.update(fh.read())
     return h.hexdigest()[:10]
