@@ -5,13 +5,11 @@ import sys
 
 
 def _select():
-    # no ota.json: no update was ever installed, the factory image runs and
-    # the updater's code is not loaded at all
-    import os
+    from uedge.ota import has_state
 
-    try:
-        os.stat("ota.json")
-    except OSError:
+    if not has_state():
+        # no ota.json: no update was ever installed, the factory image runs
+        # and the updater's code is not loaded at all
         return ""
     from uedge.ota import updater
 

@@ -89,14 +89,14 @@ def imp(name, *a):
     return _imp(name, *a)
 builtins.__import__ = imp
 exec(open(%(boot)r).read())
-first = "uedge.ota" in seen or "uedge.ota.updater" in seen
+first = "uedge.ota.updater" in seen or "uedge.ota.files" in seen
 from uedge.ota import has_state
 print("first boot", first, has_state())
 with open("ota.json", "w") as f:
     f.write('{"current": "0.2.0", "dir": "", "pending": true, "tries": 0}')
 seen.clear()
 exec(open(%(boot)r).read())
-print("after an update", "uedge.ota" in seen, has_state())
+print("after an update", "uedge.ota.updater" in seen or "uedge.ota.files" in seen, has_state())
 """
 
 
