@@ -62,7 +62,6 @@ import mpbuild  # noqa: E402
 import qemu_board  # noqa: E402
 
 WORKLOAD = os.path.join(HERE, "mpy_footprint.py")
-SIM_HW = os.path.join(ROOT, "tools", "virtual_board", "mpy")
 BOARD = "rp2040"
 
 
@@ -201,15 +200,13 @@ class Unix:
         self.exe = mpbuild.build([target])[target]
         self.name = "unix i686 %s" % ("frozen" if frozen else ".mpy")
         self.dir = os.path.join(tmp, target + ("-tls" if tls else ""))
-        wl = os.path.join(self.dir, "wl")
-        os.makedirs(wl)
-        deploy.compile_one(WORKLOAD, os.path.join(wl, "mpy_footprint.mpy"), "x86", opt=0)
-        deploy.compile_one(os.path.join(HERE, "mpy_footprint_tls.py"), os.path.join(wl, "mpy_footprint_tls.mpy"), "x86", opt=0)
-        # MICROPYPATH replaces the default path: keep .frozen (frozen modules first, as on a board)
-        path = [".frozen", wl, SIM_HW]
+        os.makedirs(self.dir)
+        # MICROPYPATH replaces the default path: keep .frozen (the driver and
+        # the simulated hardware; with uedge too in the frozen build)
+        path = [".frozen"]
         if not frozen:
             deploy.build(BOARD, os.path.join(self.dir, "b"), quiet=True)
-            path.insert(1, os.path.join(self.dir, "b", "lib"))
+            path.append(os.path.join(self.dir, "b", "lib"))
         self.env = dict(os.environ, MICROPYPATH=":".join(path))
         self.runs = 0
         self.hw = self._hw_bytes()
