@@ -9,7 +9,11 @@
 
 Targets (each its own BUILD= directory, named by a hash of its configuration,
 so changed flags or board files never reuse stale objects):
-  mpy-cross        the cross compiler (same tree as the firmware: .mpy versions match)
+  mpy-cross        the cross compiler the boards' .mpy files are made with (same
+                   tree as the firmware: .mpy versions match), built with
+                   MPY_CROSS_CFLAGS: every string constant of up to 200 characters
+                   becomes a qstr (the ports build their own stock mpy-cross for
+                   freezing)
   unix32           unix port, i686, static, socket/select/ssl, mbedTLS allocating
                    from the GC heap as on a board (MICROPY_MBEDTLS_CONFIG_BARE_METAL,
                    MICROPY_TRACKED_ALLOC)
@@ -62,6 +66,15 @@ TARGETS = ("mpy-cross", "unix32", "unix32-frozen", "unix32-board", "qemu", "qemu
 NEEDS = {"unix32-frozen": ("mpy-cross",), "unix32-board": ("mpy-cross",), "qemu": ("mpy-cross",), "qemu-frozen": ("mpy-cross",),
          "rp2040": ("mpy-cross", "picotool"), "unix32": ("mpy-cross",)}
 
+# String constants longer than 10 characters (stock) are str objects in a
+# .mpy: loaded from a file, each costs a 16-byte object and its data rounded
+# up to 16-byte GC blocks, once per module that holds it. As qstrs they cost
+# their length + 7 bytes in the qstr pools (characters, terminator, pool
+# entry), once for the whole board; they are never freed, so an on-demand
+# module's strings stay after it is released (loading it again adds none).
+# The .mpy format is the same either way and a stock firmware loads both;
+# qstrs of up to 255 bytes are what the ports allow (MICROPY_QSTR_BYTES_IN_LEN 1).
+MPY_CROSS_CFLAGS = "-DMICROPY_ALLOC_PARSE_INTERN_STRING_LEN=200"
 UNIX32_CFLAGS = "-m32 -DMICROPY_MBEDTLS_CONFIG_BARE_METAL=1 -DMICROPY_TRACKED_ALLOC=1"
 QEMU_BOARD = os.path.join(ROOT, "boards", "qemu-m3")
 RP2_BOARD = os.path.join(ROOT, "boards", "rp2040", "UEDGE_PICO_W")
@@ -253,7 +266,9 @@ def plan(target, src):
     mp = os.path.join(src, "micropython")
     cache = cache_root()
     if target == "mpy-cross":
-        return [(["make", "-C", os.path.join(mp, "mpy-cross"), "-j" + JOBS], None)], os.path.join(mp, "mpy-cross", "build", "mpy-cross")
+        build = "build-uedge-mpy-cross-%s" % _cfg_hash(MPY_CROSS_CFLAGS)
+        cmd = ["make", "-C", os.path.join(mp, "mpy-cross"), "BUILD=" + build, "CFLAGS_EXTRA=" + MPY_CROSS_CFLAGS, "-j" + JOBS]
+        return [(cmd, None)], os.path.join(mp, "mpy-cross", build, "mpy-cross")
     if target in ("unix32", "unix32-frozen", "unix32-board"):
         args = ["CFLAGS_EXTRA=" + UNIX32_CFLAGS, "LDFLAGS_EXTRA=-m32 -static",
                 "MICROPY_PY_FFI=0", "MICROPY_PY_BTREE=0", "MICROPY_STANDALONE=0"]

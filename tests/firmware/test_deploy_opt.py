@@ -48,3 +48,20 @@ def test_opt_3_drops_asserts_and_line_numbers(tmp_path):
             assert "AssertionError: kept" in out and "line 2" in out
         else:
             assert "ValueError: x" in out and "line 3" not in out
+
+
+@pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")
+def test_long_string_constants_are_qstrs_shared_by_all_modules(tmp_path):
+    """tools/mpbuild.py builds mpy-cross with MPY_CROSS_CFLAGS: a string constant
+    longer than stock's 10 characters is a qstr in the .mpy, so two modules that
+    hold the same message load one interned string (stock: one str object each)."""
+    text = "a string constant longer than ten characters"
+    for name in ("probe_a", "probe_b"):
+        src = tmp_path / (name + ".py")
+        src.write_text("S = %r\n" % text)
+        deploy.compile_one(str(src), str(tmp_path / (name + ".mpy")), "x86", source_name=name)
+        src.unlink()
+    r = subprocess.run([MICROPYTHON, "-c", "import probe_a, probe_b\nprint(probe_a.S == probe_b.S, probe_a.S is probe_b.S)"],
+                       capture_output=True, text=True, timeout=30, env=dict(os.environ, MICROPYPATH=str(tmp_path)))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split() == ["True", "True"]
