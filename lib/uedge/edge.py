@@ -65,7 +65,7 @@ class Edge(ConfigSync, Delivery):
         # encoded size limit of one replay message (None: 64 KiB, or batch_bytes when larger)
         self.message_bytes = message_bytes
         # the steps after sampling, bound once (a tuple built per pass allocates)
-        self._steps = (self._flush_errors, self._slot_step, self._batch_step, self._replay_step,
+        self._steps = (self._flush_errors, self._gather_step, self._replay_step,
                        self._check_timeouts)
         self.max_inflight = max_inflight
         self.ack_timeout_ms = ack_timeout_ms
@@ -83,7 +83,7 @@ class Edge(ConfigSync, Delivery):
             live_timestamps = True
         self.live_timestamps = live_timestamps
         # live reports due within this many ms of each other share a message
-        # ($resource.batch; Slots._batch_*); not with a coarse record API
+        # ($resource.batch; uedge.sync.live_batch); not with a coarse record API
         self.live_batch_ms = live_batch_ms if self.record_res_us == 1 else 0
         self._batch = None  # [(ts_us, payload)] waiting for the next report
         self._batch_ms = 0
@@ -301,9 +301,7 @@ class Edge(ConfigSync, Delivery):
         if due is not None and due < wake:
             wake = due
         hold = self._steps_hold_ms
-        slot = self._slot_wake_ms(now)
-        if slot is None:
-            slot = self._batch_wake_ms()
+        slot = self._gather_wake_ms(now)
         if slot is not None:
             slot = slot if slot > hold else hold
             wake = slot if slot < wake else wake
@@ -329,8 +327,7 @@ class Edge(ConfigSync, Delivery):
         self._stopping = True
         clock = self.clock
         deadline = clock.now_ms() + flush_ms
-        self._slot_flush(clock.now_ms())
-        self._batch_flush(clock.now_ms())
+        self._gather_flush(clock.now_ms())
         while self.connected and clock.now_ms() < deadline:
             now = clock.now_ms()
             try:

@@ -141,7 +141,7 @@ def test_failing_replay_step_backs_off():
         raise MemoryError("memory allocation failed, allocating 136 bytes")
 
     e._replay_step = failing
-    e._steps = (e._flush_errors, e._slot_step, e._replay_step, e._check_timeouts)
+    e._steps = (e._flush_errors, e._gather_step, e._replay_step, e._check_timeouts)
     now = clock.now_ms()
     e.poll(now)
     assert len(calls) == 1 and "MemoryError" in e.last_error

@@ -16,20 +16,11 @@ The window keeps only the statistic its mode needs (running min, max or sum,
 count, last value), no lists: an integer sample allocates nothing at all.
 """
 
-from uedge.pipeline.payload import json_finite
-from uedge.pipeline.values import (  # noqa: F401  (to_bool, to_number: part of the channel API)
+from uedge.pipeline.values import (
     KIND_BOOLEAN,
-    KIND_JSON,
-    KIND_LOCATION,
     KIND_NUMBER,
-    KIND_STRING,
-    check_location,
-    is_num,
     kind_of,
     rounded,
-    short_repr,
-    to_bool,
-    to_number,
 )
 
 _BAD = object()  # "conversion failed" marker
@@ -134,75 +125,17 @@ class Channel:
 
     def _convert(self, raw):
         # Hot path: returns the value or _BAD (message in self.cerr), so a
-        # sample allocates no tuple; only the converted number itself.
-        k = self.kind
-        if k == KIND_NUMBER:
-            if type(raw) is float:
-                if raw != raw or raw == _INF or raw == _NINF:
-                    self.cerr = "not a number: %s" % short_repr(raw)
-                    return _BAD
-                v = raw
-            elif type(raw) is int:
-                v = raw
-            else:
-                v = to_number(raw)
-                if v is None:
-                    self.cerr = "not a number: %s" % short_repr(raw)
-                    return _BAD
-            return v  # scaled at report time (see window_value)
-        if k == KIND_BOOLEAN:
-            v = to_bool(raw)
-            if v is None:
-                self.cerr = "not a boolean: %s" % short_repr(raw)
-                return _BAD
-            return v
-        if k == KIND_STRING:
-            if isinstance(raw, str):
+        # sample allocates no tuple. A finite int or float of a numeric
+        # channel is kept as it is (scaled at report time, see window_value);
+        # any other value or kind is read by uedge.pipeline.convert, loaded
+        # the first time one comes (a board's numeric channels never load it).
+        if self.kind == KIND_NUMBER:
+            t = type(raw)
+            if t is int or (t is float and raw == raw and raw != _INF and raw != _NINF):
                 return raw
-            if isinstance(raw, (bytes, bytearray)):
-                try:
-                    return raw.decode()
-                except Exception:
-                    self.cerr = "not UTF-8 text"
-                    return _BAD
-            if raw is None or isinstance(raw, (dict, list)):
-                self.cerr = "not a string: %s" % short_repr(raw)
-                return _BAD
-            return str(raw)
-        if k == KIND_LOCATION:
-            msg = check_location(raw)
-            if msg is None and isinstance(raw, (list, tuple)):
-                raw = {"lat": raw[0], "lng": raw[1]}
-                msg = check_location(raw)
-            if msg is not None:
-                self.cerr = msg
-                return _BAD
-            return raw
-        # JSON: JSON-able values pass through (nested NaN/Infinity are refused)
-        if isinstance(raw, (dict, list)):
-            if not json_finite(raw):
-                self.cerr = "not JSON (NaN or Infinity inside): %s" % short_repr(raw)
-                return _BAD
-            return raw
-        if isinstance(raw, str) or raw is None or raw is True or raw is False or type(raw) is int:
-            return raw
-        if type(raw) is float:
-            if raw != raw or raw == _INF or raw == _NINF:
-                self.cerr = "not JSON: %s" % short_repr(raw)
-                return _BAD
-            return raw
-        if isinstance(raw, tuple):
-            if not json_finite(raw):
-                self.cerr = "not JSON (NaN or Infinity inside): %s" % short_repr(raw)
-                return _BAD
-            return list(raw)
-        if isinstance(raw, (bytes, bytearray)):
-            try:
-                return raw.decode()
-            except Exception:
-                pass
-        self.cerr = "not JSON: %s" % short_repr(raw)
-        return _BAD
+        from uedge.pipeline import convert
+
+        return convert.convert(self, raw, _BAD)
 
     def sample(self, raw, now_ms):
         """Fold one raw sample into the window; return an error message or None."""
@@ -321,25 +254,3 @@ class Channel:
         if self.werr is not None:
             self.werr = None
         return wrote
-
-    def set_state(self, value, ts_us, now_ms):
-        """Record an actuated state as reported (the scheduler echoes it)."""
-        self.last_value = value
-        self.last_ts_us = ts_us
-        self.last_reported = value
-        self.reported = True
-        self.last_ok_ms = now_ms
-        self.last_error = None
-        self.werr = None
-        self.n = 0
-
-    def to_raw(self, value):
-        """Inverse of the numeric conversion, for writing a control value."""
-        if self.kind == KIND_NUMBER and self.converts and is_num(value):
-            if self.scale == 0:
-                return value
-            raw = (value - self.bias) / self.scale
-            if isinstance(value, int) and raw == int(raw):
-                return int(raw)
-            return raw
-        return value

@@ -10,18 +10,10 @@ enforced for writes.
 """
 
 from uedge.compat import json
-from uedge.pipeline.values import (
-    KIND_BOOLEAN,
-    KIND_JSON,
-    KIND_LOCATION,
-    KIND_NUMBER,
-    KIND_STRING,
-    check_location,
-    kind_of,
-    to_bool,
-    to_number,
-)
+from uedge.pipeline.convert import check_location, to_bool, to_number
 from uedge.pipeline.payload import encode_data_in, json_finite
+from uedge.pipeline.values import KIND_BOOLEAN, KIND_JSON, KIND_LOCATION, KIND_NUMBER, KIND_STRING, is_num, kind_of
+from uedge.sources import error_text
 
 
 def _fmt(v):
@@ -91,6 +83,54 @@ def check_request(cfg, value):
         if not ok:
             return None, "channel %s: %s is not one of %s" % (cid, _fmt(v), ", ".join(en))
     return v, None
+
+
+def actuate(sched, channel_id, value):
+    """Scheduler.actuate: write a data_out request through the channel's source.
+    -> None on success (the new state is reported by the next poll) or an
+    error message."""
+    ch = sched.channels.get(channel_id)
+    if ch is None:
+        return "unknown channel %s" % channel_id
+    v, err = check_request(ch.cfg, value)
+    if err is not None:
+        return err
+    now = sched.clock.now_ms()
+    slot = ch.slot
+    src = slot.source
+    if src is None:
+        slot.retry_at = 0  # a control request is worth an immediate attempt
+        src = slot.ensure_open(now, sched._open_source)
+        if src is None:
+            return "channel %s: %s" % (channel_id, slot.error)
+    src.now_ms = now
+    try:
+        src.write(ch.cfg, to_raw(ch, v))
+    except Exception as e:
+        return "channel %s: write failed: %s" % (channel_id, error_text(e))
+    # the actuated state is reported as if sampled (the scheduler echoes it)
+    ch.last_value = v
+    ch.last_ts_us = sched.clock.epoch_us()
+    ch.last_reported = v
+    ch.reported = True
+    ch.last_ok_ms = now
+    ch.last_error = None
+    ch.werr = None
+    ch.n = 0
+    sched._pending[channel_id] = v
+    return None
+
+
+def to_raw(ch, value):
+    """Inverse of channel ch's numeric conversion, for writing a control value."""
+    if ch.kind == KIND_NUMBER and ch.converts and is_num(value):
+        if ch.scale == 0:
+            return value
+        raw = (value - ch.bias) / ch.scale
+        if isinstance(value, int) and raw == int(raw):
+            return int(raw)
+        return raw
+    return value
 
 
 def is_repeat(last, value_digest, ts_us):

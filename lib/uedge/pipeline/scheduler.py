@@ -338,35 +338,13 @@ class Scheduler:
     # -- control ---------------------------------------------------------
 
     def actuate(self, channel_id, value):
-        """Write a data_out request through the channel's source.
+        """Write a data_out request through the channel's source
+        (uedge.pipeline.control, loaded with a request only). Returns None
+        on success (the new state is reported by the next poll) or an error
+        message."""
+        from uedge.pipeline.control import actuate
 
-        Returns None on success (the new state is reported by the next poll)
-        or an error message.
-        """
-        ch = self.channels.get(channel_id)
-        if ch is None:
-            return "unknown channel %s" % channel_id
-        from uedge.pipeline.control import check_request  # loaded with a request only
-
-        v, err = check_request(ch.cfg, value)
-        if err is not None:
-            return err
-        now = self.clock.now_ms()
-        slot = ch.slot
-        src = slot.source
-        if src is None:
-            slot.retry_at = 0  # a control request is worth an immediate attempt
-            src = slot.ensure_open(now, self._open_source)
-            if src is None:
-                return "channel %s: %s" % (channel_id, slot.error)
-        src.now_ms = now
-        try:
-            src.write(ch.cfg, ch.to_raw(v))
-        except Exception as e:
-            return "channel %s: write failed: %s" % (channel_id, error_text(e))
-        ch.set_state(v, self.clock.epoch_us(), now)
-        self._pending[channel_id] = v
-        return None
+        return actuate(self, channel_id, value)
 
     def push(self, channel_id, raw, now_ms=None):
         """Feed a sample from outside the sources (e.g. device diagnostics)."""

@@ -1,5 +1,6 @@
-"""Value kinds of a channel and the conversions of raw samples and requests
-to them (numbers, booleans, locations), shared by the pipeline and control."""
+"""Value kinds of a channel and the rounding of reported numbers, shared by
+the pipeline and control. Reading other values as a kind (text as a number,
+booleans, locations, JSON) is uedge.pipeline.convert, loaded when first needed."""
 
 from uedge.compat import MICROPYTHON
 
@@ -48,10 +49,6 @@ def rounded(v, p):
     return round(v, p)
 
 
-_TRUE = ("true", "on", "yes", "1", "high", "open")
-_FALSE = ("false", "off", "no", "0", "low", "closed")
-
-
 def kind_of(cfg):
     """Value kind from primitive_type (if given) or data_type."""
     pt = cfg.primitive_type
@@ -67,86 +64,5 @@ def kind_of(cfg):
     return KIND_NUMBER
 
 
-def _text(v):
-    """bytes -> str (None when not UTF-8); anything else as it is."""
-    if isinstance(v, (bytes, bytearray)):
-        try:
-            return v.decode()
-        except Exception:
-            return None
-    return v
-
-
-def to_bool(v):
-    """Return True/False, or None when v has no boolean reading."""
-    if v is True or v is False:
-        return v
-    if isinstance(v, (int, float)):
-        if v != v:
-            return None
-        return v != 0
-    v = _text(v)
-    if isinstance(v, str):
-        s = v.strip().lower()
-        if s in _TRUE:
-            return True
-        if s in _FALSE:
-            return False
-    return None
-
-
-def to_number(v):
-    """Return an int/float, or None when v is not a finite number."""
-    if v is True:
-        return 1
-    if v is False:
-        return 0
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float):
-        if v != v or v == _INF or v == _NINF:  # JSON cannot carry them
-            return None
-        return v
-    v = _text(v)
-    if isinstance(v, str):
-        try:
-            if "." in v or "e" in v or "E" in v or "n" in v or "N" in v:
-                f = float(v)
-            else:
-                f = int(v)
-        except Exception:
-            return None
-        if f != f or f == _INF or f == _NINF:
-            return None
-        return f
-    return None
-
-
-def check_location(v):
-    """Return None when v is a valid {"lat":..,"lng":..} object, else a message."""
-    if isinstance(v, (list, tuple)) and len(v) == 2:
-        return None
-    if not isinstance(v, dict):
-        return "location must be an object with lat and lng"
-    lat = v.get("lat")
-    lng = v.get("lng")
-    if to_number(lat) is None or lat is True or lat is False or isinstance(lat, str):
-        return "location lat must be a number"
-    if to_number(lng) is None or lng is True or lng is False or isinstance(lng, str):
-        return "location lng must be a number"
-    if lat < -90 or lat > 90:
-        return "location lat must be -90..90, got %s" % lat
-    if lng < -180 or lng > 180:
-        return "location lng must be -180..180, got %s" % lng
-    return None
-
-
 def is_num(v):
     return v is not True and v is not False and isinstance(v, (int, float))
-
-
-def short_repr(v):
-    s = repr(v)
-    if len(s) > 40:
-        s = s[:37] + "..."
-    return s

@@ -26,7 +26,7 @@ log and counters.
 
 
 from uedge.compat import json
-from uedge.sync.slots import Slots, merge_reports, message_cost  # noqa: F401 (merge_reports re-exported)
+from uedge.sync.slots import Slots, message_cost
 
 DROP_ERROR_EVERY_MS = 60000
 
@@ -232,7 +232,7 @@ class Delivery(Slots):
 
     def _transmit(self, ts_us, payload, more, now):
         """Send a report live, with more [(ts_us, payload)] after it in the same
-        message (a live batch, Slots._batch_*: only with timestamps)."""
+        message (a live batch, uedge.sync.live_batch: only with timestamps)."""
         t = self.transport
         self._sending = True
         try:
