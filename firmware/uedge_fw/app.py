@@ -101,59 +101,6 @@ def clock_is_set(net, clock):
     return net.synced or clock.epoch_us() >= CLOCK_SET_AFTER_US
 
 
-def _forward(name):
-    return property(lambda self: getattr(self.inner, name),
-                    lambda self, v: setattr(self.inner, name, v))
-
-
-class NetGate:
-    """The transport, polled only while the network is up.
-
-    Without a link a connect attempt can only fail (and may block for the
-    socket timeout); the edge loop keeps sampling and queueing meanwhile.
-    """
-
-    on_update = _forward("on_update")
-    on_ack = _forward("on_ack")
-    on_state = _forward("on_state")
-    # the HTTP transport reads the remote state on connect (config sync uses it)
-    reads_state = property(lambda self: getattr(self.inner, "reads_state", False))
-    # the HTTP record API's timestamp resolution (whole seconds): Edge reads it
-    record_ts_divisor = property(lambda self: getattr(self.inner, "record_ts_divisor", 1))
-    # rejected records (HTTP); absent, as on the inner transport, when it has none
-    on_reject = _forward("on_reject")
-
-    def __init__(self, inner, net):
-        self.inner = inner
-        self.net = net
-
-    @property
-    def connected(self):
-        return self.inner.connected
-
-    def poll(self, now_ms=None):
-        if self.net.up:
-            self.inner.poll(now_ms)
-
-    def write(self, alias, value):
-        return self.inner.write(alias, value)
-
-    def write_many(self, values):
-        return self.inner.write_many(values)
-
-    def record(self, entries):
-        return self.inner.record(entries)
-
-    def content_list(self, *a):
-        return self.inner.content_list(*a)
-
-    def content_get(self, name, sink_write, *a):
-        return self.inner.content_get(name, sink_write, *a)
-
-    def close(self):
-        return self.inner.close()
-
-
 def make_outbox(s):
     from uedge.outbox.memory import MemoryOutbox
     from uedge.outbox.segment import SegmentOutbox
@@ -278,7 +225,8 @@ class App:
         if not net.synced:
             log("uedge: WARNING starting without a time sync")
 
-        transport = NetGate(make_transport(s, clock), net)
+        transport = make_transport(s, clock)
+        transport.gate = lambda: net.up  # no connect attempt without a link (DeviceLink.gate)
         release("uedge_fw.settings")
         sched = Scheduler(clock, reuse_report=True)  # each report is encoded before the next poll
         store = FileStore(s["config_io_path"], s["config_applications_path"])

@@ -1,53 +1,33 @@
-"""uedge_fw.app.NetGate passes what the edge loop reads of a transport through:
-an HTTP board's records keep the record API's resolution (whole seconds) and
-its rejections reach the edge loop."""
-import os
-import sys
-import types
+"""DeviceLink.gate (the board sets it to its network's state, uedge_fw.app):
+while it says the network is down, a transport's poll() makes no connect
+attempt; once it is up, the next poll does."""
+import pytest
 
-from fw_helpers import ROOT
-
-sys.path.insert(0, os.path.join(ROOT, "firmware"))
-
-
-def _app(monkeypatch):
-    monkeypatch.setitem(sys.modules, "machine", types.ModuleType("machine"))
-    from uedge_fw import app
-
-    return app
+from uedge.compat import FakeClock
 
 
 class Net:
     up = False
 
 
-def _edge(transport):
-    from uedge.compat import FakeClock
-    from uedge.edge import Edge
-    from uedge.pipeline.scheduler import Scheduler
-
-    clock = FakeClock(0)
-    return Edge(clock, Scheduler(clock), transport)
-
-
-def test_an_http_transport_keeps_its_record_resolution_and_rejections(monkeypatch):
-    app = _app(monkeypatch)
+def _links():
     from uedge.transport.murano_http import MuranoHTTP
-
-    inner = MuranoHTTP("127.0.0.1", 1, "d1", tls=False)
-    edge = _edge(app.NetGate(inner, Net()))
-    assert edge.record_res_us == inner.record_ts_divisor == 1000000
-    assert inner.on_reject == edge._on_reject
-    assert inner.on_ack == edge._on_link_ack
-
-
-def test_an_mqtt_transport_has_microsecond_records_and_no_reject_callback(monkeypatch):
-    app = _app(monkeypatch)
     from uedge.transport.murano_mqtt import MuranoMQTT
 
-    inner = MuranoMQTT("127.0.0.1", 1, "d1", tls=False)
-    gate = app.NetGate(inner, Net())
-    assert not hasattr(gate, "on_reject")
-    edge = _edge(gate)
-    assert edge.record_res_us == 1
-    assert inner.on_state == edge._on_state
+    # nothing listens on port 1: an attempt fails at once (connection refused)
+    return [MuranoMQTT("127.0.0.1", 1, "d1", tls=False, timeout_ms=500, clock=FakeClock(0)),
+            MuranoHTTP("127.0.0.1", 1, "d1", tls=False, timeout_ms=500, clock=FakeClock(0))]
+
+
+@pytest.mark.parametrize("i", [0, 1], ids=["mqtt", "http"])
+def test_no_connect_attempt_while_the_gate_is_shut(i):
+    link = _links()[i]
+    link._secret = "t" * 40  # provisioned: poll goes straight to connecting
+    net = Net()
+    link.gate = lambda: net.up
+    for _ in range(3):
+        link.poll(0)
+    assert link.attempts == 0 and not link.connected
+    net.up = True
+    link.poll(0)
+    assert link.attempts == 1 and not link.connected and link.last_error

@@ -131,6 +131,11 @@ def reason_of(e):
 
 
 class DeviceLink:
+    # gate() -> False while the network is down (a board's uedge_fw.net): poll()
+    # then does nothing, as a connect attempt could only fail (and may block
+    # for the socket timeout); the edge loop keeps sampling and queueing
+    gate = None
+
     def __init__(self, host, port, device_id, auth, credentials_path, tls, ca, cert, key,
                  server_hostname, clock, backoff_base_ms, backoff_cap_ms, auth_backoff_ms,
                  timeout_ms, log):

@@ -216,6 +216,9 @@ class MuranoHTTP(HTTPWriter, DeviceLink, LongPoll):
         return [c.sock for c in (self._writer, self._watcher) if c.sock is not None]
 
     def poll(self, now_ms=None):
+        g = self.gate  # nothing while it says the network is down (DeviceLink.gate)
+        if g is not None and not g():
+            return
         now = self.clock.now_ms() if now_ms is None else now_ms
         if not self._connected:
             self._reconnect(now)

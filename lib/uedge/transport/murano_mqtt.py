@@ -212,7 +212,11 @@ class MuranoMQTT(DeviceLink):
 
     def poll(self, now_ms=None):
         """Keepalive, incoming updates, acks, reconnect with backoff. Never blocks
-        while connected; a reconnect attempt blocks for at most timeout_ms."""
+        while connected; a reconnect attempt blocks for at most timeout_ms.
+        Nothing while gate() says the network is down."""
+        g = self.gate
+        if g is not None and not g():
+            return
         now = self.clock.now_ms() if now_ms is None else now_ms
         c = self._client
         if c is not None and c.connected:
