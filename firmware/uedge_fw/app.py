@@ -91,6 +91,15 @@ def make_transport(s, clock):
                       batch_buffer=batch_buffer_bytes(s), **common)
 
 
+# A board whose reconnects find no heap this many times in a row restarts,
+# once it has been connected since boot: a TLS handshake needs one block of
+# about 21 KB (mbedTLS's record buffers) plus 12 KB in pieces, and a heap
+# fragmented by a long session may not have it although the boot's heap had.
+# The edge loop persists what is pending first (Edge.shutdown) and the queue
+# is on flash, so nothing is lost; a board that cannot connect even right
+# after boot only backs off (no reset loop).
+MEMORY_RESTART_AFTER = 3
+
 # A wall clock before this was never set (a board's RTC starts in 2000).
 CLOCK_SET_AFTER_US = 1704067200 * 1000000  # 2024-01-01
 
@@ -128,6 +137,7 @@ class App:
         self.edge = None
         self.updater = None
         self.was_connected = False
+        self.connected_once = False  # since boot
         self.next_ota_ms = 0
 
     def feed(self, now):
@@ -248,7 +258,7 @@ class App:
             if edge.connected:
                 self.led.set("connected", now)
                 if not self.was_connected:
-                    self.was_connected = True
+                    self.was_connected = self.connected_once = True
                     if self.updater is not None and self.updater.contact():
                         self.keep_updater(self.updater)
                     self.next_ota_ms = now + 2000
@@ -257,6 +267,9 @@ class App:
             else:
                 self.was_connected = False
                 self.led.set("connecting" if up else "no_network", now)
+                if self.memory_restart_due():
+                    self.restart("%d reconnects found no heap: restarting from a clean one"
+                                 % edge.transport.memory_failures)
             if self.rollback_due(now):
                 self.restart("ota rollback")
             if now - last_gc > 5000:
@@ -266,6 +279,12 @@ class App:
             d = wake - clock.now_ms()
             if d > 0:
                 time.sleep_ms(min(d, 50))
+
+    def memory_restart_due(self):
+        """Connected since boot, and the last MEMORY_RESTART_AFTER reconnects
+        ran out of memory (DeviceLink.memory_failures)."""
+        return (self.connected_once and self.edge is not None
+                and getattr(self.edge.transport, "memory_failures", 0) >= MEMORY_RESTART_AFTER)
 
     # -- OTA: the updater (uedge.ota.updater) is held only while the running
     # version is pending confirmation (its rollback timer runs); otherwise it

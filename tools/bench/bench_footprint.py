@@ -21,7 +21,9 @@ buffer; one minute offline, queued and replayed) runs on:
     and allocation per loop pass                     -> FIGURE mcu.alloc_per_pass
   * the same two unix builds with every report published over a real
     MuranoMQTT link, MQTT over TLS to the local connector (token provisioned,
-    PUBACKs awaited; mbedTLS's session and record buffers in the GC heap)
+    PUBACKs awaited; mbedTLS's session and record buffers in the GC heap); for
+    the offline minute the TLS session is closed, and a new handshake at its
+    end runs in the heap as the run has left it
                                     -> FIGURE mcu.heap.mpy_tls, mcu.heap.frozen_tls
 
 Each heap figure is the smallest GC heap area (bytes, the figure a board's

@@ -5,7 +5,9 @@ drives it): the qemu Cortex-M3 board over mpremote, or the 32-bit unix port.
 
 Phases: "load" (import the firmware's modules), "setup" (also parse the config,
 build the edge loop, transport and outbox), "run" (and run the standard
-workload: 16 channels, 10 simulated minutes, one minute offline, replayed).
+workload: 16 channels, 10 simulated minutes, one minute offline, replayed),
+"tls" (the run over MQTT/TLS to the connector: provisioning, the connect,
+and for the offline minute the session closed and a reconnect after it).
 Prints RESULT lines the host parses.
 """
 
@@ -220,8 +222,12 @@ def workload(outbox_dir, phase="run"):
         now = clock.now_ms()
         if now == OFFLINE[0]:
             edge._on_state(False, "offline")
+            if phase == "tls":
+                t.offline()  # the session really goes: a reconnect is part of the run
             t.connected = False
         elif now == OFFLINE[1]:
+            if phase == "tls":
+                t.online()
             t.connected = True
             edge._on_state(True, "back")
         before = gc.mem_alloc()

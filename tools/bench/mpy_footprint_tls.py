@@ -34,6 +34,22 @@ class TlsTransport:
             raise OSError("no MQTT/TLS connection to %s:%s" % (self.link.host, self.link.port))
         self.connected = True
 
+    def offline(self):
+        """The connector goes away: the TLS session is closed (its heap given
+        back, the TLS reserve taken again). What was not acknowledged yet is
+        queued by the edge loop and published again after the reconnect."""
+        self.link.close()
+        self.connected = False
+        self.published = self.acks
+
+    def online(self):
+        """The connector is back: a new TLS handshake, in the heap as the
+        session and the offline minute left it."""
+        self.link.connect()
+        if not self.link.connected:
+            raise OSError("no MQTT/TLS reconnection to %s:%s" % (self.link.host, self.link.port))
+        self.connected = True
+
     def _ack(self, mid):
         self.acks += 1
 

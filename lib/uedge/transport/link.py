@@ -164,6 +164,7 @@ class DeviceLink:
         self.on_ack = None
         self.on_state = None
         self.attempts = 0
+        self.memory_failures = 0  # connect attempts in a row that found no heap (MemoryError)
         self.last_error = None
         self._log = log
         self._want = True
@@ -230,6 +231,7 @@ class DeviceLink:
         every second; it is once the link has stayed up stable_ms (_stable)."""
         self._up_since = -1  # stamped by the first _stable(now), in the poll's time base
         self.last_error = None
+        self.memory_failures = 0
         self._state(True, "connected")
 
     def _stable(self, now):
@@ -267,6 +269,7 @@ class DeviceLink:
             # back off like any failed connect, never retry in a tight loop
             gc.collect()
             d = self.backoff.failed(now)
+            self.memory_failures += 1
             self.last_error = "out of memory"
             self._note("connect failed: out of memory; retry in %d ms" % d)
             self._state(False, self.last_error)

@@ -18,8 +18,10 @@ try:
     import errno
 
     _EAGAIN = (errno.EAGAIN, getattr(errno, "EWOULDBLOCK", errno.EAGAIN), errno.EINPROGRESS)
+    _ENOMEM = errno.ENOMEM
 except ImportError:  # pragma: no cover
     _EAGAIN = (11, 115)
+    _ENOMEM = 12
 
 
 # A board's watchdog is fed by its main loop; the steps that block (TCP connect,
@@ -270,8 +272,13 @@ def _wrap_tls(sock, host, p):
     _release()
     try:
         s = _handshake(sock, host, p)
-    except BaseException:
+    except BaseException as e:
         _refill()  # a failed handshake gives its heap back
+        if isinstance(e, OSError) and e.args and e.args[0] == _ENOMEM:
+            # mbedTLS found no block for its buffers: the caller's out-of-memory
+            # handling applies (a backoff; uedge_fw restarts a board whose heap
+            # no longer has room for a reconnect)
+            raise MemoryError("no heap for the TLS handshake (ENOMEM)") from None
         raise
     if _RESERVE[1]:
         _RESERVE[2].append(s)
