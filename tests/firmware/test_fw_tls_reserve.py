@@ -32,3 +32,27 @@ def test_a_tls_transport_holds_the_reserve_from_when_it_is_made():
     default = settings_mod.DEFAULTS["tls_reserve"]
     assert out == ["held mqtt True %d" % default, "held http True 8192", "held mqtt False 0", "held mqtt True 0"]
 
+
+
+TOP = """
+import gc, sys, uctypes
+sys.path[:0] = [%(lib)r]
+from uedge.transport import net
+held = []
+for _ in range(3):
+    net.tls_reserve(0)
+    net.tls_reserve(16384)
+    block = net._RESERVE[0]
+    after = bytearray(2048)  # what the edge loop allocates next
+    held.append(after)
+    # the buffers' addresses (a bytearray's object and its data are two blocks)
+    print("below", uctypes.addressof(after) < uctypes.addressof(block), len(block))
+"""
+
+
+@pytest.mark.skipif(not os.path.exists(MICROPYTHON), reason="no MicroPython unix port")
+def test_the_reserve_sits_above_what_is_allocated_after_it():
+    # first fit would put the block at the start of the free run and the
+    # loop's data above it; placed at the top, the data goes below
+    out = [ln for ln in run_fw_script(TOP) if ln.startswith("below")]
+    assert out == ["below True 16384"] * 3, out
