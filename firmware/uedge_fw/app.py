@@ -1,25 +1,21 @@
 """The board application: network, time, settings, the edge loop, OTA, watchdog, LED.
 
+The start (settings, network, transport, the edge loop) is uedge_fw.start
+and an OTA check uedge_fw.ota_check: each is loaded for its job and
+released after it, so the loop holds the code of neither.
+
 main.py calls main(); any exception that escapes is logged there and the
 board restarts cleanly (machine.reset()).  Log lines on the REPL start with
 "uedge:", "net:", "ota:", "led:" so a serial console shows what happens.
 """
 
 import gc
-import sys
 import time
 
 import machine
 
 from uedge.compat import Clock, release
-from uedge.edge import Edge
-from uedge.ota import has_state
-from uedge.sync.config_sync import FileStore
-from uedge.pipeline.scheduler import Scheduler
-from uedge.transport.net import set_tick, tls_reserve
 from uedge_fw.led import StatusLed
-from uedge_fw.net import Network
-from uedge_fw.version import VERSION
 
 # "Onboard" (the board's pins) and "Modbus_RTU" (on its UARTs, "UART1", ...)
 # are imported only when a channel uses them (App.need_sources): their
@@ -53,44 +49,6 @@ class _NoWDT:
         pass
 
 
-def _reserve_tls(s):
-    """With TLS, hold the handshake's block from now (before the config_io
-    load fragments the heap) until the first handshake; again between sessions."""
-    if s["tls"] and s.get("tls_reserve"):
-        tls_reserve(s["tls_reserve"])
-
-
-def make_transport(s, clock):
-    common = dict(
-        device_id=s["device_id"],
-        auth=s["auth"],
-        credentials_path=s["token_path"],
-        ca=s.get("ca"),
-        tls=bool(s["tls"]),
-        clock=clock,
-        timeout_ms=s["timeout_ms"],
-        backoff_cap_ms=int(s["reconnect_cap_s"] * 1000),
-        log=log,
-    )
-    # receive buffers are sized by max_update (the largest config_io & co. accepted)
-    if s["protocol"] == "http":
-        from uedge.transport.murano_http import MuranoHTTP
-
-        _reserve_tls(s)
-        return MuranoHTTP(s["host"], s["port"] or None, max_response=s["max_update"], **common)
-    from uedge.transport.murano_mqtt import MuranoMQTT
-
-    if s["auth"] == "password":
-        common["password"] = s["secrets"].get("password")
-    _reserve_tls(s)
-    # replay batches are built in one buffer taken at start
-    from uedge_fw.settings import batch_buffer_bytes
-
-    return MuranoMQTT(s["host"], s["port"] or None, keepalive=s["keepalive"],
-                      max_packet=s["max_update"] + 1024,
-                      batch_buffer=batch_buffer_bytes(s), **common)
-
-
 # A board whose reconnects find no heap this many times in a row restarts,
 # once it has been connected since boot: a TLS handshake needs one block of
 # about 21 KB (mbedTLS's record buffers) plus 12 KB in pieces, and a heap
@@ -110,15 +68,11 @@ def clock_is_set(net, clock):
     return net.synced or clock.epoch_us() >= CLOCK_SET_AFTER_US
 
 
-def make_outbox(s):
-    from uedge.outbox.memory import MemoryOutbox
-    from uedge.outbox.segment import SegmentOutbox
-
-    try:
-        return SegmentOutbox(s["outbox_dir"], cap_bytes=s["outbox_bytes"], segment_bytes=4096)
-    except Exception as e:
-        log("uedge: flash queue unavailable (%s), queueing in RAM" % e)
-        return MemoryOutbox(cap_items=200)
+def net_checks(net, clock):
+    """(the transport's gate, the edge loop's clock_ok) for this network:
+    closures made here, in a module that stays, so that the start's module
+    (uedge_fw.start) is not kept alive by them once released."""
+    return (lambda: net.up), (lambda: clock_is_set(net, clock))
 
 
 class App:
@@ -154,19 +108,6 @@ class App:
                 return
             time.sleep_ms(min(50, end - now))
 
-    def load_settings(self):
-        """The settings (uedge_fw.settings: imported for this, released once the
-        transport is made)."""
-        from uedge_fw import settings
-
-        while True:
-            try:
-                return settings.load()
-            except settings.SettingsError as e:
-                log("uedge: ERROR %s" % e)
-                self.led.set("error", self.clock.now_ms())
-                self.wait(10000)
-
     def need_sources(self, apps):
         """Edge calls this with the applications a config_io uses, before parsing it."""
         global HAVE_RTU, HAVE_ONBOARD
@@ -187,68 +128,15 @@ class App:
             log("uedge: Modbus_RTU loaded")
 
     def run(self, should_stop=None):
+        from uedge_fw import start
+
+        try:
+            edge, net = start.start(self)
+        finally:
+            del start
+            release("uedge_fw.start")
+        gc.collect()
         clock = self.clock
-        b = self.board
-        log(
-            "uedge: firmware %s on %s (%s), reset cause %s"
-            % (VERSION, getattr(b, "DESCRIPTION", b.NAME), sys.platform, machine.reset_cause())
-        )
-        self.led.set("no_network", clock.now_ms())
-        s = self.load_settings()
-        self.settings = s
-        if s.get("gc_threshold"):
-            gc.threshold(s["gc_threshold"])  # collect early: the heap stays in fewer pieces
-        gc.collect()
-        log("uedge: heap %d B free, %d B in use; a collection every %s" % (
-            gc.mem_free(), gc.mem_alloc(),
-            "%d B allocated" % s["gc_threshold"] if s.get("gc_threshold") else "time the heap is full"))
-        if s.get("wdt", True):
-            wdt_ms = getattr(b, "WDT_TIMEOUT_MS", 8000)
-            self.wdt = machine.WDT(timeout=wdt_ms)
-            # connect, the TLS handshake, provisioning and waits for CONNACK /
-            # SUBACK feed the watchdog themselves, each blocking socket call
-            # at most a quarter of its period: a slow or silent connector
-            # costs a failed attempt and a backoff, never a reset loop
-            set_tick(self.wdt.feed, wdt_ms // 4)
-        self.ota_check_ms = int((s.get("ota") or {}).get("check_s", 3600) * 1000)
-        if has_state():
-            u = self.new_updater()
-            u.start(clock.now_ms())
-            log("uedge: running version %s (%s)" % (u.version, "pending confirmation" if u.pending else "confirmed"))
-            self.keep_updater(u)
-            del u
-        else:  # no update ever installed: the factory image, confirmed; no updater loaded
-            log("uedge: running version %s (factory image)" % VERSION)
-
-        net = Network(b, s, log=log)
-        self.net = net
-        # Wait (bounded) for the network and a clock sync before sampling, so
-        # the first reports carry real timestamps.
-        deadline = clock.now_ms() + int(s["ntp_wait_s"] * 1000)
-        while not net.synced and clock.now_ms() < deadline and net.state != "no_config":
-            now = clock.now_ms()
-            net.poll(now)
-            self.led.set("no_network" if not net.up else "connecting", now)
-            self.wait(50)
-            if self.rollback_due(clock.now_ms()):
-                self.restart("ota rollback")
-        if not net.synced:
-            log("uedge: WARNING starting without a time sync")
-
-        transport = make_transport(s, clock)
-        transport.gate = lambda: net.up  # no connect attempt without a link (DeviceLink.gate)
-        release("uedge_fw.settings")
-        sched = Scheduler(clock, reuse_report=True)  # each report is encoded before the next poll
-        store = FileStore(s["config_io_path"], s["config_applications_path"])
-        self.edge = edge = Edge(clock, sched, transport, make_outbox(s), store=store, log=Log(),
-                                batch_items=s["batch_items"], batch_bytes=s["batch_bytes"],
-                                # a replay message, encoded (form encoding triples some bytes)
-                                message_bytes=3 * s["batch_bytes"],
-                                max_inflight=s["max_inflight"], need_sources=self.need_sources,
-                                clock_ok=lambda: clock_is_set(net, clock))
-        edge.start()
-        log("uedge: edge loop started (Onboard and Modbus_RTU sources load when a channel uses them)")
-        gc.collect()
         last_gc = clock.now_ms()
         while not (should_stop and should_stop()):
             now = clock.now_ms()
@@ -288,15 +176,7 @@ class App:
 
     # -- OTA: the updater (uedge.ota.updater) is held only while the running
     # version is pending confirmation (its rollback timer runs); otherwise it
-    # is made for an update check and released after it
-
-    def new_updater(self):
-        from uedge.ota import updater
-
-        o = self.settings.get("ota") or {}
-        b = self.board
-        return updater.Updater("", o.get("name") or getattr(b, "BUNDLE_NAME", "uedge-" + b.NAME), VERSION,
-                               confirm_timeout_s=o.get("confirm_s", 300), log=log, tick=self.wdt.feed)
+    # is made for an update check (uedge_fw.ota_check) and released after it
 
     def keep_updater(self, u):
         """Hold u while its version is pending confirmation, else let it go."""
@@ -307,25 +187,20 @@ class App:
         release("uedge.ota.updater")
         release("uedge.ota.files")
 
+    def check_ota(self, now):
+        from uedge_fw import ota_check
+
+        try:
+            v = ota_check.check(self, now)
+        finally:
+            del ota_check
+            release("uedge_fw.ota_check")
+        if v:
+            self.restart("ota: switching to %s" % v)
+
     def rollback_due(self, now):
         """A pending version that has not reached the connector in time was rolled back."""
         return self.updater is not None and self.updater.poll(now)
-
-    def check_ota(self, now):
-        self.next_ota_ms = now + self.ota_check_ms
-        self.feed(now)
-        try:
-            u = self.updater or self.new_updater()
-            v = u.update(self.edge.transport, lambda v: self.led.set("ota", now))
-            self.keep_updater(u)
-            del u
-        finally:
-            # the content listing and download code, loaded for the check
-            release("uedge.transport.mqtt_content")
-            release("uedge.transport.http_content")
-            self.feed(self.clock.now_ms())
-        if v:
-            self.restart("ota: switching to %s" % v)
 
     def restart(self, why):
         log("uedge: restarting: %s" % why)

@@ -54,8 +54,12 @@ import sys
 sys.path[:0] = [%(lib)r, %(fw)r, %(board)r]
 import board
 from uedge_fw import app
+from uedge_fw import start  # App.run: for the start, released after it
+from uedge.compat import release
 from uedge.transport import murano_mqtt
 from uedge.outbox import segment
+del start
+release("uedge_fw.start")
 print("loaded", " ".join(sorted(m for m in sys.modules if m.startswith("uedge"))))
 """
 
@@ -64,7 +68,8 @@ print("loaded", " ".join(sorted(m for m in sys.modules if m.startswith("uedge"))
 ON_DEMAND = ("uedge.pipeline.control", "uedge.sync.config_update", "uedge.transport.mqtt_provision",
              "uedge.transport.mqtt_content", "uedge_fw.settings", "uedge.config.config_io",
              "uedge.config.json_reader", "uedge.config.config_applications", "uedge.ota.fetch",
-             "uedge.transport.http_client", "uedge.sources.onboard", "uedge.ota.updater", "uedge.sync.status")
+             "uedge.transport.http_client", "uedge.sources.onboard", "uedge.ota.updater", "uedge.sync.status",
+             "uedge_fw.ota_check", "uedge_fw.start")
 # loaded the first time a report gathers that way: HTTP record slots, live
 # batches (Edge(live_batch_ms=...)); a board's MQTT loop does neither
 GATHER = ("uedge.sync.record_slots", "uedge.sync.live_batch")

@@ -13,7 +13,7 @@ from uedge_fw import settings as settings_mod  # noqa: E402
 SCRIPT = """
 import sys
 sys.path[:0] = [%(lib)r, %(fw)r, %(board)r]
-from uedge_fw import app, settings
+from uedge_fw import settings, start
 from uedge.compat import Clock
 from uedge.transport import net
 for proto, tls, reserve in (("mqtt", True, None), ("http", True, 8192), ("mqtt", False, None), ("mqtt", True, 0)):
@@ -21,7 +21,7 @@ for proto, tls, reserve in (("mqtt", True, None), ("http", True, 8192), ("mqtt",
     s = dict(settings.DEFAULTS, device_id="d1", host="127.0.0.1", port=1, protocol=proto, tls=tls, secrets={})
     if reserve is not None:
         s["tls_reserve"] = reserve
-    app.make_transport(s, Clock())
+    start.make_transport(s, Clock())
     print("held", proto, tls, net.tls_reserved())
 """
 

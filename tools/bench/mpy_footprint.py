@@ -34,6 +34,7 @@ def _board_modules():
     here) -> the settings the firmware would start with (the defaults)."""
     import board  # noqa: F401  (app.main imports the board profile)
     from uedge_fw import app  # noqa: F401  (module level imports of the firmware)
+    from uedge_fw import start  # noqa: F401  (App.run: loaded for the start, released after edge.start())
     from uedge_fw import settings
 
     d = dict(settings.DEFAULTS)
@@ -129,7 +130,7 @@ def workload(outbox_dir, phase="run"):
         # the module loading.
         _HELD.append(_fill_leaving(int(phase[5:])))
     print("LOADED " + " ".join(sorted(k for k in sys.modules if k.startswith("uedge") or k == "board")))
-    from uedge.compat import FakeClock
+    from uedge.compat import FakeClock, release
     from uedge.edge import Edge
     from uedge.outbox.segment import SegmentOutbox
     from uedge.pipeline.scheduler import Scheduler
@@ -196,6 +197,7 @@ def workload(outbox_dir, phase="run"):
                 need_sources=lambda apps: None,  # the bench's Simulated is loaded: Edge reads the names
                 **edge_kw)
     edge.start()
+    release("uedge_fw.start")  # as App.run once the edge loop started
     if edge.config is None:
         print("RESULT incomplete config_io not applied: %s" % edge.last_error)
         return

@@ -11,7 +11,7 @@ class TlsTransport:
         from uedge.transport.net import tls_reserve
 
         host, port, dev, cred, ca = tls
-        # as uedge_fw.app.make_transport: the handshake's block is held back
+        # as uedge_fw.start.make_transport: the handshake's block is held back
         # from here, before the config_io load fragments the heap
         tls_reserve(reserve)
         self.link = MuranoMQTT(host, int(port), dev, auth="token", credentials_path=cred, ca=ca,
