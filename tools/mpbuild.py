@@ -261,6 +261,13 @@ def _manifest_frozen(kind):
     return os.path.join(ROOT, "tools", "manifests", "%s_frozen.py" % kind)
 
 
+def _stock_mpy_cross(mp):
+    """The ports' own mpy-cross (mpy-cross/build/mpy-cross, what their frozen
+    rules call), built as a step of its own: built from a port's make it
+    would inherit that port's BUILD= and land where the port does not look."""
+    return (["make", "-C", os.path.join(mp, "mpy-cross"), "BUILD=build", "-j" + JOBS], None)
+
+
 def plan(target, src):
     """(build dir, make/cmake commands, product path) for a target."""
     mp = os.path.join(src, "micropython")
@@ -279,7 +286,7 @@ def plan(target, src):
             extra = ["FROZEN_MANIFEST=" + os.path.join(ROOT, "tools", "manifests", "unix_board.py")]
         build = "build-uedge-%s-%s" % (target, _cfg_hash(*(args + extra)))
         cmd = ["make", "-C", os.path.join(mp, "ports", "unix"), "BUILD=" + build, "-j" + JOBS] + args + extra
-        return [(cmd, None)], os.path.join(mp, "ports", "unix", build, "micropython")
+        return [_stock_mpy_cross(mp), (cmd, None)], os.path.join(mp, "ports", "unix", build, "micropython")
     if target in ("qemu", "qemu-frozen"):
         extra = []
         if target == "qemu-frozen":
@@ -287,7 +294,7 @@ def plan(target, src):
         build = "build-uedge-%s-%s" % (target, _cfg_hash(_tree_hash(QEMU_BOARD), *extra))
         cmd = ["make", "-C", os.path.join(mp, "ports", "qemu"), "BOARD=UEDGE_QEMU_M3", "BOARD_DIR=" + QEMU_BOARD,
                "BUILD=" + build, "-j" + JOBS] + extra
-        return [(cmd, None)], os.path.join(mp, "ports", "qemu", build, "firmware.elf")
+        return [_stock_mpy_cross(mp), (cmd, None)], os.path.join(mp, "ports", "qemu", build, "firmware.elf")
     if target == "picotool":
         bdir = os.path.join(cache, "picotool-build")
         prefix = os.path.join(cache, "picotool")
@@ -303,7 +310,7 @@ def plan(target, src):
         prefix = os.path.join(cache, "picotool")
         cmd = ["make", "-C", os.path.join(mp, "ports", "rp2"), "BOARD_DIR=" + RP2_BOARD, "BUILD=" + build,
                "picotool_DIR=" + os.path.join(prefix, "lib", "cmake", "picotool"), "-j" + JOBS]
-        return [(cmd, None)], os.path.join(mp, "ports", "rp2", build, "firmware.uf2")
+        return [_stock_mpy_cross(mp), (cmd, None)], os.path.join(mp, "ports", "rp2", build, "firmware.uf2")
     raise BuildError("mpbuild: unknown target %r (have %s)" % (target, ", ".join(TARGETS)))
 
 
