@@ -215,6 +215,24 @@ def test_tls_verifies_ca_and_hostname(broker, tmp_path):
         wrong_name.connect()
 
 
+def test_a_closed_tls_socket_is_not_kept_until_the_next_connect(broker):
+    """After close() nothing in the client refers to the TLS socket: on a
+    board its context and certificate chain go back to the heap before the
+    reconnect's handshake needs it."""
+    import gc
+    import weakref
+
+    c = MQTTClient("", "localhost", broker.tls_port, ssl=True, ssl_params={"ca": broker.ca_path})
+    for close in (c.disconnect, c.close):
+        c.connect()
+        c.publish("t", "x")
+        ref = weakref.ref(c.sock)
+        close()
+        gc.collect()
+        assert ref() is None, "the closed TLS socket is still referenced"
+        assert c._read is None and c._write_fn is None
+
+
 def test_tls_client_certificate(tmp_path):
     from peers.mosquitto import make_client_cert
 
