@@ -73,8 +73,10 @@ class MuranoMQTT(DeviceLink):
         self.max_packet = DEFAULT_MAX_UPDATE + 1024 if max_packet is None else max_packet
         self.subscriptions = subscribe
         # batch_buffer: a buffer taken now, while a board's heap is whole, for replay
-        # batches (MicroPython); one too large or sent while it is unacked gets its own
-        self._batch_buf = bytearray(batch_buffer) if batch_buffer and MICROPYTHON else None
+        # batches (MicroPython); one too large or sent while it is unacked gets its own.
+        # A connect gives it up for its TLS handshake and takes it again after (_rebatch).
+        self._batch_n = batch_buffer if MICROPYTHON else 0
+        self._batch_buf = bytearray(batch_buffer) if self._batch_n else None
         self._batch_pid = 0
         if auth == "password" and password:
             if len(password) < 20:
@@ -172,6 +174,9 @@ class MuranoMQTT(DeviceLink):
             # goes out again once. Packet ids go on from the old session.
             old.forget_pending()
             c.resume_pids(old)
+            # the old client's buffers are garbage before the handshake, not after it
+            self._client = old = None
+        self._batch_buf = None  # its block is free for the handshake (taken again by _rebatch)
         c.set_callback(self._on_msg)
         c.on_puback = self._on_puback
         c.on_oversize = self._on_oversize
@@ -199,8 +204,18 @@ class MuranoMQTT(DeviceLink):
         self._client = c
         self._content_subscribed = False
         self._pw_tried = True  # the password works: never provision it again
+        self._rebatch()
         self._up()
         return True
+
+    def _rebatch(self):
+        """The replay batch buffer again, once the handshake has given back its
+        pieces; without room for it, each batch gets a buffer of its own."""
+        if self._batch_n and self._batch_buf is None:
+            try:
+                self._batch_buf = bytearray(self._batch_n)
+            except MemoryError:
+                self._batch_buf = None
 
     def close(self):
         self._want = False
