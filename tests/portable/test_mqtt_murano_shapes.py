@@ -151,3 +151,57 @@ def test_replay_batches_reuse_one_buffer_once_acknowledged():
         assert m._batch_buf is not None and len(m._batch_buf) == 512
     else:
         assert m._batch_buf is None  # a gateway builds each message as a str
+
+
+class _Session(_Client):
+    """A client whose connect() reports what MuranoMQTT still held during it."""
+
+    def __init__(self, link, seen):
+        _Client.__init__(self)
+        self.link, self.seen = link, seen
+        self.connected = False
+        self._pid = 7
+        self._rx = None
+        self.max_packet = 0
+        self.sock = None
+
+    def set_callback(self, f):
+        pass
+
+    def connect(self, clean_session=True):
+        self.seen.append((self.link._client, self.link._batch_buf))
+        self.connected = True
+
+    def subscribe(self, topic):
+        pass
+
+    def close(self):
+        self.connected = False
+
+    def disconnect(self):
+        self.close()
+
+    def forget_pending(self):
+        pass
+
+    def resume_pids(self, old):
+        self._pid = old._pid
+
+
+def test_a_reconnect_holds_neither_the_old_client_nor_the_batch_buffer_during_the_handshake():
+    m = MuranoMQTT("h", None, "0001", auth="token", batch_buffer=512)
+    m._secret = "t" * 20
+    seen = []
+    m._new_client = lambda *a, **k: _Session(m, seen)
+    m.connect()
+    first = m._client
+    m._client.close()  # the link drops
+    m.connect()
+    assert len(seen) == 2
+    assert seen[1][0] is None, "the old client is still held during the handshake"
+    assert seen[0][1] is None and seen[1][1] is None, "the batch buffer is held during the handshake"
+    assert m._client is not first and m._client._pid == 7
+    if sys.implementation.name == "micropython":
+        assert m._batch_buf is not None and len(m._batch_buf) == 512  # taken again after it
+    else:
+        assert m._batch_buf is None
