@@ -8,14 +8,15 @@ settings.json (written by `make provision`, copied by `make flash`):
    "outbox_bytes": 65536, "wdt": true, "reconnect_cap_s": 300,
    "timeout_ms": 5000, "keepalive": 60, "ntp_wait_s": 20,
    "max_update": 16384, "batch_items": 16, "batch_bytes": 4096, "max_inflight": 8,
-   "tls_reserve": 26624, "gc_threshold": 16384}
+   "tls_reserve": 22528, "gc_threshold": 16384}
 max_update: the largest config_io / config_applications / data_out the board
 accepts (bytes; sizes the transport's receive buffers).  batch_items and
 batch_bytes bound one replay of queued reports, max_inflight the reports
 awaiting their acknowledgement: together they bound the heap the loop needs.
 tls_reserve: bytes held back from start for the TLS handshake (uedge.transport.net
-tls_reserve; what mbedTLS needs for one with the connector's certificate
-chain; 0: none).
+tls_reserve: mbedTLS's two record buffers, 16 KB in and 4 KB out, 21,162 B
+with their headers, and a little more; the context with its CA is made beside
+it; 0: none).
 gc_threshold: a garbage collection after every gc_threshold bytes allocated
 (gc.threshold; 0: only when the heap is full, MicroPython's default). Earlier
 collections leave the heap in fewer pieces: the start, with its config_io
@@ -50,7 +51,7 @@ DEFAULTS = {
     "batch_items": 16,
     "batch_bytes": 4096,
     "max_inflight": 8,
-    "tls_reserve": 26624,
+    "tls_reserve": 22528,
     "gc_threshold": 16384,
 }
 

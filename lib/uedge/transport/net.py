@@ -309,14 +309,22 @@ def _ascii(name):
 
 
 def _wrap_tls(sock, host, p):
-    """sock wrapped in TLS, the handshake done. On MicroPython it runs in the
-    TLS reserve's block (given up first); the reserve is taken again when
-    the handshake fails or once its socket is closed (close_socket)."""
+    """sock wrapped in TLS, the handshake done. On MicroPython the context
+    (its CA and client certificate parsed) is made first, outside the TLS
+    reserve, then the handshake runs in the reserve's block (given up right
+    before it), which mbedTLS's record buffers then find whole; the reserve
+    is taken again when the handshake fails or once its socket is closed
+    (close_socket)."""
     if not MICROPYTHON:
-        return _handshake(sock, host, p)
-    _release()
+        return _context(p).wrap_socket(sock, server_hostname=_ascii(p.get("server_hostname", host)))
     try:
-        s = _handshake(sock, host, p)
+        try:
+            ctx = _context(p)
+        except MemoryError:
+            _release()  # no room beside the reserve: the context takes from it
+            ctx = _context(p)
+        _release()
+        s = ctx.wrap_socket(sock, server_hostname=p.get("server_hostname", host))
     except BaseException as e:
         _refill()  # a failed handshake gives its heap back
         if isinstance(e, OSError) and e.args and e.args[0] == _ENOMEM:
@@ -330,14 +338,14 @@ def _wrap_tls(sock, host, p):
     return s
 
 
-def _handshake(sock, host, p):
+def _context(p):
+    """The client TLS context for ssl_params p: verification (CA), client certificate."""
     ssl = _TLS[0]
     if ssl is None:
         import ssl
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     verify = p.get("verify", True)
-    hostname = p.get("server_hostname", host)
     if MICROPYTHON:
         ctx.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
     else:
@@ -364,7 +372,7 @@ def _handshake(sock, host, p):
             ctx.load_cert_chain(pem_to_der(_read_file(p["cert"])), pem_to_der(_read_file(p["key"])))
         else:
             ctx.load_cert_chain(p["cert"], p["key"])
-    return ctx.wrap_socket(sock, server_hostname=_ascii(hostname))
+    return ctx
 
 
 # ---------------------------------------------------------------- client
