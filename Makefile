@@ -4,7 +4,7 @@ BIN   := $(VENV)/bin
 PY    := $(BIN)/python
 BOARD ?= rp2040
 PORT  ?=
-OPT   ?= 0
+OPT   ?= 3
 
 .PHONY: setup test lint test-cpython test-micropython test-qemu mpy-check micropython firmware bench demo build flash provision hil clean
 

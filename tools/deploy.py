@@ -89,9 +89,11 @@ def module_name(dest):
 
 
 # mpy-cross optimisation level of the board's .mpy files (make build/flash OPT=N,
-# deploy.py --opt N): 0 keeps line numbers in tracebacks and asserts; 3 drops
-# both (about 3 KB less heap for the modules a board loads, see docs/firmware.md).
-OPT = [0]
+# deploy.py --opt N): 3 (the default) drops line numbers and asserts, 0 keeps
+# them for debugging. -O3 takes about 3 KB less heap for the modules a board
+# loads (docs/firmware.md); tracebacks and crash.txt still name the function
+# and module.
+OPT = [3]
 
 
 def set_opt(level):
@@ -106,7 +108,7 @@ def compile_one(src, dst, arch, mpy_cross=None, source_name=None, opt=None):
     module's dotted name, a string the board holds anyway (its __name__), so
     each loaded module costs one string less on the heap than its path would,
     and no build machine path ends up in the image. opt: mpy-cross -O level
-    (default OPT, 0)."""
+    (default OPT, 3)."""
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     cmd = [mpy_cross or tool("mpy-cross"), "-march=" + arch, "-o", dst]
     level = OPT[0] if opt is None else opt
@@ -287,8 +289,8 @@ def main(argv=None):
     p.add_argument("--port", default="", help="serial port for flash, or dir:PATH")
     p.add_argument("--out", help="build directory (default build/<board>)")
     p.add_argument("--version", help="bundle: the version to build and pack")
-    p.add_argument("--opt", default="0", help="mpy-cross -O level of the .mpy files (0..3; 3: no line "
-                   "numbers in tracebacks, no asserts, less heap); make build/flash OPT=3")
+    p.add_argument("--opt", default="3", help="mpy-cross -O level of the .mpy files (0..3; default 3: no "
+                   "line numbers in tracebacks, no asserts, less heap; 0 to debug); make build/flash OPT=0")
     p.add_argument("--device-id")
     p.add_argument("--host")
     p.add_argument("--mqtt-port", type=int)

@@ -1,5 +1,6 @@
-"""tools/deploy.py --opt (make build/flash OPT=3): the board's .mpy files
-compiled with mpy-cross -O3 carry no line numbers and no asserts."""
+"""tools/deploy.py --opt (make build/flash OPT=N, default 3): the board's .mpy
+files compiled with mpy-cross -O3 carry no line numbers and no asserts; OPT=0
+keeps both for debugging."""
 import os
 import subprocess
 import sys
@@ -17,16 +18,17 @@ def _total(sizes):
     return sum(v for k, v in sizes.items() if k.endswith(".mpy"))
 
 
-def test_opt_3_builds_smaller_mpy_files_and_0_is_the_default(tmp_path):
+def test_opt_3_is_the_default_and_builds_smaller_mpy_files_than_0(tmp_path):
+    assert deploy.OPT[0] == 3
     try:
-        plain = deploy.build("rp2040", str(tmp_path / "o0"), quiet=True)
-        deploy.set_opt(3)
         opt = deploy.build("rp2040", str(tmp_path / "o3"), quiet=True)
-    finally:
         deploy.set_opt(0)
+        plain = deploy.build("rp2040", str(tmp_path / "o0"), quiet=True)
+    finally:
+        deploy.set_opt(3)
     assert sorted(plain) == sorted(opt)
     assert _total(opt) < _total(plain)
-    assert deploy.OPT[0] == 0
+    assert deploy.OPT[0] == 3
     with pytest.raises(SystemExit):
         deploy.set_opt(4)
 

@@ -283,11 +283,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--step", type=int, default=1024, help="heap search resolution in bytes")
     p.add_argument("--only", default="mpy,frozen,romfs,unix,tls", help="comma list of: mpy, frozen, romfs, unix, tls")
-    p.add_argument("--opt", default="0", help="mpy-cross -O level of the board's .mpy files (deploy.py --opt)")
+    p.add_argument("--opt", default=str(deploy.OPT[0]),
+                   help="mpy-cross -O level of the board's .mpy files (deploy.py --opt, default %d)" % deploy.OPT[0])
     a = p.parse_args(argv)
     deploy.set_opt(a.opt)
-    if deploy.OPT[0]:
-        print("footprint: .mpy files compiled with mpy-cross -O%d" % deploy.OPT[0])
+    print("footprint: .mpy files compiled with mpy-cross -O%d" % deploy.OPT[0])
     want = set(a.only.split(","))
     print("footprint: standard workload (%s); modules a board holds: %d (%s ...)"
           % ("16 channels, 10 simulated minutes, 1 minute offline then replayed", len(modules()),
