@@ -43,25 +43,6 @@ def read_record(f, pos, hdr):
     return (ts, payload, True, pos + HDR_LEN + n)
 
 
-def resync(f, pos, hdr):
-    """Offset of the next valid record at or after pos, -1 if none."""
-    while True:
-        f.seek(pos)
-        chunk = f.read(4096)
-        if not chunk:
-            return -1
-        i = 0
-        while True:
-            i = chunk.find(MAGIC, i)
-            if i < 0:
-                break
-            rec = read_record(f, pos + i, hdr)
-            if rec is not None and rec[0] is not None:
-                return pos + i
-            i += 1
-        pos += max(1, len(chunk) - 1)
-
-
 class Opener:
     def __init__(self):
         self.reserve = None

@@ -4,7 +4,8 @@ import binascii
 import os
 import struct
 
-from uedge.outbox.files import HDR_LEN, MAGIC, MAX_RECORD, CursorLog, Opener, read_record, resync
+from uedge.compat import release
+from uedge.outbox.files import HDR_LEN, MAGIC, MAX_RECORD, CursorLog, Opener, read_record
 from uedge.outbox import Outbox
 
 # -- segment files ------------------------------------------------------------
@@ -29,11 +30,16 @@ from uedge.outbox import Outbox
 # an older segment, the previous write handle handed over at rotation. The
 # only run-time open is a new segment's, through files.Opener.
 
-def _size(path):
+def _recover(step, *args):
+    """The start's scan and the damage recovery (uedge.outbox.segment_scan):
+    loaded for the step, released after it on a board, so a steady loop does
+    not hold their code."""
+    from uedge.outbox import segment_scan
+
     try:
-        return os.stat(path)[6]
-    except OSError:
-        return 0
+        return getattr(segment_scan, step)(*args)
+    finally:
+        release("uedge.outbox.segment_scan")
 
 
 class SegmentOutbox(Outbox):
@@ -118,67 +124,11 @@ class SegmentOutbox(Outbox):
         self._log.write(self._cur, self.dropped, self.corrupted, compact)
 
     def _load(self):
-        seqs = self._segments()
-        cur = self._log.read()
-        if cur is not None:
-            cur, self.dropped, self.corrupted = cur
-        if cur is None or cur[0] not in seqs:
-            cur = (seqs[0], 0) if seqs else (1, 0)
-        # segments older than the cursor were delivered: remove leftovers
-        for s in seqs:
-            if s < cur[0]:
-                self._remove(s)
-        seqs = [s for s in seqs if s >= cur[0]]
-        self._cur = cur
-        tail_ok = True
-        for s in seqs:
-            start = cur[1] if s == cur[0] else 0
-            n, end, clean = self._scan(s, start)
-            self._counts[s] = n
-            self._sizes[s] = _size(self._seg(s))
-            tail_ok = clean and end == self._sizes[s]
-        if seqs and tail_ok and self._sizes[seqs[-1]] < self.segment_bytes:
-            self._wseq = seqs[-1]
-            self._wsize = self._sizes[seqs[-1]]
-        else:
-            # torn or full tail: never append after damage, start afresh
-            self._wseq = (seqs[-1] + 1) if seqs else cur[0]
-            self._wsize = 0
-            self._counts[self._wseq] = 0
-            self._sizes[self._wseq] = 0
-        if not seqs:
-            self._cur = (self._wseq, 0)
-
-    def _scan(self, seq, start):
-        """Count readable records from start; returns (count, end, clean)."""
-        n, pos, clean = 0, start, True
-        try:
-            f = open(self._seg(seq), "rb")
-        except OSError:
-            return 0, 0, True
-        try:
-            while True:
-                rec = self._read_at(f, pos)
-                if rec is None:
-                    break
-                if rec[0] is None:  # damaged: resync
-                    clean = False
-                    nxt = self._resync(f, pos + 1)
-                    if nxt < 0:
-                        break
-                    pos = nxt
-                    continue
-                n += 1
-                pos = rec[3]
-        finally:
-            f.close()
-        return n, pos, clean
+        """The segments and the cursor as the last run left them (at start)."""
+        _recover("load", self)
 
     def _read_at(self, f, pos):
         return read_record(f, pos, self._rbuf)
-
-    def _resync(self, f, pos):
-        return resync(f, pos, self._rbuf)
 
     def _remove(self, seq):
         if seq == self._rseq:
@@ -305,28 +255,7 @@ class SegmentOutbox(Outbox):
 
     def _skip_damage(self, f, seq, pos):
         """The oldest record is unreadable: count it, move the cursor past it."""
-        nxt = self._resync(f, pos + 1)
-        self.corrupted += 1
-        self.last_error = "queue record at %s offset %d is damaged; skipped" % (self._seg(seq), pos)
-        if nxt < 0:
-            # rest of this segment is unreadable
-            if seq != self._wseq:
-                self._counts[seq] = 0
-                self._remove(seq)
-                rest = sorted(self._counts)
-                self._cur = (rest[0], 0) if rest else (self._wseq, self._wsize)
-            else:
-                self._cur = (seq, self._wsize)
-                self._counts[seq] = 0
-            self._write_cursor()
-            return -1
-        self._cur = (seq, nxt)
-        # recount this segment from the new cursor (the damage hid an unknown
-        # number of records)
-        n, _end, _clean = self._scan(seq, nxt)
-        self._counts[seq] = n
-        self._write_cursor()
-        return nxt
+        return _recover("skip_damage", self, f, seq, pos)
 
     def ack(self, keys):
         # nothing is allocated before the cursor moves but the new cursor
