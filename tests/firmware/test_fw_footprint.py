@@ -69,7 +69,8 @@ ON_DEMAND = ("uedge.pipeline.control", "uedge.sync.config_update", "uedge.transp
              "uedge.transport.mqtt_content", "uedge_fw.settings", "uedge.config.config_io",
              "uedge.config.json_reader", "uedge.config.config_applications", "uedge.ota.fetch",
              "uedge.transport.http_client", "uedge.sources.onboard", "uedge.ota.updater", "uedge.sync.status",
-             "uedge_fw.ota_check", "uedge_fw.start", "uedge.outbox.segment_scan")
+             "uedge_fw.ota_check", "uedge_fw.start", "uedge.outbox.segment_scan",
+             "uedge.transport.tls_setup")
 # loaded the first time a report gathers that way: HTTP record slots, live
 # batches (Edge(live_batch_ms=...)); a board's MQTT loop does neither
 GATHER = ("uedge.sync.record_slots", "uedge.sync.live_batch")

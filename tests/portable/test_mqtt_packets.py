@@ -1,7 +1,7 @@
 from ptest import raises
 
 from uedge.transport import mqtt_packets
-from uedge.transport import net
+from uedge.transport import tls_setup
 from uedge.transport.net import MQTTAuthError, MQTTException
 
 
@@ -153,8 +153,8 @@ def test_connack_codes_map_to_clear_errors():
 
 def test_pem_to_der_extracts_first_block():
     pem = b"-----BEGIN CERTIFICATE-----\nAAEC\nAw==\n-----END CERTIFICATE-----\n"
-    assert net.pem_to_der(pem) == b"\x00\x01\x02\x03"
-    assert net.pem_to_der(b"\x30\x82") == b"\x30\x82"
+    assert tls_setup.pem_to_der(pem) == b"\x00\x01\x02\x03"
+    assert tls_setup.pem_to_der(b"\x30\x82") == b"\x30\x82"
 
 
 def _client_fed(max_packet, chunks):

@@ -12,7 +12,7 @@ try:
 except ImportError:
     import socket
 
-from uedge.compat import MICROPYTHON
+from uedge.compat import MICROPYTHON, release
 
 try:
     import errno
@@ -168,11 +168,6 @@ def is_wouldblock(e):
     return bool(e.args) and e.args[0] in _EAGAIN
 
 
-def _read_file(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def open_connection(host, port, use_ssl=False, ssl_params=None, timeout_s=10, nodelay=True):
     """TCP (+TLS) connection to host:port, blocking with timeout_s until established.
 
@@ -277,25 +272,6 @@ def send_all(sock, write_fn, data, length, clock, timeout_ms, fail):
         tick()
 
 
-def pem_to_der(data):
-    """First PEM block of data as DER (MicroPython's mbedtls binding takes DER)."""
-    import binascii
-
-    if data[:5] != b"-----":
-        return data
-    body = []
-    inside = False
-    for line in data.split(b"\n"):
-        line = line.strip()
-        if line.startswith(b"-----BEGIN"):
-            inside = True
-        elif line.startswith(b"-----END"):
-            break
-        elif inside and line:
-            body.append(line)
-    return binascii.a2b_base64(b"".join(body))
-
-
 def _ascii(name):
     """CPython: an ASCII host name as bytes, which getaddrinfo and ssl take as
     they are; as text they go through the IDNA codec (stringprep, unicodedata:
@@ -315,14 +291,21 @@ def _wrap_tls(sock, host, p):
     before it), which mbedTLS's record buffers then find whole; the reserve
     is taken again when the handshake fails or once its socket is closed
     (close_socket)."""
+    from uedge.transport import tls_setup
+
     if not MICROPYTHON:
-        return _context(p).wrap_socket(sock, server_hostname=_ascii(p.get("server_hostname", host)))
+        ctx = tls_setup.context(p, _TLS[0], MQTTException)
+        return ctx.wrap_socket(sock, server_hostname=_ascii(p.get("server_hostname", host)))
     try:
         try:
-            ctx = _context(p)
-        except MemoryError:
-            _release()  # no room beside the reserve: the context takes from it
-            ctx = _context(p)
+            try:
+                ctx = tls_setup.context(p, _TLS[0], MQTTException)
+            except MemoryError:
+                _release()  # no room beside the reserve: the context takes from it
+                ctx = tls_setup.context(p, _TLS[0], MQTTException)
+        finally:
+            tls_setup = None  # noqa: F841  (its code goes before the handshake)
+            release("uedge.transport.tls_setup")
         _release()
         s = ctx.wrap_socket(sock, server_hostname=p.get("server_hostname", host))
     except BaseException as e:
@@ -336,43 +319,6 @@ def _wrap_tls(sock, host, p):
     if _RESERVE[1]:
         _RESERVE[2].append(s)
     return s
-
-
-def _context(p):
-    """The client TLS context for ssl_params p: verification (CA), client certificate."""
-    ssl = _TLS[0]
-    if ssl is None:
-        import ssl
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    verify = p.get("verify", True)
-    if MICROPYTHON:
-        ctx.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
-    else:
-        ctx.check_hostname = bool(verify)
-        ctx.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
-    cadata = p.get("cadata")
-    if cadata is None and p.get("ca"):
-        cadata = _read_file(p["ca"])
-    if verify:
-        if cadata is None:
-            if MICROPYTHON:
-                raise MQTTException("TLS needs a CA certificate (ssl_params ca= or cadata=)")
-            ctx.load_default_certs()
-        elif MICROPYTHON:
-            ctx.load_verify_locations(cadata=pem_to_der(cadata))
-        else:
-            if isinstance(cadata, (bytes, bytearray)) and cadata[:5] == b"-----":
-                cadata = cadata.decode()
-            ctx.load_verify_locations(cadata=cadata)
-    if p.get("cert"):
-        if not p.get("key"):
-            raise MQTTException("client certificate given without its key")
-        if MICROPYTHON:
-            ctx.load_cert_chain(pem_to_der(_read_file(p["cert"])), pem_to_der(_read_file(p["key"])))
-        else:
-            ctx.load_cert_chain(p["cert"], p["key"])
-    return ctx
 
 
 # ---------------------------------------------------------------- client
