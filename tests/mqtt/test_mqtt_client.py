@@ -233,6 +233,31 @@ def test_a_closed_tls_socket_is_not_kept_until_the_next_connect(broker):
         assert c._read is None and c._write_fn is None
 
 
+def test_a_callback_that_closes_the_client_ends_the_poll_cleanly(broker, peer):
+    """A message handler may close the connection in the middle of a poll
+    that has more packets waiting: the poll stops reading, and the next use
+    reports "not connected" (not an error from a closed socket's read)."""
+    c = MQTTClient("uedge-close-in-cb", broker.host, broker.port, keepalive=30)
+    c.connect()
+    got = []
+
+    def on_msg(t, m):
+        got.append(m)
+        c.close()
+
+    c.set_callback(on_msg)
+    c.subscribe("dev/in/#")
+    for i in range(3):
+        peer.publish("dev/in/x", b"m%d" % i, qos=0)
+    deadline = time.time() + 5
+    while not got and time.time() < deadline:
+        c.poll()
+        time.sleep(0.05)
+    assert got and got[0] == b"m0" and not c.connected
+    with pytest.raises(MQTTException, match="not connected"):
+        c.poll()
+
+
 def test_tls_client_certificate(tmp_path):
     from peers.mosquitto import make_client_cert
 

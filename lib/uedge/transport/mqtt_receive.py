@@ -48,11 +48,12 @@ class Receiver:
             self._rxv = memoryview(nb)
     def _fill(self):
         """Read what the socket has into the receive buffer. -> bytes read (0 = none)."""
-        if self._rx_len >= len(self._rx):
-            return 0
+        read = self._read
+        if read is None or self._rx_len >= len(self._rx):
+            return 0  # closed (by a callback during this poll), or the buffer is full
         buf = self._rxv[self._rx_len :] if self._rx_len else self._rxv
         try:
-            n = self._read(buf)
+            n = read(buf)
         except OSError as e:
             if is_wouldblock(e):
                 return 0
