@@ -215,7 +215,7 @@ class MuranoMQTT(DeviceLink):
             try:
                 self._batch_buf = bytearray(self._batch_n)
             except MemoryError:
-                self._batch_buf = None
+                pass  # stays None: record() gives each batch its own buffer
 
     def close(self):
         self._want = False
