@@ -18,6 +18,7 @@ import argparse
 import getpass
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,10 +37,12 @@ SECRETS_FILE = "secrets.json"
 
 
 def tool(name):
-    """mpy-cross / mpremote: $UEDGE_MPY_CROSS, the venv's (tools/mpbuild.py links
-    mpy-cross there from the pinned MicroPython tree), then PATH."""
-    if name == "mpy-cross" and os.environ.get("UEDGE_MPY_CROSS"):
-        return os.environ["UEDGE_MPY_CROSS"]
+    """mpy-cross / mpy-cross-stock / mpremote: $UEDGE_MPY_CROSS (and
+    $UEDGE_MPY_CROSS_STOCK), the venv's (tools/mpbuild.py links both
+    mpy-cross builds there from the pinned MicroPython tree), then PATH."""
+    env = {"mpy-cross": "UEDGE_MPY_CROSS", "mpy-cross-stock": "UEDGE_MPY_CROSS_STOCK"}.get(name)
+    if env and os.environ.get(env):
+        return os.environ[env]
     p = os.path.join(ROOT, ".venv", "bin", name)
     if os.path.exists(p):
         return p
@@ -74,6 +77,93 @@ def source_files(board):
     out.append((os.path.join(ROOT, "firmware", "boot.py"), "boot.py"))
     out.append((os.path.join(ROOT, "firmware", "main.py"), "main.py"))
     return out
+
+
+_RELEASED = re.compile(r"""release\(["']([A-Za-z0-9_.]+)["']\)""")
+
+
+def transient_modules(plan):
+    """Modules a board loads for one task and releases after: those named in
+    a release("...") call (uedge.compat.release) of the sources in plan."""
+    out = set()
+    for src, _dest in plan:
+        if src and src.endswith(".py"):
+            with open(src) as f:
+                out.update(_RELEASED.findall(f.read()))
+    return out
+
+
+def stock_mpy_cross():
+    """The stock mpy-cross of the pinned tree (strings of more than 10
+    characters stay string objects), or None when it is not at hand."""
+    env = os.environ.get("UEDGE_MPY_CROSS_STOCK")
+    if env:
+        return env
+    p = os.path.join(ROOT, ".venv", "bin", "mpy-cross-stock")
+    return p if os.path.exists(p) else None
+
+
+def _is_mpy(node):
+    """None, or the value a test of MICROPYTHON has on a board."""
+    import ast
+
+    if isinstance(node, ast.Name) and node.id == "MICROPYTHON":
+        return True
+    if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and isinstance(node.operand, ast.Name)
+            and node.operand.id == "MICROPYTHON"):
+        return False
+    return None
+
+
+def board_source(text):
+    """The source as a board compiles it: every if/elif/ternary test that is
+    MICROPYTHON or `not MICROPYTHON` (uedge.compat) is written as the True or
+    False it is on a board, a leading one of and/or is resolved, so that
+    mpy-cross drops the CPython branches (their code, names and constants
+    never reach a board's heap). Line numbers are kept."""
+    import ast
+
+    tree = ast.parse(text)
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+
+    def span(n):
+        return starts[n.lineno - 1] + n.col_offset, starts[n.end_lineno - 1] + n.end_col_offset
+
+    def src(n):
+        a, b = span(n)
+        return text[a:b]
+
+    edits = []
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.If, ast.While)):
+            v = _is_mpy(n.test)
+            if v is not None:
+                edits.append((span(n.test), "True" if v else "False"))
+        elif isinstance(n, ast.IfExp):
+            v = _is_mpy(n.test)
+            if v is not None:
+                edits.append((span(n), "(%s)" % src(n.body if v else n.orelse)))
+        elif isinstance(n, ast.BoolOp) and n.values and _is_mpy(n.values[0]) is not None:
+            v = _is_mpy(n.values[0])
+            rest = n.values[1:]
+            op = " and " if isinstance(n.op, ast.And) else " or "
+            if v == isinstance(n.op, ast.Or):  # True or ..., False and ...: decided
+                edits.append((span(n), "True" if v else "False"))
+            else:  # True and x, False or x: x
+                edits.append((span(n), "(%s)" % op.join("(%s)" % src(x) for x in rest)))
+    # innermost edits inside an outer one are dropped (the outer decides)
+    edits.sort(key=lambda e: (e[0][0], -e[0][1]))
+    keep = []
+    for e in edits:
+        if keep and e[0][0] < keep[-1][0][1]:
+            continue
+        keep.append(e)
+    for (a, b), rep in reversed(keep):
+        text = text[:a] + rep + text[b:]
+    return text
 
 
 def module_name(dest):
@@ -137,8 +227,15 @@ def build(board, out=None, version=None, quiet=False, overrides=None):
     if os.path.isdir(lib_out):
         shutil.rmtree(lib_out)
     mpy_cross = tool("mpy-cross")
+    # The modules loaded for one task and released after (the config
+    # validators, the start, provisioning, the update check ...) are
+    # compiled with the stock mpy-cross: a qstr outlives the module that made
+    # it, a string object goes with it (mpy-cross, built with every string of
+    # up to 200 characters a qstr, suits the modules that stay loaded).
+    stock = stock_mpy_cross() or mpy_cross
     sizes = {}
     plan = source_files(board)
+    transient = transient_modules(plan)
     have = set(d for _, d in plan)
     plan += [(None, d) for d in sorted(overrides) if d not in have]
     for src, dest in plan:
@@ -146,15 +243,27 @@ def build(board, out=None, version=None, quiet=False, overrides=None):
         if dest.startswith("lib/"):
             dest = dest[:-3] + ".mpy"
             dst = os.path.join(out, dest)
+            name = module_name(dest)
+            cross = stock if name in transient else mpy_cross
             if text is not None:
                 tmp = dst + ".py"
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
                 with open(tmp, "w") as f:
                     f.write(text)
-                compile_one(tmp, dst, arch, mpy_cross, module_name(dest))
+                compile_one(tmp, dst, arch, cross, name)
                 os.remove(tmp)
             else:
-                compile_one(src, dst, arch, mpy_cross, module_name(dest))
+                with open(src) as f:
+                    text = f.read()
+                if "MICROPYTHON" in text:
+                    tmp = dst + ".py"
+                    os.makedirs(os.path.dirname(dst), exist_ok=True)
+                    with open(tmp, "w") as f:
+                        f.write(board_source(text))
+                    compile_one(tmp, dst, arch, cross, name)
+                    os.remove(tmp)
+                else:
+                    compile_one(src, dst, arch, cross, name)
         else:
             dst = os.path.join(out, dest)
             os.makedirs(os.path.dirname(dst), exist_ok=True)

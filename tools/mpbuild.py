@@ -14,6 +14,10 @@ so changed flags or board files never reuse stale objects):
                    MPY_CROSS_CFLAGS: every string constant of up to 200 characters
                    becomes a qstr (the ports build their own stock mpy-cross for
                    freezing)
+  mpy-cross-stock  that stock mpy-cross (strings of more than 10 characters stay
+                   string objects): the modules a board loads for one task and
+                   releases after are compiled with it (tools/deploy.py), so
+                   their strings go with them instead of staying as qstrs
   unix32           unix port, i686, static, socket/select/ssl, mbedTLS allocating
                    from the GC heap as on a board (MICROPY_MBEDTLS_CONFIG_BARE_METAL,
                    MICROPY_TRACKED_ALLOC)
@@ -60,9 +64,10 @@ PACKAGES = {
                ("libnewlib-arm-none-eabi", "/usr/lib/arm-none-eabi/include/stdlib.h"),
                ("libstdc++-arm-none-eabi-newlib", "/usr/lib/arm-none-eabi/include/c++")],
 }
+PACKAGES["mpy-cross-stock"] = PACKAGES["mpy-cross"]
 PACKAGES["unix32-frozen"] = PACKAGES["unix32-board"] = PACKAGES["unix32"]
 PACKAGES["qemu-frozen"] = PACKAGES["qemu"]
-TARGETS = ("mpy-cross", "unix32", "unix32-frozen", "unix32-board", "qemu", "qemu-frozen", "picotool", "rp2040")
+TARGETS = ("mpy-cross", "mpy-cross-stock", "unix32", "unix32-frozen", "unix32-board", "qemu", "qemu-frozen", "picotool", "rp2040")
 NEEDS = {"unix32-frozen": ("mpy-cross",), "unix32-board": ("mpy-cross",), "qemu": ("mpy-cross",), "qemu-frozen": ("mpy-cross",),
          "rp2040": ("mpy-cross", "picotool"), "unix32": ("mpy-cross",)}
 
@@ -276,6 +281,8 @@ def plan(target, src):
         build = "build-uedge-mpy-cross-%s" % _cfg_hash(MPY_CROSS_CFLAGS)
         cmd = ["make", "-C", os.path.join(mp, "mpy-cross"), "BUILD=" + build, "CFLAGS_EXTRA=" + MPY_CROSS_CFLAGS, "-j" + JOBS]
         return [(cmd, None)], os.path.join(mp, "mpy-cross", build, "mpy-cross")
+    if target == "mpy-cross-stock":
+        return [_stock_mpy_cross(mp)], os.path.join(mp, "mpy-cross", "build", "mpy-cross")
     if target in ("unix32", "unix32-frozen", "unix32-board"):
         args = ["CFLAGS_EXTRA=" + UNIX32_CFLAGS, "LDFLAGS_EXTRA=-m32 -static",
                 "MICROPY_PY_FFI=0", "MICROPY_PY_BTREE=0", "MICROPY_STANDALONE=0"]
@@ -391,10 +398,11 @@ def source_if_present():
 
 
 def link(bindir):
-    """Point <bindir>/micropython and <bindir>/mpy-cross at the pinned 32-bit builds."""
-    paths = build(["mpy-cross", "unix32"])
+    """Point <bindir>/micropython, <bindir>/mpy-cross and <bindir>/mpy-cross-stock
+    at the pinned builds."""
+    paths = build(["mpy-cross", "mpy-cross-stock", "unix32"])
     os.makedirs(bindir, exist_ok=True)
-    for name, t in (("micropython", "unix32"), ("mpy-cross", "mpy-cross")):
+    for name, t in (("micropython", "unix32"), ("mpy-cross", "mpy-cross"), ("mpy-cross-stock", "mpy-cross-stock")):
         dst = os.path.join(bindir, name)
         if os.path.lexists(dst):
             os.remove(dst)

@@ -205,10 +205,17 @@ class Unix:
         os.makedirs(self.dir)
         # MICROPYPATH replaces the default path: keep .frozen (the driver and
         # the simulated hardware; with uedge too in the frozen build)
+        # The run's directory stands in for a board's filesystem root, so
+        # the paths the firmware holds are as long as on a board: each
+        # module's file name (interned as a qstr by the import) is
+        # ./lib/uedge/... (a board's /lib/uedge/...), the queue is ./ob, the
+        # token and the CA are ./token and ./ca.pem; a temporary directory's
+        # absolute path would add its length to each of them.
         path = [".frozen"]
         if not frozen:
-            deploy.build(BOARD, os.path.join(self.dir, "b"), quiet=True)
-            path.append(os.path.join(self.dir, "b", "lib"))
+            deploy.build(BOARD, os.path.join(self.dir, "lib-build"), quiet=True)
+            os.rename(os.path.join(self.dir, "lib-build", "lib"), os.path.join(self.dir, "lib"))
+            path.append("./lib")
         self.env = dict(os.environ, MICROPYPATH=":".join(path))
         self.runs = 0
         self.hw = self._hw_bytes()
@@ -219,8 +226,8 @@ class Unix:
 
             self._conn = running_connector(os.path.join(self.dir, "connector"), auth="token")
             c = self._conn.__enter__()
-            self.tls = ("127.0.0.1", c.mqtts_port, "footprint-%s" % target, os.path.join(self.dir, "token"),
-                        c.ca_path)
+            shutil.copyfile(c.ca_path, os.path.join(self.dir, "ca.pem"))
+            self.tls = ("127.0.0.1", c.mqtts_port, "footprint-%s" % target, "./token", "./ca.pem")
             self.name += " + MQTT/TLS"
         self.harness = self._harness_bytes()
 
@@ -250,7 +257,7 @@ class Unix:
         self.runs += 1
         r = subprocess.run([self.exe, "-X", "heapsize=%d" % (heap + self.hw + self.harness), "-c",
                             "import mpy_footprint\nmpy_footprint.main(%r, %r, %r, %r)"
-                            % ("tls" if self.tls and phase == "run" else phase, os.path.join(self.dir, "ob"), self.tls,
+                            % ("tls" if self.tls and phase == "run" else phase, "./ob", self.tls,
                                exact)],
                            capture_output=True, text=True, timeout=600, env=self.env, cwd=self.dir)
         return parse(r.stdout.splitlines())

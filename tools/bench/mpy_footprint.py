@@ -196,8 +196,9 @@ def workload(outbox_dir, phase="run"):
                 replay_rate=5, message_bytes=3 * d.get("batch_bytes", 4096),
                 need_sources=lambda apps: None,  # the bench's Simulated is loaded: Edge reads the names
                 **edge_kw)
+    release("uedge_fw.start")  # as App.run: the start's code goes before Edge.start()
+    gc.collect()
     edge.start()
-    release("uedge_fw.start")  # as App.run once the edge loop started
     if edge.config is None:
         print("RESULT incomplete config_io not applied: %s" % edge.last_error)
         return

@@ -4,7 +4,10 @@
 class TlsTransport:
     """The workload's transport over a real MuranoMQTT link (MQTT over TLS to the
     local connector, token auth): every record is published on it, PUBACKs are
-    counted, the edge loop sees immediate delivery as with the stand-in."""
+    counted, the edge loop sees immediate delivery as with the stand-in.
+    Resource writes (the config_io write-up) go over the link too, their
+    PUBACKs to the edge loop, which then knows the connector holds its
+    config_io."""
 
     def __init__(self, tls, max_packet, batch_buffer=0, reserve=0):
         from uedge.transport.murano_mqtt import MuranoMQTT
@@ -18,6 +21,7 @@ class TlsTransport:
                                server_hostname="localhost", max_packet=max_packet,
                                batch_buffer=batch_buffer)
         self.acks = 0
+        self.writes = []  # msg ids of resource writes, acknowledged to the edge loop
         self.link.on_ack = self._ack
         self.connected = False
         self.on_update = self.on_ack = self.on_state = None
@@ -50,7 +54,12 @@ class TlsTransport:
             raise OSError("no MQTT/TLS reconnection to %s:%s" % (self.link.host, self.link.port))
         self.connected = True
 
-    def _ack(self, mid):
+    def _ack(self, mid, conflicts=None):
+        if mid in self.writes:
+            self.writes.remove(mid)
+            if self.on_ack is not None:
+                self.on_ack(mid)
+            return
         self.acks += 1
 
     def poll(self, now_ms=None):
@@ -64,7 +73,10 @@ class TlsTransport:
 
     def write(self, alias, value):
         self.nbytes += len(value)
-        return None
+        mid = self.link.write(alias, value)
+        if mid is not None:
+            self.writes.append(mid)
+        return mid
 
     def drain(self, ms=15000):
         import time
