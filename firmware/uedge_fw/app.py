@@ -135,6 +135,11 @@ class App:
         finally:
             del start
             release("uedge_fw.start")
+        # the edge loop starts from the config_io cache once the start's code
+        # is gone: parsing the config is the start's largest heap need
+        gc.collect()
+        edge.start()
+        log("uedge: edge loop started (Onboard and Modbus_RTU sources load when a channel uses them)")
         gc.collect()
         clock = self.clock
         last_gc = clock.now_ms()

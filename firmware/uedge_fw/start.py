@@ -1,6 +1,7 @@
 """The board's start (uedge_fw.app.App.run, before its loop): the settings,
 the watchdog, the running version, the network and a time sync, then the
-transport, the queue and the edge loop, started from the config_io cache.
+transport, the queue and the edge loop (which App.run starts from the
+config_io cache once this module is released).
 
 App.run imports this module for the start and releases it after
 (uedge.compat.release): a board's loop does not hold its code.
@@ -86,7 +87,8 @@ def load_settings(app):
 
 
 def start(app):
-    """Everything before the loop -> (edge, net), the edge loop started."""
+    """Everything before the loop -> (edge, net); App.run starts the edge
+    loop (Edge.start) once this module is released."""
     clock = app.clock
     b = app.board
     log(
@@ -152,6 +154,4 @@ def start(app):
                            message_bytes=3 * s["batch_bytes"],
                            max_inflight=s["max_inflight"], need_sources=app.need_sources,
                            clock_ok=clock_ok)
-    edge.start()
-    log("uedge: edge loop started (Onboard and Modbus_RTU sources load when a channel uses them)")
     return edge, net

@@ -4,7 +4,7 @@ model together less and less; a document object passed in is left alone."""
 
 import json
 
-from uedge.config import config_io
+from uedge.config import config_io, json_reader
 
 DOC = {"last_edited": "2026-01-01T00:00:00Z", "channels": {
     "001": {"display_name": "a", "properties": {"data_type": "NUMBER"},
@@ -16,18 +16,18 @@ DOC = {"last_edited": "2026-01-01T00:00:00Z", "channels": {
 
 def test_the_tree_of_each_channel_goes_once_it_is_built():
     seen = []
-    real = config_io.parse_ordered
+    real = json_reader.parse_ordered
 
     def capture(text):
         doc, order = real(text)
         seen.append(doc)
         return doc, order
 
-    config_io.parse_ordered = capture
+    json_reader.parse_ordered = capture
     try:
         cfg = config_io.parse_config_io(json.dumps(DOC))
     finally:
-        config_io.parse_ordered = real
+        json_reader.parse_ordered = real
     assert seen[0]["channels"] == {"001": None, "002": None}
     # what the model keeps is kept: values, app_specific_config, a locked channel's raw
     a, b = cfg.channels["001"], cfg.channels["002"]

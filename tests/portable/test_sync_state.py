@@ -7,7 +7,8 @@ import os
 
 from uedge.outbox.memory import MemoryOutbox
 from uedge.pipeline.control import is_repeat
-from uedge.sync.config_sync import FileStore, digest, error_keys
+from uedge.sync.config_sync import FileStore, digest
+from uedge.sync.errors import error_keys
 from uedge.transport.link import STATE_READ
 
 from edge_rig import Link, Log, run, start_edge
@@ -111,7 +112,7 @@ def test_received_config_io_is_in_step_and_read_on_connect_decides():
     newer = CFG.replace("2024-01-01", "2025-01-01")
     link.on_update("config_io", newer, 1)
     run(e, clock, 2)
-    assert e.config_text == newer
+    assert e._cdigest == digest(newer) and e.store.load("config_io") == newer
     assert e._sync.get("config_io") == digest(newer)
     # restart: the read gives the same value -> nothing written
     link2 = Link(ack_on_poll=True)
@@ -122,6 +123,47 @@ def test_received_config_io_is_in_step_and_read_on_connect_decides():
     link2.on_update("config_io", newer, STATE_READ)
     run(e2, clock2, 3)
     assert _config_writes(link2) == []
+
+
+def test_running_text_let_go_once_in_step_and_read_back_for_a_write_up():
+    d = _dir()
+    _store(d)
+    _clock, link, e = _boot(d)
+    assert _config_writes(link) == [CFG] and e._sync.get("config_io") == digest(CFG)
+    # acknowledged: the connector holds it and the cache file keeps it
+    assert e.config_text is None and e._cdigest == digest(CFG)
+    # the connector lost its copy (a read on connect finds none): written up
+    # again from the cache
+    e._sync_read_done()
+    run(e, _clock, 2)
+    assert _config_writes(link) == [CFG, CFG]
+    # the cache file edited under the running config: not what runs, not written
+    with open(d + "/config_io.json", "w") as f:
+        f.write(CFG.replace('"C"', '"X"'))
+    e._sync_read_done()
+    run(e, _clock, 2)
+    assert _config_writes(link) == [CFG, CFG] and "cache no longer holds" in e.last_error
+
+
+def test_running_text_held_only_while_it_may_be_needed():
+    d = _dir()
+    _store(d)
+    # started from the cache: the text is not held, the write-up reads it back
+    _clock, link, e = _boot(d, Link(ack_on_poll=False))
+    assert e.config_text is None and _config_writes(link) == [CFG]
+    # received from the connector: held until the connector holds it
+    newer = CFG.replace("2024-01-01", "2025-01-01")
+    e._running(newer)
+    assert e.config_text == newer
+    e._in_step()
+    assert e.config_text is None and e._cdigest == digest(newer)
+    # authoritative (locked): held, written up on every connect
+    locked = json.loads(CFG)
+    locked["locked"] = True
+    _store(d, json.dumps(locked))
+    _clock, link, e = _boot(d)
+    assert e.local_authority() and e._sync.get("config_io") == digest(json.dumps(locked))
+    assert e.config_text == json.dumps(locked)  # written up on every connect
 
 
 def _set_state(e, cid, v):

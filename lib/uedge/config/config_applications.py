@@ -3,8 +3,8 @@
 Imported only where one is parsed: a board without one never loads it.
 """
 
-from uedge.config.fields import Fields, is_number, quoted
-from uedge.config.json_reader import ConfigError, loads, type_name
+from uedge.config.fields import ConfigError, Fields, is_number, quoted, type_name
+from uedge.config.json_reader import loads
 
 # Enumerations the seed gives for standard application interfaces.
 MODBUS_RTU_ENUMS = (

@@ -5,6 +5,9 @@ hand (no jsonschema on a board) and every message names the channel and the
 field, e.g. ``channel 002: protocol_config.down_sample must be one of MIN,
 MAX, AVG, ACT, got "MEAN"``.
 The text is read by json_reader (positions in errors, duplicate keys caught).
+On a board uedge.config.load runs the reader before this module is loaded:
+the heap holds the text and the reader, then the tree and the validators,
+never all four.
 """
 
 
@@ -17,7 +20,6 @@ from uedge.config.fields import (
     upper_ident,
     valid_channel_id,
 )
-from uedge.config.json_reader import parse_ordered
 from uedge.config.model import ChannelConfig, ConfigError, ConfigIO  # noqa: F401  (re-exported)
 
 DOWN_SAMPLE = ("MIN", "MAX", "AVG", "ACT")
@@ -161,13 +163,22 @@ def _control_properties(c, cfg, cp):
 def parse_config_io(obj_or_text, check_channel=None):
     """Validate a config_io document (dict or JSON text) and return a ConfigIO."""
     doc = obj_or_text
-    order = None
-    own = False  # the document tree is ours (parsed here): channels are dropped as they are read
     if isinstance(doc, (str, bytes, bytearray)):
+        from uedge.config.json_reader import parse_ordered
+
         # MicroPython dicts do not keep insertion order: the parser records
         # the channel ids' document order so both runtimes agree.
         doc, order = parse_ordered(doc)
-        own = True
+        return parse_tree(doc, order, check_channel)
+    return parse_tree(doc, None, check_channel)
+
+
+def parse_tree(doc, order=None, check_channel=None):
+    """Validate a config_io document tree -> ConfigIO. order: the channel ids
+    in document order, given with a tree json_reader.parse_ordered made; such
+    a tree is the parser's own, and each channel's part is dropped from it
+    once the channel is built (a document passed in is left alone)."""
+    own = order is not None
     if not isinstance(doc, dict):
         raise ConfigError("config_io must be a JSON object, got %s" % type_name(doc))
     c = Fields("")

@@ -1,10 +1,26 @@
 """Field checks shared by config_io and config_applications: each failure names the field."""
 
 from uedge.compat import json
-from uedge.config.json_reader import ConfigError, type_name
+from uedge.config.model import ConfigError
 
 # Characters allowed in a channel id: the schema's ^[-+#%()\t \/0-9:A-Z_a-z]+$
 _ID_EXTRA = "-+#%()\t /:_"
+
+
+def type_name(v):
+    if v is None:
+        return "null"
+    if v is True or v is False:
+        return "boolean"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, dict):
+        return "object"
+    if isinstance(v, (list, tuple)):
+        return "array"
+    return type(v).__name__
 
 
 def is_number(v):

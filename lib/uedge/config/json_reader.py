@@ -13,22 +13,6 @@ from uedge.config.model import ConfigError  # noqa: F401  (re-exported)
 MAX_DEPTH = 32
 
 
-def type_name(v):
-    if v is None:
-        return "null"
-    if v is True or v is False:
-        return "boolean"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, dict):
-        return "object"
-    if isinstance(v, (list, tuple)):
-        return "array"
-    return type(v).__name__
-
-
 def _where(text, pos):
     line = text.count("\n", 0, pos) + 1
     col = pos - (text.rfind("\n", 0, pos) + 1) + 1
@@ -259,6 +243,8 @@ def parse_ordered(text):
         except Exception:
             raise ConfigError("invalid JSON: not UTF-8 text") from None
     if not isinstance(text, str):
+        from uedge.config.fields import type_name
+
         raise ConfigError("invalid JSON: expected text, got %s" % type_name(text))
     p = _Parser(text)
     v, i = p.value(0)

@@ -4,21 +4,41 @@ again, so their bytecode goes back to the heap (.mpy files) while the steady
 loop runs. The classes they return live in uedge.config.model, which stays.
 """
 
+import gc
 import sys
 
 from uedge.compat import release as _release
 
-_VALIDATORS = ("config_io", "fields", "json_reader")
 
-
-def parse_io(obj_or_text, check_channel=None):
-    """config_io.parse_config_io, then release() (raises ConfigError)."""
-    from uedge.config import config_io
-
+def parse_io(obj_or_text, check_channel=None, taken=False):
+    """A config_io document (dict or JSON text) -> ConfigIO, the validators
+    released after it (raises ConfigError). A text is read first, with
+    json_reader alone loaded; the reader goes before config_io and fields
+    are loaded to build the model from the tree. taken: obj_or_text is a
+    list holding the text, taken out of it here, so that the text goes once
+    read (the caller keeps no reference to it): a board's heap holds the
+    text and the reader, then the tree and the validators."""
+    doc = obj_or_text
+    obj_or_text = None
+    order = None
     try:
-        return config_io.parse_config_io(obj_or_text, check_channel)
+        if taken:
+            doc = doc.pop()
+        if isinstance(doc, (str, bytes, bytearray)):
+            doc, order = _read(doc)  # (a call of one argument: no stale copy of the text stays on this frame's stack)
+            release()
+            gc.collect()
+        from uedge.config import config_io
+
+        return config_io.parse_tree(doc, order, check_channel)
     finally:
         release()
+
+
+def _read(text):
+    from uedge.config import json_reader
+
+    return json_reader.parse_ordered(text)
 
 
 def applications_of(text):
@@ -60,5 +80,7 @@ def release():
     uses them) is loaded; they load again for the next document."""
     if "uedge.config.config_applications" in sys.modules:
         return
-    for name in _VALIDATORS:
-        _release("uedge.config." + name)
+    # named one by one: tools/deploy.py finds the modules a board releases by these calls
+    _release("uedge.config.config_io")
+    _release("uedge.config.fields")
+    _release("uedge.config.json_reader")

@@ -95,44 +95,29 @@ class FileStore:
         if p:
             _write(p, text)
 
+    def keeps(self, alias):
+        """True when a document saved here can be loaded again (it has a file)."""
+        return bool(self.paths.get(alias))
+
 
 DOCUMENTS = ("config_io", "config_applications", "data_out")
 
 
-def error_keys(key, msg, config):
-    """Where an error goes in data_in __error, which the Data IO Schema keys by
-    channel id: a channel's own error under its id; an error about a whole
-    document (config_io, config_applications, data_out) under the channel its
-    message names ("... channel 002: ..."), else under every channel it
-    concerns (data_out: the control channels; the others: all channels of the
-    running config), so that a reader that looks up its channel ids finds it.
-    Only with no channel to put it under does it keep the document's name."""
-    if key not in DOCUMENTS:
-        return [key]
-    i = msg.find("channel ")
-    if i >= 0:
-        j = msg.find(":", i + 8)
-        cid = msg[i + 8:j].strip() if j > 0 else ""
-        if cid and " " not in cid and not cid.startswith('"') and not cid.startswith("__"):
-            return [cid]
-    if config is None or not config.order:
-        return [key]
-    keys = list(config.order)
-    if key == "data_out":
-        ctl = [c for c in keys if config.channels[c].control]
-        if ctl:
-            keys = ctl
-    return keys
-
-
 class ConfigSync:
     def _doc_error(self, key, msg):
-        """Record a pending __error entry (see error_keys); -> the keys used."""
-        keys = error_keys(key, msg, self.config)
+        """Record a pending __error entry (uedge.sync.errors.error_keys); -> the keys used."""
+        if key not in DOCUMENTS:
+            self._errors[key] = msg
+            return [key]
+        from uedge.sync import errors  # a document's error: loaded for it
+
+        try:
+            keys = errors.error_keys(key, msg, self.config)
+        finally:
+            release("uedge.sync.errors")
         for k in keys:
             self._errors[k] = msg
-        if key in DOCUMENTS:
-            self._doc_errors[key] = keys
+        self._doc_errors[key] = keys
         return keys
 
     def _clear_doc_errors(self, key):
@@ -163,17 +148,38 @@ class ConfigSync:
     def _in_step(self):
         """The connector holds the running config_io (received, or written and acknowledged)."""
         self._set_sync("config_io", self._cdigest)
+        self._drop_text()
 
     def _local_changed(self):
         return self._cdigest is not None and self._sync.get("config_io") != self._cdigest
 
-    def _running(self, text):
-        """The config_io text that runs from now on, and its digest. The text
-        stays in RAM: read back from the cache to be written up, it would need
-        a contiguous block of its size (plus a file's 1 KB cache) in a heap
-        fragmented by then; taken at start or with the update, it has one."""
+    def _running(self, text, h=None):
+        """The config_io text that runs from now on (None: the cache file
+        holds it), and its digest h (computed from text when not given). A
+        text received stays in RAM while it may have to be written up; see
+        _drop_text."""
         self.config_text = text
-        self._cdigest = digest(text)
+        self._cdigest = digest(text) if h is None else h
+
+    def _drop_text(self):
+        """Once the connector holds the running config_io, its text (a board's
+        largest object after the TLS buffers) is let go when the cache file
+        keeps it and the local config is not authoritative: no connect writes
+        it up again then. The rare write-up that still needs it (the connector
+        lost its copy, or sent an older one) reads it back (_text)."""
+        keeps = getattr(self.store, "keeps", None)  # a store of one's own may not say
+        if self.config_text is not None and keeps is not None and keeps("config_io") and not self.local_authority():
+            self.config_text = None
+
+    def _text(self):
+        """The running config_io text: held, else read back from the cache
+        (None when the cache no longer holds what runs)."""
+        t = self.config_text
+        if t is None and self._cdigest is not None:
+            t = self.store.load("config_io")
+            if t is not None and digest(t) != self._cdigest:
+                t = None
+        return t
 
     def _config_acked(self, msg_id):
         """on_ack for a config_io write -> True when msg_id was one."""
@@ -181,6 +187,8 @@ class ConfigSync:
         if h is None:
             return False
         self._set_sync("config_io", h)
+        if h == self._cdigest:
+            self._drop_text()
         return True
 
     def _sync_on_connect(self):
@@ -227,6 +235,7 @@ class ConfigSync:
             getattr(config_update, step)(self, text)
         finally:
             release("uedge.sync.config_update")
+            release("uedge.config.load")  # what it loads the documents with
 
     def _apply(self, cfg, apps):
         if apps is None:
@@ -237,13 +246,18 @@ class ConfigSync:
     def local_authority(self):
         return self.local_strategy or (self.config is not None and self.config.locked)
 
-    def _push_config(self, why):
-        if self.config_text is None:
-            return
+    def _push_config(self, why, text=None):
+        """Write the running config_io up (text: it, when the caller has it)."""
         try:
-            msg_id = self.transport.write("config_io", self.config_text)
+            if text is None:
+                text = self._text()
+                if text is None:
+                    if self._cdigest is not None:
+                        self.last_error = "config_io write skipped: the cache no longer holds the running one"
+                    return
+            msg_id = self.transport.write("config_io", text)
             if msg_id is not None:
                 self._config_writes[msg_id] = self._cdigest
             self.log.info("config_io written up (%s)", why)
-        except Exception as e:
+        except Exception as e:  # a MemoryError reading it back included
             self.last_error = "config_io write failed: %s" % e

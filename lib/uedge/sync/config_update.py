@@ -7,7 +7,7 @@ afterwards. The functions take the Edge (the methods they were, with `edge` for 
 its store, scheduler, transport, config, log and _error().
 """
 
-from uedge.compat import json
+from uedge.compat import digest, json
 from uedge.config.load import applications_of, parse_io
 from uedge.config.model import ConfigError
 from uedge.sources import registry_check as check_channel
@@ -27,11 +27,21 @@ def start(edge, _text=None):
     text = edge.store.load("config_io")
     if text:
         _need(edge, text)
+        h = digest(text)
+        # the cache keeps the text: the parse takes the only reference to it
+        # (see load.parse_io), so it goes before the model is built, and
+        # it is read back only when it has to be written up (ConfigSync._text)
+        keeps = getattr(edge.store, "keeps", None)
+        box = [text]
+        if keeps is not None and keeps("config_io"):
+            text = None
         try:
-            cfg = parse_io(text, check_channel)
+            cfg = parse_io(box, check_channel, True)
             edge._apply(cfg, edge.apps)
             edge.config = cfg
-            edge._running(text)
+            edge._running(text, h)
+            if text is None and edge.local_authority():
+                edge.config_text = edge._text()  # written up on every connect: kept
             edge.log.info("running local config_io: %d channels", len(cfg.order))
         except ConfigError as e:
             edge._error("config_io", "local config_io: %s" % e)
@@ -56,8 +66,8 @@ def on_config_io(edge, text):
         if edge.config is not None:
             edge._push_config("no config_io on the connector")
         return
-    if edge.config_text is not None and text == edge.config_text:
-        edge._in_step()
+    if edge._cdigest is not None and digest(text) == edge._cdigest:
+        edge._in_step()  # what runs (its text may be let go: compared by digest)
         return
     _need(edge, text)
     try:
@@ -102,12 +112,12 @@ def on_config_io(edge, text):
         return
     edge.config = cfg
     edge._running(text)
+    edge.store.save("config_io", text)
     if merged is None:
         edge._in_step()  # the connector holds what runs from now on
-    edge.store.save("config_io", text)
     edge._clear_doc_errors("config_io")
     # acknowledge: the connector's config_io now matches what runs here
-    edge._push_config("acknowledge the applied config_io")
+    edge._push_config("acknowledge the applied config_io", text)
     edge.log.info("config_io applied: %d channels (last_edited %s)", len(cfg.order), cfg.last_edited)
 
 
