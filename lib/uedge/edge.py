@@ -192,7 +192,7 @@ class Edge(ConfigSync, Delivery):
 # -- sending -------------------------------------------------------------
     def _error(self, key, msg):
         """An error for data_in __error: key is a channel id or a document alias
-        (config_io, data_out, ...), placed under channel ids (config_sync.error_keys)."""
+        (config_io, data_out, ...), placed under channel ids (uedge.sync.errors.error_keys)."""
         self.log.error("%s", msg)
         self.last_error = msg
         self._doc_error(key, msg)
@@ -321,34 +321,14 @@ class Edge(ConfigSync, Delivery):
         self.shutdown()
 
     def shutdown(self, flush_ms=5000):
-        """Try to deliver what is pending, then persist the rest and close."""
-        if self._stopping:
-            return
-        self._stopping = True
-        clock = self.clock
-        deadline = clock.now_ms() + flush_ms
-        self._gather_flush(clock.now_ms())
-        while self.connected and clock.now_ms() < deadline:
-            now = clock.now_ms()
-            try:
-                self.transport.poll(now)
-            except Exception:
-                break
-            self._replay_step(now, force=True)
-            if not self._live and self._replay is None and (
-                    self.outbox is None or not len(self.outbox) or not self._clock_set()):
-                break
-            clock.sleep_ms(5)
-        self._requeue_inflight()
-        if self.outbox is not None:
-            try:
-                self.outbox.close()
-            except Exception as e:
-                self.log.error("closing the queue: %s", e)
+        """Try to deliver what is pending, then persist the rest and close
+        (uedge.sync.stop: loaded for it)."""
+        from uedge.sync import stop
+
         try:
-            self.transport.close()
-        except Exception:
-            pass
+            stop.shutdown(self, flush_ms)
+        finally:
+            release("uedge.sync.stop")
 
     # -- status -------------------------------------------------------------------
     def status(self):

@@ -9,11 +9,9 @@ Time only comes from the clock passed in (or the now_ms given to poll), so a
 FakeClock drives an hour of schedule in milliseconds.
 """
 
-from uedge.config.load import parse_io
-from uedge.config.model import ConfigIO
-from uedge.pipeline.channel import Channel
+from uedge.compat import release
 from uedge.pipeline.values import ROUND_DIGITS, round_float
-from uedge.sources import BACKOFF_MAX_MS, BACKOFF_MIN_MS, Slot, default_open_source, error_text, registry_check  # noqa: F401
+from uedge.sources import BACKOFF_MAX_MS, BACKOFF_MIN_MS, default_open_source, error_text  # noqa: F401
 
 _INF = float("inf")
 _NINF = -_INF
@@ -68,72 +66,14 @@ class Scheduler:
         keeps the previous one. Raises ConfigError for an invalid document
         (and then changes nothing).
         """
-        if config_applications is not None:
-            if not hasattr(config_applications, "interface_config"):  # not parsed yet
-                # imported here: a board without config_applications never loads it
-                from uedge.config import config_applications as ca
+        # uedge.pipeline.apply: loaded for it and released after (a board's
+        # steady loop does not hold the code that builds the channels)
+        from uedge.pipeline import apply
 
-                config_applications = ca.parse_config_applications(config_applications)
-            self.config_applications = config_applications
-        if not isinstance(config_io, ConfigIO):
-            config_io = parse_io(config_io, registry_check)
-        apps = self.config_applications
-        now = self.clock.now_ms()
-        old_slots = self._slots
-        used = []
-        new_slots = []
-        channels = {}
-        order = []
-        for cfg in config_io:
-            app = cfg.application
-            itf = cfg.interface if app is not None else None
-            acfg = apps.interface_config(app, itf) if (apps is not None and app is not None) else {}
-            slot = None
-            for s in new_slots:
-                if s.same(app, itf, acfg):
-                    slot = s
-                    break
-            if slot is None:
-                for s in old_slots:
-                    if s not in used and s.same(app, itf, acfg):
-                        slot = s
-                        used.append(s)
-                        break
-                if slot is None:
-                    slot = Slot(app, itf, acfg)
-                slot.channels = []
-                new_slots.append(slot)
-            old = self.channels.get(cfg.id)
-            if old is not None and old.slot is slot and old.cfg.same(cfg):
-                ch = old
-            else:
-                ch = Channel(cfg, now)
-                if app is None:
-                    ch.timeout = None  # virtual channels have no reads to time out
-                    if ch.plain:
-                        ch.plain = 1 if ch.on_change else 2
-                if old is not None:
-                    ch.last_value = old.last_value
-                    ch.last_ts_us = old.last_ts_us
-                    ch.last_error = old.last_error
-            ch.slot = slot
-            slot.channels.append(ch)
-            channels[cfg.id] = ch
-            order.append(ch)
-        for s in old_slots:
-            if s not in used and s not in new_slots:
-                s.close()
-        for cid in list(self._pending):
-            if cid not in channels:
-                del self._pending[cid]
-        for s in new_slots:
-            s.bounds()
-        self._slots = new_slots
-        self.channels = channels
-        self._order = order
-        self.config_io = config_io
-        self._recompute()
-        return config_io
+        try:
+            return apply.apply(self, config_io, config_applications)
+        finally:
+            release("uedge.pipeline.apply")
 
     def close(self):
         for s in self._slots:

@@ -25,7 +25,7 @@ log and counters.
 """
 
 
-from uedge.compat import json
+from uedge.compat import json, release
 from uedge.sync.slots import Slots, message_cost
 
 DROP_ERROR_EVERY_MS = 60000
@@ -107,26 +107,12 @@ class Delivery(Slots):
         the connector refuses on its own (400) or that is too large alone
         (413) is dropped.
         """
-        if msg_id in self._live:
-            ts_us, payload, _sent = self._live.pop(msg_id)
-            more = self._live_more.pop(msg_id, None) if self._live_more else None
-            self.lost += 1 + len(more) if more else 1
-            self.last_error = "report rejected by the connector (HTTP %s), dropped: %s" % (status, payload[:120])
-        elif self._replay is not None and self._replay[0] == msg_id:
-            r = self._replay
-            self._replay = None
-            n = len(r[1])
-            if n > 1:
-                self._replay_limit = n // 2
-                self._next_replay_ms = 0
-                self.log.warning("%d queued reports refused together (HTTP %s): sending them in halves", n, status)
-                return
-            self._outbox_ack(r[1])
-            self.lost += 1
-            self.last_error = "queued report rejected by the connector (HTTP %s), dropped" % (status,)
-        else:
-            return
-        self.log.error("%s", self.last_error)
+        from uedge.sync import reject
+
+        try:
+            reject.on_reject(self, msg_id, status)
+        finally:
+            release("uedge.sync.reject")
 
     def _requeue_inflight(self):
         """Unacknowledged sends may be lost with the connection: queue them."""

@@ -69,17 +69,6 @@ class Slots:
             return live_batch.wake_ms(self)
         return None
 
-    def _gather_flush(self, now):
-        """Send what gathered now (at shutdown)."""
-        if self._slot is not None:
-            from uedge.sync import record_slots
-
-            record_slots.flush(self, now)
-        if self._batch is not None:
-            from uedge.sync import live_batch
-
-            live_batch.flush(self, now)
-
     # -- the first connect attempt ----------------------------------------------------
     # A gateway starts sampling at once and connects in a worker thread. The
     # reports of that first attempt are treated like in-flight ones (sent, not

@@ -10,7 +10,7 @@ MQTTClient inherits this; it provides the socket (_read), close(), _send_ack()
 and the receive buffer fields set up in its constructor.
 """
 
-from uedge.transport.mqtt_packets import PUBACK, PUBLISH
+from uedge.transport.mqtt_packets import PUBLISH
 from uedge.transport.net import MQTTException, is_wouldblock
 
 
@@ -46,6 +46,7 @@ class Receiver:
             self._rxv = None
             self._rx = nb
             self._rxv = memoryview(nb)
+
     def _fill(self):
         """Read what the socket has into the receive buffer. -> bytes read (0 = none)."""
         read = self._read
@@ -72,7 +73,9 @@ class Receiver:
         """Frame the next complete packet: its first byte (body at _p_start:_p_end), or -1."""
         while True:
             if self._skip:
-                if not self._discard():
+                from uedge.transport.mqtt_skip import discard
+
+                if not discard(self):
                     return -1
                 continue
             t = self._frame()
@@ -82,46 +85,6 @@ class Receiver:
                 continue  # an oversized PUBLISH: being skipped
             if not self._fill():
                 return -1
-
-    def _discard(self):
-        """Throw away the next bytes of an oversized PUBLISH. -> False when none were readable."""
-        if not self._rx_len and not self._fill():
-            return False
-        k = self._skip if self._skip < self._rx_len else self._rx_len
-        self._consume(k)
-        self._skip -= k
-        if not self._skip:
-            topic, qos, pid, size = self._skip_info
-            self._skip_info = None
-            if qos == 1:
-                self._send_ack(PUBACK, pid)  # delivered: the broker must not send it again
-            if self.on_oversize:
-                self.on_oversize(topic, size)
-        return True
-
-    def _start_skip(self, hdr_len, rem):
-        """An incoming PUBLISH of rem bytes exceeds max_packet: read its topic
-        (and packet id), then skip the rest without buffering it.
-        -> -2 once skipping, -1 while the topic has not arrived yet."""
-        rx = self._rx
-        n = self._rx_len
-        flags = rx[0]
-        qos = (flags >> 1) & 3
-        if n < hdr_len + 2:
-            return -1
-        tlen = (rx[hdr_len] << 8) | rx[hdr_len + 1]
-        head = hdr_len + 2 + tlen + (2 if qos else 0)
-        if qos == 3 or head > self.max_packet + 5 or head > hdr_len + rem:
-            self.close()
-            raise MQTTException("incoming PUBLISH of %d bytes exceeds max_packet %d" % (rem, self.max_packet))
-        if n < head:
-            self._grow(head)
-            return -1
-        t_end = hdr_len + 2 + tlen
-        pid = (rx[t_end] << 8) | rx[t_end + 1] if qos else 0
-        self._skip_info = (bytes(rx[hdr_len + 2 : t_end]), qos, pid, hdr_len + rem - head)  # payload size
-        self._skip = hdr_len + rem
-        return -2
 
     def _frame(self):
         n = self._rx_len
@@ -146,7 +109,9 @@ class Receiver:
         if rem > self.max_packet:
             ptype = rx[0]
             if ptype & 0xF0 == PUBLISH:
-                return self._start_skip(i, rem)
+                from uedge.transport.mqtt_skip import start_skip
+
+                return start_skip(self, i, rem)
             self.close()
             raise MQTTException(
                 "incoming packet (type 0x%02x) of %d bytes exceeds max_packet %d" % (ptype, rem, self.max_packet)
