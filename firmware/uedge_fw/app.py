@@ -75,6 +75,18 @@ def net_checks(net, clock):
     return (lambda: net.up), (lambda: clock_is_set(net, clock))
 
 
+def reserve_tls(s):
+    """With TLS, hold the handshake's block (settings tls_reserve) from the
+    edge loop's start until the first handshake, and again between sessions
+    (uedge.transport.net.tls_reserve). Taken once the config_io load is done:
+    the block then sits at the top of the heap that load left (taken before
+    it, the load would run beside it: more heap for the same start)."""
+    if s["tls"] and s.get("tls_reserve"):
+        from uedge.transport.net import tls_reserve
+
+        tls_reserve(s["tls_reserve"])
+
+
 class App:
     def __init__(self, board, clock=None):
         self.board = board
@@ -140,6 +152,7 @@ class App:
         gc.collect()
         edge.start()
         log("uedge: edge loop started (Onboard and Modbus_RTU sources load when a channel uses them)")
+        reserve_tls(self.settings)
         gc.collect()
         clock = self.clock
         last_gc = clock.now_ms()

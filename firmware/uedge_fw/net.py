@@ -4,7 +4,11 @@ poll(now_ms) advances a small state machine: activate the interface, try
 each configured access point in turn, wait for an address, and retry with
 exponential backoff (1 s doubling to 60 s) when a try fails.  Once up, the
 clock is synced by NTP (retried every 30 s until it works, then every 12 h).
+The steps that bring the link up are in uedge_fw.net_join, loaded while it
+comes up and released once it is.
 """
+
+from uedge.compat import release
 
 
 class Network:
@@ -32,6 +36,7 @@ class Network:
         self.synced = False
         self.next_ntp_ms = 0
         self.last_status = None
+        self._join = None  # uedge_fw.net_join while the link is being brought up
 
     def _backoff(self, now):
         d = 1000
@@ -39,39 +44,6 @@ class Network:
             d *= 2
         self.failures += 1
         self.next_ms = now + min(d, 60000)
-
-    def _start(self, now):
-        n = self.network
-        eth = getattr(self.board, "ETHERNET", None)
-        if eth and hasattr(n, "LAN"):
-            try:
-                self.iface = n.LAN(**eth) if isinstance(eth, dict) else n.LAN()
-                self.iface.active(True)
-                self.kind = "lan"
-                self.log("net: wired interface active")
-                self.state = "waiting"
-                self.deadline = now + 15000
-                return
-            except Exception as e:
-                self.log("net: wired interface failed (%s), trying WiFi" % e)
-        if not self.aps:
-            self.state = "no_config"
-            self.log("net: no wifi configured in settings.json")
-            return
-        self.kind = "wlan"
-        if self.iface is None:
-            self.iface = n.WLAN(n.STA_IF)
-        self.iface.active(True)
-        ap = self.aps[self.ap_index % len(self.aps)]
-        self.log("net: connecting to %s" % ap["ssid"])
-        try:
-            self.iface.connect(ap["ssid"], ap.get("password") or "")
-        except OSError as e:
-            self.log("net: connect failed: %s" % e)
-            self._fail(now)
-            return
-        self.state = "waiting"
-        self.deadline = now + 20000
 
     def _fail(self, now):
         self.state = "down"
@@ -90,45 +62,25 @@ class Network:
             else:
                 self._ntp(now)
             return self.up
-        if self.state == "down":
-            if now >= self.next_ms:
-                self._start(now)
-            return False
-        if self.state == "waiting":
-            st = self._status()
-            if self.iface.isconnected():
-                self.up = True
-                self.state = "up"
-                self.failures = 0
-                self.log("net: up, address %s" % self.iface.ifconfig()[0])
-                self._ntp(now)
-                return True
-            n = self.network
-            bad = (
-                getattr(n, "STAT_WRONG_PASSWORD", None),
-                getattr(n, "STAT_NO_AP_FOUND", None),
-                getattr(n, "STAT_CONNECT_FAIL", None),
-            )
-            if (st in bad and st is not None) or now >= self.deadline:
-                self.log("net: connect failed (status %s)" % self._status_name(st))
-                try:
-                    self.iface.disconnect()
-                except Exception:
-                    pass
-                self._fail(now)
-        return False
+        # bringing the interface up: uedge_fw.net_join, held until the link is up
+        j = self._join
+        if j is None:
+            from uedge_fw import net_join as j
+
+            self._join = j
+        up = j.step(self, now)
+        if up or self.state == "no_config":
+            self._join = None
+            release("uedge_fw.net_join")
+        if up:
+            self._ntp(now)
+        return up
 
     def _status(self):
         try:
             return self.iface.status()
         except Exception:
             return None
-
-    def _status_name(self, st):
-        for name in dir(self.network):
-            if name.startswith("STAT_") and getattr(self.network, name) == st:
-                return name
-        return str(st)
 
     def _ntp(self, now):
         if self.ntptime is None or now < self.next_ntp_ms:

@@ -8,15 +8,16 @@ settings.json (written by `make provision`, copied by `make flash`):
    "outbox_bytes": 65536, "wdt": true, "reconnect_cap_s": 300,
    "timeout_ms": 5000, "keepalive": 60, "ntp_wait_s": 20,
    "max_update": 16384, "batch_items": 16, "batch_bytes": 4096, "max_inflight": 8,
-   "tls_reserve": 22528, "gc_threshold": 16384}
+   "tls_reserve": 23552, "gc_threshold": 16384}
 max_update: the largest config_io / config_applications / data_out the board
 accepts (bytes; sizes the transport's receive buffers).  batch_items and
 batch_bytes bound one replay of queued reports, max_inflight the reports
 awaiting their acknowledgement: together they bound the heap the loop needs.
-tls_reserve: bytes held back from start for the TLS handshake (uedge.transport.net
-tls_reserve: mbedTLS's two record buffers, 16 KB in and 4 KB out, 21,162 B
-with their headers, and a little more; the context with its CA is made beside
-it; 0: none).
+tls_reserve: bytes held back for the TLS handshake from the edge loop's start,
+once the config_io cache is loaded (uedge_fw.app.reserve_tls,
+uedge.transport.net tls_reserve): mbedTLS's two record buffers, 16 KB in and
+4 KB out, 21,162 B with their headers, and its handshake state; the context
+with its CA is made beside it; 0: none).
 gc_threshold: a garbage collection after every gc_threshold bytes allocated
 (gc.threshold; 0: only when the heap is full, MicroPython's default). Earlier
 collections leave the heap in fewer pieces: the start, with its config_io
@@ -51,7 +52,7 @@ DEFAULTS = {
     "batch_items": 16,
     "batch_bytes": 4096,
     "max_inflight": 8,
-    "tls_reserve": 22528,
+    "tls_reserve": 23552,
     "gc_threshold": 16384,
 }
 

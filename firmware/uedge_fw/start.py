@@ -17,17 +17,10 @@ from uedge.edge import Edge
 from uedge.ota import has_state
 from uedge.pipeline.scheduler import Scheduler
 from uedge.sync.config_sync import FileStore
-from uedge.transport.net import set_tick, tls_reserve
+from uedge.transport.net import set_tick
 from uedge_fw.app import Log, log, net_checks
 from uedge_fw.net import Network
 from uedge_fw.version import VERSION
-
-
-def _reserve_tls(s):
-    """With TLS, hold the handshake's block from now (before the config_io
-    load fragments the heap) until the first handshake; again between sessions."""
-    if s["tls"] and s.get("tls_reserve"):
-        tls_reserve(s["tls_reserve"])
 
 
 def make_transport(s, clock):
@@ -46,13 +39,11 @@ def make_transport(s, clock):
     if s["protocol"] == "http":
         from uedge.transport.murano_http import MuranoHTTP
 
-        _reserve_tls(s)
         return MuranoHTTP(s["host"], s["port"] or None, max_response=s["max_update"], **common)
     from uedge.transport.murano_mqtt import MuranoMQTT
 
     if s["auth"] == "password":
         common["password"] = s["secrets"].get("password")
-    _reserve_tls(s)
     # replay batches are built in one buffer taken at start
     from uedge_fw.settings import batch_buffer_bytes
 

@@ -15,7 +15,7 @@ is kept 0600 because it holds the token.
 
 import os
 
-from uedge.compat import write_secret
+from uedge.secret import write_secret
 from uedge_host.settings_fields import (  # noqa: F401  (re-exported)
     ALIASES,
     AUTO_BATCH_BYTES,

@@ -110,26 +110,6 @@ def epoch_us():
     return _epoch_us()
 
 
-def write_secret(path, text):
-    """Write a secret so only the owner can read it (0600 where the OS has modes)."""
-    try:
-        import os
-
-        if hasattr(os, "open") and hasattr(os, "O_CREAT"):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.chmod(path, 0o600)
-            except Exception:
-                pass
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            return
-    except ImportError:
-        pass
-    with open(path, "w") as f:
-        f.write(text)
-
-
 def _sha256():
     """sha256: CPython's from _hashlib (hashlib would load _blake2 and its own
     code too, ~0.2 MB of a gateway's memory), else hashlib's (MicroPython)."""

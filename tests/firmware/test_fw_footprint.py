@@ -131,7 +131,7 @@ def test_heap_settings_are_checked(tmp_path, key):
         return settings_mod.load(sp, xp)[key]
 
     # the TLS reserve: mbedTLS's in-record buffer alone is 16 KB; a collection every 16 KB allocated
-    assert load() == {"tls_reserve": 22528, "gc_threshold": 16384}[key]
+    assert load() == {"tls_reserve": 23552, "gc_threshold": 16384}[key]
     for bad in (-1, "26k", None, 1.5):
         with pytest.raises(settings_mod.SettingsError, match=key):
             load(**{key: bad})

@@ -1,6 +1,7 @@
 from ptest import raises
 
 from uedge.transport import mqtt_packets
+from uedge.transport import mqtt_session
 from uedge.transport import tls_setup
 from uedge.transport.net import MQTTAuthError, MQTTException
 
@@ -65,7 +66,7 @@ def _strings(pkt, off):
 
 
 def test_connect_token_auth_empty_client_id_empty_user_token_password():
-    pkt = mqtt_packets.connect_packet("", "", "eY4f3tyrE4Jqe3HsLGnPYf7cACKZlb0uvKVatFxX", 60)
+    pkt = mqtt_session.connect_packet("", "", "eY4f3tyrE4Jqe3HsLGnPYf7cACKZlb0uvKVatFxX", 60)
     flags, ka, off = _connect_flags(pkt)
     assert flags == 0x80 | 0x40 | 0x02
     assert ka == 60
@@ -73,14 +74,14 @@ def test_connect_token_auth_empty_client_id_empty_user_token_password():
 
 
 def test_connect_password_auth_user_is_device_id():
-    pkt = mqtt_packets.connect_packet("", "12345", "a1b2c3d4e5f6g7h8i9j0", 30)
+    pkt = mqtt_session.connect_packet("", "12345", "a1b2c3d4e5f6g7h8i9j0", 30)
     flags, ka, off = _connect_flags(pkt)
     assert flags == 0xC2
     assert _strings(pkt, off) == [b"", b"12345", b"a1b2c3d4e5f6g7h8i9j0"]
 
 
 def test_connect_certificate_and_anonymous_have_no_credentials():
-    pkt = mqtt_packets.connect_packet("", None, None, 0)
+    pkt = mqtt_session.connect_packet("", None, None, 0)
     flags, ka, off = _connect_flags(pkt)
     assert flags == 0x02
     assert ka == 0
@@ -88,18 +89,27 @@ def test_connect_certificate_and_anonymous_have_no_credentials():
 
 
 def test_connect_password_without_user_is_refused():
-    raises(MQTTException, mqtt_packets.connect_packet, "", None, "secret")
+    raises(MQTTException, mqtt_session.connect_packet, "", None, "secret")
 
 
 def test_connect_will_and_persistent_session_flags():
-    pkt = mqtt_packets.connect_packet("dev", None, None, 10, clean_session=False, will=("w", "bye", True, 1))
+    pkt = mqtt_session.connect_packet("dev", None, None, 10, clean_session=False, will=("w", "bye", True, 1))
     flags, ka, off = _connect_flags(pkt)
     assert flags == 0x04 | 0x08 | 0x20
     assert _strings(pkt, off) == [b"dev", b"w", b"bye"]
 
 
+def _publish_packet(topic, msg, qos=0, retain=False, dup=False, pid=0):
+    """A whole PUBLISH: the header publish_header writes, then the payload."""
+    topic = topic.encode() if isinstance(topic, str) else topic
+    msg = msg.encode() if isinstance(msg, str) else msg
+    hdr = bytearray(9 + len(topic))
+    n = mqtt_packets.publish_header(hdr, topic, len(msg), qos, retain, dup, pid)
+    return bytes(hdr[:n]) + msg
+
+
 def test_publish_qos1_dup_encoding():
-    pkt = mqtt_packets.publish_packet("$resource/data_in", '{"001":1}', qos=1, dup=True, pid=0x1234)
+    pkt = _publish_packet("$resource/data_in", '{"001":1}', qos=1, dup=True, pid=0x1234)
     assert pkt[0] == 0x30 | 0x08 | 0x02
     rem, off = mqtt_packets.decode_varint(pkt, 1, len(pkt))
     assert rem == len(pkt) - off
@@ -110,13 +120,13 @@ def test_publish_qos1_dup_encoding():
 
 
 def test_publish_qos0_has_no_packet_id_and_rejects_dup():
-    pkt = mqtt_packets.publish_packet("t", "v")
+    pkt = _publish_packet("t", "v")
     assert pkt == b"\x30\x04\x00\x01tv"
-    raises(MQTTException, mqtt_packets.publish_packet, "t", "v", 0, False, True)
+    raises(MQTTException, _publish_packet, "t", "v", 0, False, True)
 
 
 def test_publish_large_payload_uses_multi_byte_length():
-    pkt = mqtt_packets.publish_packet("t", b"x" * 200)
+    pkt = _publish_packet("t", b"x" * 200)
     assert pkt[1:3] == b"\xcb\x01"  # 203 = 0x4b | 0x80, 0x01
 
 
@@ -127,7 +137,7 @@ def test_parse_publish_rejects_bad_topic_length_and_qos3():
 
 
 def test_subscribe_packet_shape():
-    pkt = mqtt_packets.subscribe_packet(7, "$resource/#", 0)
+    pkt = mqtt_session.subscribe_packet(7, "$resource/#", 0)
     assert pkt == b"\x82\x10\x00\x07\x00\x0b$resource/#\x00"
 
 
@@ -140,13 +150,13 @@ def test_suback_failure_code():
 
 
 def test_connack_codes_map_to_clear_errors():
-    assert mqtt_packets.parse_connack(b"\x01\x00") == (True, 0)
-    raises(MQTTException, mqtt_packets.parse_connack, b"\x00")
-    e = mqtt_packets.connack_error(5)
+    assert mqtt_session.parse_connack(b"\x01\x00") == (True, 0)
+    raises(MQTTException, mqtt_session.parse_connack, b"\x00")
+    e = mqtt_session.connack_error(5)
     assert isinstance(e, MQTTAuthError)
     assert "not authorized" in str(e)
-    assert "not authorized" in str(mqtt_packets.connack_error(4))
-    e = mqtt_packets.connack_error(3)
+    assert "not authorized" in str(mqtt_session.connack_error(4))
+    e = mqtt_session.connack_error(3)
     assert not isinstance(e, MQTTAuthError)
     assert "unavailable" in str(e)
 

@@ -227,7 +227,7 @@ def test_document_errors_go_under_channel_ids():
 def test_backoff_is_capped_for_failures_that_are_no_refusal():
     from uedge.transport.link import RETRY_CAP_MS, DeviceLink
 
-    link = DeviceLink("h", 1, "d", "token", None, False, None, None, None, None, None,
+    link = DeviceLink("mqtt", "h", 1, "d", "token", None, False, None, None, None, None, None,
                       1000, 60000, 30000, 1000, None)
     delays = [link.retry_after(0) for _ in range(20)]  # e.g. an hour of timeouts
     assert max(delays) <= RETRY_CAP_MS == 8000 and min(delays[5:]) >= RETRY_CAP_MS // 2

@@ -185,7 +185,7 @@ def workload(outbox_dir, phase="run"):
     if phase == "tls":
         from mpy_footprint_tls import TlsTransport  # only in this phase: not in the others' heap
 
-        t = TlsTransport(TLS, max_update + 1024, batch_buffer, d.get("tls_reserve", 0))
+        t = TlsTransport(TLS, max_update + 1024, batch_buffer)
     else:
         t = Transport()
     ob = SegmentOutbox(outbox_dir, cap_bytes=d.get("outbox_bytes", 65536), segment_bytes=4096)
@@ -203,6 +203,9 @@ def workload(outbox_dir, phase="run"):
         print("RESULT incomplete config_io not applied: %s" % edge.last_error)
         return
     if phase == "tls":
+        from uedge.transport.net import tls_reserve
+
+        tls_reserve(d.get("tls_reserve", 0))  # as uedge_fw.app.reserve_tls, after start()
         t.connect()  # as the firmware: the link comes up after start()
     if not edge.connected:
         edge._on_state(True, "bench")

@@ -9,14 +9,10 @@ class TlsTransport:
     PUBACKs to the edge loop, which then knows the connector holds its
     config_io."""
 
-    def __init__(self, tls, max_packet, batch_buffer=0, reserve=0):
+    def __init__(self, tls, max_packet, batch_buffer=0):
         from uedge.transport.murano_mqtt import MuranoMQTT
-        from uedge.transport.net import tls_reserve
 
         host, port, dev, cred, ca = tls
-        # as uedge_fw.start.make_transport: the handshake's block is held back
-        # from here, before the config_io load fragments the heap
-        tls_reserve(reserve)
         self.link = MuranoMQTT(host, int(port), dev, auth="token", credentials_path=cred, ca=ca,
                                server_hostname="localhost", max_packet=max_packet,
                                batch_buffer=batch_buffer)

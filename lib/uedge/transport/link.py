@@ -1,14 +1,14 @@
 """What the MQTT and HTTP device links (murano_mqtt, murano_http) share.
 
 DeviceLink keeps the stored credential (persisted 0600 with
-compat.write_secret, never logged), the on_update / on_ack / on_state
+uedge.secret.write_secret, never logged), the on_update / on_ack / on_state
 callbacks, the TLS parameters and the reconnect backoff. Subclasses provide
 connect() and their own transport.
 """
 
 import gc
 
-from uedge.compat import MICROPYTHON, Clock, write_secret
+from uedge.compat import MICROPYTHON, release
 
 if MICROPYTHON:
     try:
@@ -103,26 +103,6 @@ class Backoff:
         self.next_ms = 0
 
 
-def random_password(n=32):
-    """A random password for password auth (Murano asks for at least 20 characters)."""
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
-    try:
-        import os
-
-        raw = os.urandom(n)
-    except (ImportError, AttributeError):
-        raw = bytes(random.getrandbits(8) for _ in range(n))
-    return "".join(alphabet[b % len(alphabet)] for b in raw)
-
-
-def read_text(path):
-    try:
-        with open(path) as f:
-            return f.read().strip() or None
-    except OSError:
-        return None
-
-
 def reason_of(e):
     s = str(e)
     if not s and e.args:
@@ -136,40 +116,19 @@ class DeviceLink:
     # for the socket timeout); the edge loop keeps sampling and queueing
     gate = None
 
-    def __init__(self, host, port, device_id, auth, credentials_path, tls, ca, cert, key,
-                 server_hostname, clock, backoff_base_ms, backoff_cap_ms, auth_backoff_ms,
-                 timeout_ms, log):
-        self.host = host
-        self.port = port
-        self.device_id = device_id
-        self.auth = auth
-        self.credentials_path = credentials_path
-        self.tls = tls
-        self.ca = ca
-        self.timeout_ms = timeout_ms
-        self.auth_backoff_ms = auth_backoff_ms
-        p = {}
-        if ca:
-            p["ca"] = ca
-        if server_hostname:
-            p["server_hostname"] = server_hostname
-        if cert:
-            p["cert"], p["key"] = cert, key
-        self._ssl_params = p
-        self._secret = read_text(credentials_path) if credentials_path else None
-        self.clock = clock or Clock()
-        self.backoff = Backoff(backoff_base_ms, backoff_cap_ms)
-        self.retry_cap_ms = RETRY_CAP_MS
-        self.on_update = None
-        self.on_ack = None
-        self.on_state = None
-        self.attempts = 0
-        self.memory_failures = 0  # connect attempts in a row that found no heap (MemoryError)
-        self.last_error = None
-        self._log = log
-        self._want = True
-        self._up_since = None  # when the current connection came up
-        self.stable_ms = 60000  # up this long: the backoff starts from the base again
+    def __init__(self, *args, **kw):
+        """kind ("mqtt" or "http"), host, port, device_id, auth,
+        credentials_path, tls, ca, cert, key, server_hostname, clock,
+        backoff_base_ms, backoff_cap_ms, auth_backoff_ms, timeout_ms, log
+        [, password=]: checked and set up by uedge.transport.link_setup
+        (loaded for it; MuranoError for arguments that cannot work)."""
+        from uedge.transport import link_setup
+
+        try:
+            link_setup.setup(self, *args, **kw)
+        finally:
+            link_setup = None  # noqa: F841
+            release("uedge.transport.link_setup")
 
     @property
     def ssl_params(self):
@@ -199,7 +158,7 @@ class DeviceLink:
         """Use a token/password obtained elsewhere (e.g. an edged INI file)."""
         self._secret = secret or None
         if persist and secret and self.credentials_path:
-            write_secret(self.credentials_path, secret)
+            self._save(secret)
 
     @property
     def credential(self):
@@ -221,7 +180,15 @@ class DeviceLink:
         """Keep the secret provisioning returned, and save it (0600) if there is a path."""
         self._secret = secret
         if self.credentials_path:
+            self._save(secret)
+
+    def _save(self, secret):
+        from uedge.secret import write_secret
+
+        try:
             write_secret(self.credentials_path, secret)
+        finally:
+            release("uedge.secret")
 
     # -- connection state
 

@@ -11,12 +11,13 @@ One class, direct socket I/O. What it adds over umqtt.simple:
   and thrown away (acked if QoS 1), reported through on_oversize(topic, size);
   any other packet larger than max_packet is a protocol error.
 
-Packets are built and parsed in mqtt_packets, sockets are opened in net.
+Packets are built and parsed in mqtt_packets (a session's setup in mqtt_session,
+loaded by connect() and subscribe()), sockets are opened in net.
 """
 
 import select
 
-from uedge.compat import MICROPYTHON, Clock
+from uedge.compat import MICROPYTHON, Clock, release
 from uedge.transport.mqtt_packets import (
     CONNACK,
     DISCONNECT,
@@ -28,13 +29,9 @@ from uedge.transport.mqtt_packets import (
     UNSUBACK,
     MQTTException,
     _b,
-    connack_error,
-    connect_packet,
-    parse_connack,
     parse_publish,
     parse_suback,
     publish_header,
-    subscribe_packet,
 )
 from uedge.transport.mqtt_inflight import InFlight
 from uedge.transport.mqtt_receive import Receiver
@@ -86,15 +83,15 @@ class MQTTClient(InFlight, Receiver):
         self._clock = clock or Clock()  # keepalive and retry schedule (injectable)
         self._rt = Clock()  # real time for network timeouts: a fake clock must not hang I/O
         self._pid = 0
-        # one receive buffer for the whole life of the client, allocated on the
-        # first connect (or taken over from the client this one replaces)
-        self._rx = self._rxv = None
+        # the receive buffer and the send buffer: taken once the TLS handshake
+        # is done (its record buffers need the heap first), the receive buffer
+        # by connect(), the send buffer by the first publish (_send_publish)
+        self._rx = self._rxv = self._tx = None
         self._rx_len = 0
         self._p_start = 0
         self._p_end = 0
         self._skip = 0  # bytes of an oversized PUBLISH still to throw away
         self._skip_info = None  # (topic, qos, pid, size) of that PUBLISH
-        self._tx = bytearray(512)
         self._pingbuf = bytes((PINGREQ, 0))
         self._ackbuf = bytearray(4)
         self._poller = None
@@ -126,6 +123,8 @@ class MQTTClient(InFlight, Receiver):
         """Open the connection and wait for CONNACK. Returns the session-present flag."""
         self.close()
         tmo = self.timeout_ms if timeout_ms is None else timeout_ms
+        # a reconnect gives its buffers up for the handshake and takes them after
+        self._rx = self._rxv = self._tx = None
         self.sock = open_connection(
             self.server, self.port, self.ssl, self.ssl_params, timeout_s=tmo / 1000
         )
@@ -136,30 +135,15 @@ class MQTTClient(InFlight, Receiver):
         self._skip = 0
         self._ping_out = 0
         try:
-            pkt = connect_packet(
-                self.client_id, self.user, self.pswd, self.keepalive, clean_session, self.lw
-            )
-            self._write(pkt)
-            deadline = self._rt.now_ms() + tmo
-            while True:
-                ptype = self._next_packet()
-                if ptype >= 0:
-                    break
-                # judge a wrong first byte now instead of waiting for its "length"
-                if self._rx_len and self._rx[0] != CONNACK:
-                    raise MQTTException("expected CONNACK, got byte 0x%02x (not an MQTT server?)" % self._rx[0])
-                if self._rt.now_ms() >= deadline:
-                    raise MQTTException("no CONNACK within %d ms" % tmo)
-                self._wait_readable(deadline - self._rt.now_ms())
-            if ptype != CONNACK:
-                raise MQTTException("expected CONNACK, got packet type 0x%02x" % ptype)
-            present, rc = parse_connack(self._rxv[self._p_start : self._p_end])
-            self._consume(self._p_end)
-            if rc:
-                raise connack_error(rc)
+            from uedge.transport import mqtt_session  # CONNECT/CONNACK: loaded after the handshake
+
+            present = mqtt_session.connack(self, clean_session, tmo)
         except Exception:
             self.close()
             raise
+        finally:
+            mqtt_session = None  # noqa: F841
+            release("uedge.transport.mqtt_session")
         self.connected = True
         now = self._clock.now_ms()
         self._last_rx = now
@@ -221,21 +205,13 @@ class MQTTClient(InFlight, Receiver):
         """Subscribe and wait for SUBACK; raises MQTTException when refused."""
         if self.sock is None:
             raise MQTTException("not connected")
-        pid = self._next_pid()
-        self._write(subscribe_packet(pid, topic, qos))
-        tmo = self.timeout_ms if timeout_ms is None else timeout_ms
-        deadline = self._rt.now_ms() + tmo
-        while pid not in self._suback:
-            if self._rt.now_ms() >= deadline:
-                # a server that leaves a SUBSCRIBE unanswered is not usable: drop it
-                self.close()
-                raise MQTTException("no SUBACK for %r within %d ms" % (topic, tmo))
-            if not self._process():
-                self._wait_readable(deadline - self._rt.now_ms())
-        codes = self._suback.pop(pid)
-        if codes[0] == 0x80:
-            raise MQTTException("subscription to %r refused (SUBACK failure)" % (topic,))
-        return codes[0]
+        from uedge.transport import mqtt_session  # SUBSCRIBE/SUBACK: loaded for it
+
+        try:
+            return mqtt_session.subscribe(self, topic, qos, self.timeout_ms if timeout_ms is None else timeout_ms)
+        finally:
+            mqtt_session = None  # noqa: F841
+            release("uedge.transport.mqtt_session")
 
     def wait_msg(self, timeout_ms=None):
         """Block until one packet has been processed (or timeout_ms passed)."""
@@ -297,12 +273,8 @@ class MQTTClient(InFlight, Receiver):
         return bool(self._ping_out)
 
     def resume_pids(self, old):
-        """Go on with packet ids after those of client old (a reconnect), and take
-        over its receive buffer: a reconnect never holds two of them."""
+        """Go on with packet ids after those of client old (a reconnect)."""
         self._pid = old._pid
-        if self._rx is None and old._rx is not None and old.max_packet == self.max_packet and old.sock is None:
-            self._rx, self._rxv = old._rx, old._rxv
-            old._rx = old._rxv = None
 
     # -- internals
 
@@ -314,6 +286,11 @@ class MQTTClient(InFlight, Receiver):
     def _send_publish(self, topic, msg, qos, retain, dup, pid):
         mlen = len(msg)
         tx = self._tx
+        if tx is None:
+            try:
+                tx = self._tx = bytearray(512)
+            except MemoryError:  # no room yet: this publish builds its header alone
+                tx = b""
         if len(topic) + 9 > len(tx):
             hdr = bytearray(len(topic) + 9)
             n = publish_header(hdr, topic, mlen, qos, retain, dup, pid)

@@ -1,4 +1,6 @@
-"""MQTT 3.1.1 packets: encoders and decoders, module-level so they can be tested alone."""
+"""MQTT 3.1.1 packets: encoders and decoders, module-level so they can be tested alone.
+The packets of a session's setup (CONNECT, CONNACK, SUBSCRIBE) are in
+mqtt_session, which only a connect or a subscribe loads."""
 
 from uedge.compat import MICROPYTHON
 from uedge.transport.net import MQTTAuthError, MQTTException  # noqa: F401 (the client raises them too)
@@ -17,15 +19,6 @@ PINGRESP = 0xD0
 DISCONNECT = 0xE0
 
 MAX_REMAINING = 268435455  # largest value the 4-byte varint can carry
-
-CONNACK_ERRORS = {
-    1: "unacceptable protocol version",
-    2: "client identifier rejected",
-    3: "server unavailable",
-    4: "not authorized (bad user name or password)",
-    5: "not authorized",
-}
-
 
 def _b(x):
     """bytes-like view of x without copying where the runtime allows it."""
@@ -91,44 +84,6 @@ def _put_str(buf, off, data):
     return off + 2 + n
 
 
-def connect_packet(client_id, user=None, password=None, keepalive=0, clean_session=True, will=None):
-    """Build a CONNECT packet. will = (topic, msg, retain, qos) or None."""
-    cid = _bytes(client_id)
-    flags = 0x02 if clean_session else 0
-    rem = 10 + 2 + len(cid)
-    if will:
-        wt, wm = _bytes(will[0]), _bytes(will[1])
-        flags |= 0x04 | ((will[3] & 3) << 3) | (0x20 if will[2] else 0)
-        rem += 4 + len(wt) + len(wm)
-    if user is not None:
-        u = _bytes(user)
-        flags |= 0x80
-        rem += 2 + len(u)
-    if password is not None:
-        if user is None:
-            raise MQTTException("a password needs a user name (may be empty) in MQTT 3.1.1")
-        p = _bytes(password)
-        flags |= 0x40
-        rem += 2 + len(p)
-    pkt = bytearray(1 + varint_size(rem) + rem)
-    pkt[0] = CONNECT
-    off = encode_varint(rem, pkt, 1)
-    off = _put_str(pkt, off, b"MQTT")
-    pkt[off] = 4  # protocol level 3.1.1
-    pkt[off + 1] = flags
-    pkt[off + 2] = (keepalive >> 8) & 0xFF
-    pkt[off + 3] = keepalive & 0xFF
-    off = _put_str(pkt, off + 4, cid)
-    if will:
-        off = _put_str(pkt, off, wt)
-        off = _put_str(pkt, off, wm)
-    if user is not None:
-        off = _put_str(pkt, off, u)
-    if password is not None:
-        off = _put_str(pkt, off, p)
-    return pkt
-
-
 def _bytes(x):
     if isinstance(x, str):
         return x.encode()
@@ -156,27 +111,6 @@ def publish_header(buf, topic, msg_len, qos=0, retain=False, dup=False, pid=0):
         buf[off + 1] = pid & 0xFF
         off += 2
     return off
-
-
-def publish_packet(topic, msg, qos=0, retain=False, dup=False, pid=0):
-    topic = _bytes(topic)
-    msg = _bytes(msg)
-    hdr = bytearray(9 + len(topic))
-    n = publish_header(hdr, topic, len(msg), qos, retain, dup, pid)
-    return bytes(hdr[:n]) + msg
-
-
-def subscribe_packet(pid, topic, qos=0):
-    t = _bytes(topic)
-    rem = 2 + 2 + len(t) + 1
-    pkt = bytearray(1 + varint_size(rem) + rem)
-    pkt[0] = SUBSCRIBE
-    off = encode_varint(rem, pkt, 1)
-    pkt[off] = pid >> 8
-    pkt[off + 1] = pid & 0xFF
-    off = _put_str(pkt, off + 2, t)
-    pkt[off] = qos
-    return pkt
 
 
 def parse_publish(flags, body):
@@ -208,17 +142,3 @@ def parse_suback(body):
     if len(body) < 3:
         raise MQTTException("SUBACK too short")
     return (body[0] << 8) | body[1], [body[i] for i in range(2, len(body))]
-
-
-def parse_connack(body):
-    """-> (session_present, return_code); raises on a bad length."""
-    if len(body) != 2:
-        raise MQTTException("CONNACK with length %d (expected 2)" % len(body))
-    return bool(body[0] & 1), body[1]
-
-
-def connack_error(rc):
-    msg = CONNACK_ERRORS.get(rc, "refused with unknown return code")
-    if rc in (4, 5):
-        return MQTTAuthError("%s (CONNACK rc=%d)" % (msg, rc))
-    return MQTTException("connection refused: %s (CONNACK rc=%d)" % (msg, rc))

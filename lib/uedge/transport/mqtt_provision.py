@@ -5,8 +5,22 @@ credential yet, and releases it afterwards: a board does not hold its
 bytecode while it runs.
 """
 
-from uedge.transport.link import AuthError, MuranoError, random_password, reason_of
+from uedge.transport.link import AuthError, MuranoError, reason_of
 from uedge.transport.net import MQTTAuthError, MQTTException
+
+
+def random_password(n=32):
+    """A random password for password auth (Murano asks for at least 20 characters)."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+    try:
+        import os
+
+        raw = os.urandom(n)
+    except (ImportError, AttributeError):
+        import random
+
+        raw = bytes(random.getrandbits(8) for _ in range(n))
+    return "".join(alphabet[b % len(alphabet)] for b in raw)
 
 
 def provision(link, tmo):

@@ -19,9 +19,20 @@ RX_START = 1024
 
 class Receiver:
     def rx_buffer(self):
-        """The receive buffer (RX_START bytes at first, see _grow)."""
+        """The receive buffer: RX_START bytes at first (see _grow), fewer when
+        the heap has no block that large (on a board right after a TLS
+        handshake): halved down to 64 bytes, which a CONNACK, a PUBACK or a
+        small update fits; a larger packet grows it."""
         if self._rx is None:
-            self._rx = bytearray(min(RX_START, self.max_packet + 5))
+            n = min(RX_START, self.max_packet + 5)
+            while True:
+                try:
+                    self._rx = bytearray(n)
+                    break
+                except MemoryError:
+                    if n <= 64:
+                        raise
+                    n //= 2
             self._rxv = memoryview(self._rx)
         return self._rx
 

@@ -64,14 +64,8 @@ class MuranoHTTP(HTTPWriter, DeviceLink, LongPoll):
         record_ts_divisor=1000000,
         log=None,
     ):
-        if auth not in ("token", "cert"):
-            raise MuranoError('HTTP auth must be "token" or "cert", got %r' % (auth,))
-        if auth == "cert" and not (cert and key):
-            raise MuranoError("auth \"cert\" needs cert= and key=")
-        if auth == "token" and not device_id:
-            raise MuranoError("device_id is required for token auth")
         DeviceLink.__init__(
-            self, host, port or (443 if tls else 80), device_id, auth, credentials_path, tls, ca, cert, key,
+            self, "http", host, port or (443 if tls else 80), device_id, auth, credentials_path, tls, ca, cert, key,
             server_hostname, clock, backoff_base_ms, backoff_cap_ms, auth_backoff_ms, timeout_ms, log)
         self.watch = tuple(watch)
         self.long_poll_ms = long_poll_ms

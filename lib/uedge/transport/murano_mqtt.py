@@ -59,15 +59,10 @@ class MuranoMQTT(DeviceLink):
         log=None,
         batch_buffer=0,
     ):
-        if auth not in ("token", "password", "cert"):
-            raise MuranoError('auth must be "token", "password" or "cert", got %r' % (auth,))
-        if auth == "cert" and not (cert and key):
-            raise MuranoError("auth \"cert\" needs cert= and key= (client certificate and key)")
-        if not device_id and auth != "cert":
-            raise MuranoError("device_id is required for %s auth" % auth)
         DeviceLink.__init__(
-            self, host, port or (8883 if tls else 1883), device_id, auth, credentials_path, tls, ca, cert, key,
-            server_hostname, clock, backoff_base_ms, backoff_cap_ms, auth_backoff_ms, timeout_ms, log)
+            self, "mqtt", host, port or (8883 if tls else 1883), device_id, auth, credentials_path, tls, ca, cert,
+            key, server_hostname, clock, backoff_base_ms, backoff_cap_ms, auth_backoff_ms, timeout_ms, log,
+            password=password)
         self.keepalive = keepalive
         # the topic and length header come on top of the resource value
         self.max_packet = DEFAULT_MAX_UPDATE + 1024 if max_packet is None else max_packet
@@ -79,8 +74,6 @@ class MuranoMQTT(DeviceLink):
         self._batch_buf = bytearray(batch_buffer) if self._batch_n else None
         self._batch_pid = 0
         if auth == "password" and password:
-            if len(password) < 20:
-                raise MuranoError("password auth needs a password of at least 20 characters")
             self._password_wanted = password
             self._secret = self._secret or password
         else:
