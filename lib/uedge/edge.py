@@ -21,7 +21,6 @@ The parts, each in its own place:
 from uedge.compat import release
 from uedge.sync.config_sync import ConfigSync
 from uedge.sync.delivery import Delivery
-from uedge.sync.config_sync import FileStore
 from uedge.transport.link import UpdateError
 
 FAIL_BACKOFF_MS = 1000  # sampling, or the other steps, pause this long after raising
@@ -45,104 +44,18 @@ class _PrintLog:
 
 
 class Edge(ConfigSync, Delivery):
-    def __init__(self, clock, scheduler, transport, outbox=None, store=None, log=None,
-                 watch=("config_io", "data_out", "config_applications"),
-                 local_strategy=False, replay_rate=20.0, batch_items=500,
-                 batch_bytes=262144, max_inflight=64, ack_timeout_ms=30000,
-                 sync_window_ms=3000, live_timestamps=None, need_sources=None, clock_ok=None,
-                 message_bytes=None, live_batch_ms=0):
-        self.clock = clock
-        self.scheduler = scheduler
-        self.transport = transport
-        self.outbox = outbox
-        self.store = store or FileStore()
-        self.log = log or _PrintLog()
-        self.watch = tuple(watch)
-        self.local_strategy = local_strategy
-        self.replay_interval_ms = int(1000 / replay_rate) if replay_rate and replay_rate > 0 else 0
-        self.batch_items = batch_items
-        self.batch_bytes = batch_bytes
-        # encoded size limit of one replay message (None: 64 KiB, or batch_bytes when larger)
-        self.message_bytes = message_bytes
-        # the steps after sampling, bound once (a tuple built per pass allocates)
-        self._steps = (self._flush_errors, self._gather_step, self._replay_step,
-                       self._check_timeouts)
-        self.max_inflight = max_inflight
-        self.ack_timeout_ms = ack_timeout_ms
-        # sync_window_ms is accepted for older callers and not used: nothing is
-        # written up because a window after connecting passed quietly (see
-        # uedge/sync/config_sync.py for what decides instead)
-        self.sync_window_ms = sync_window_ms
-        # Record timestamp resolution of the transport: MQTT $resource.batch
-        # takes microseconds; the HTTP record API takes seconds.
-        self.record_res_us = int(getattr(transport, "record_ts_divisor", 1) or 1)
-        if live_timestamps is None:
-            # live reports carry their own timestamp (record API): a retry
-            # lands on the same point. With a coarse record API (HTTP) they
-            # are gathered per slot first (uedge/sync/delivery.py)
-            live_timestamps = True
-        self.live_timestamps = live_timestamps
-        # live reports due within this many ms of each other share a message
-        # ($resource.batch; uedge.sync.live_batch); not with a coarse record API
-        self.live_batch_ms = live_batch_ms if self.record_res_us == 1 else 0
-        self._batch = None  # [(ts_us, payload)] waiting for the next report
-        self._batch_ms = 0
-        self._batch_cost = 0
-        self._batch_early = True
-        # need_sources(application_names): called before a config_io is parsed,
-        # so a host can load drivers (and their libraries) only when used
-        self.need_sources = need_sources
-        # clock_ok() -> False while the wall clock is not set yet (a board
-        # before its first time sync): queued reports are held back (their
-        # replay would carry those timestamps) and live reports go without a
-        # timestamp, so the connector stamps them on receipt
-        self.clock_ok = clock_ok
+    def __init__(self, clock, scheduler, transport, outbox=None, store=None, log=None, **options):
+        """options: watch, local_strategy, replay_rate, batch_items,
+        batch_bytes, max_inflight, ack_timeout_ms, sync_window_ms,
+        live_timestamps, need_sources, clock_ok, message_bytes, live_batch_ms
+        (uedge.edge_setup.setup: their defaults and meaning; loaded for it)."""
+        from uedge import edge_setup
 
-        self.config = None  # last good ConfigIO
-        self.config_text = None  # the running config_io text and its digest (ConfigSync._running)
-        self._cdigest = None
-        self.apps = None  # last good ConfigApplications
-        self.connected = False
-        self.reason = "starting"
-        self.connected_since_ms = None
-        self._sync_pending = False  # waiting for the connect-time read of config_io
-        self._sync = {}  # persisted sync state (config_io in step, data_out applied)
-        self._config_writes = {}  # msg_id -> digest of a config_io write not yet acked
-        self._updates = []  # (alias, value_str, ts_us) from the transport
-        self._errors = {}  # pending __error entries (channel id -> msg)
-        self._doc_errors = {}  # document alias -> the channel keys its error went under
-        self._live = {}  # msg_id -> (ts_us, payload, sent_ms)
-        self._live_more = {}  # msg_id -> [(ts_us, payload)] sent after it in one message
-        self._replay = None  # (msg_id, keys, sent_ms, n)
-        self._replay_limit = batch_items  # smaller while a refused batch is split
-        self._replay_cap = 0  # while short of memory: the largest batch that fits (Delivery._replay_short)
-        self._early_acks = {}
-        self._sending = False
-        self._next_replay_ms = 0
-        self._stopping = False
-        self._sched_hold_ms = 0  # sampling held until then after the scheduler failed
-        self._steps_hold_ms = 0  # the same for the steps (replay, slots, timeouts)
-        # counters
-        self.reports = 0  # data_in reports produced
-        self.sent_live = 0
-        self.delivered = 0  # reports acknowledged by the connector (live + replay)
-        self.replayed = 0
-        self.queued = 0  # reports that went to the outbox
-        self.lost = 0  # reports neither sent nor queued (no outbox / refused)
-        self.queue_errors = 0  # outbox operations that failed (disk full, locked, ...)
-        self.control_ok = 0
-        self.control_rejected = 0
-        self.last_error = None
-        self.last_report_ts_us = None
-        self.auth_failures = 0  # consecutive "not authorized" connection attempts
-        self._delivery_init()
-
-        t = transport
-        t.on_update = self._on_update
-        t.on_ack = self._on_link_ack
-        t.on_state = self._on_state
-        if hasattr(t, "on_reject"):
-            t.on_reject = self._on_reject
+        try:
+            edge_setup.setup(self, clock, scheduler, transport, outbox, store, log, **options)
+        finally:
+            edge_setup = None  # noqa: F841
+            release("uedge.edge_setup")
 
     # -- transport callbacks (may run inside transport.poll) -------------------
     def _on_link_ack(self, msg_id, conflicts=None):

@@ -211,3 +211,63 @@ def test_receive_buffer_grows_for_a_large_packet_and_shrinks_back():
         c._process()
         assert len(c._rx) <= 2048 + 5
     assert got == [] and sizes == [(b"t", 5000)]
+
+
+def _short_of_heap(module, limit):
+    """module's bytearray() fails (MemoryError) above limit bytes, as a board's
+    heap right after a TLS handshake. -> a function that undoes it."""
+    real = bytearray
+
+    def tight(*a):
+        if a and isinstance(a[0], int) and a[0] > limit:
+            raise MemoryError("memory allocation failed, allocating %d bytes" % a[0])
+        return real(*a)
+
+    module.bytearray = tight
+
+    def undo():
+        del module.bytearray
+
+    return undo
+
+
+def test_receive_buffer_is_smaller_when_the_heap_has_no_room_for_it():
+    from uedge.transport import mqtt_receive
+
+    undo = _short_of_heap(mqtt_receive, 300)
+    try:
+        small = bytes((0x30,)) + _varint(5) + b"\x00\x01tok"
+        c, got = _client_fed(8192, [small, small])
+        assert len(c._rx) == 256  # 1024 and 512 found no block: halved
+        for _ in range(4):
+            c._process()
+        assert got == [(b"t", b"ok")] * 2
+    finally:
+        undo()
+    undo = _short_of_heap(mqtt_receive, 32)
+    try:
+        from uedge.transport.mqtt_client import MQTTClient
+
+        raises(MemoryError, MQTTClient("x", "h", 1883).rx_buffer)  # below 64 bytes: no buffer at all
+    finally:
+        undo()
+
+
+def test_send_buffer_is_taken_by_the_first_publish_and_a_publish_without_room_goes_out_anyway():
+    from uedge.transport import mqtt_client
+
+    c = mqtt_client.MQTTClient("x", "h", 1883)
+    assert c._tx is None  # nothing before a connect: the handshake gets the heap first
+    sent = []
+    c.sock = object()
+    c._write = lambda data, n=-1: sent.append(bytes(data[:n] if n >= 0 else data))
+    undo = _short_of_heap(mqtt_client, 64)
+    try:
+        c.publish("$resource/data_in", b'{"001":1}', qos=1)
+        assert c._tx is None  # no room for it yet: the header went out on its own
+        assert sent[0][0] == 0x32 and sent[1] == b'{"001":1}'
+    finally:
+        undo()
+    del sent[:]
+    c.publish("$resource/data_in", b'{"001":2}', qos=1)
+    assert len(c._tx) == 512 and len(sent) == 1 and sent[0].endswith(b'{"001":2}')
