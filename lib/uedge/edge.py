@@ -26,23 +26,6 @@ from uedge.transport.link import UpdateError
 FAIL_BACKOFF_MS = 1000  # sampling, or the other steps, pause this long after raising
 
 
-class _PrintLog:
-    def _p(self, level, msg, args):
-        print("%s uedge: %s" % (level, (msg % args) if args else msg))
-
-    def error(self, msg, *args):
-        self._p("ERROR", msg, args)
-
-    def warning(self, msg, *args):
-        self._p("WARNING", msg, args)
-
-    def info(self, msg, *args):
-        self._p("INFO", msg, args)
-
-    def debug(self, msg, *args):
-        pass
-
-
 class Edge(ConfigSync, Delivery):
     def __init__(self, clock, scheduler, transport, outbox=None, store=None, log=None, **options):
         """options: watch, local_strategy, replay_rate, batch_items,

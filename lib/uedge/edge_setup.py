@@ -20,7 +20,7 @@ def setup(edge, clock, scheduler, transport, outbox=None, store=None, log=None,
     edge.transport = transport
     edge.outbox = outbox
     edge.store = store or FileStore()
-    edge.log = log or _print_log()
+    edge.log = log or _PrintLog()
     edge.watch = tuple(watch)
     edge.local_strategy = local_strategy
     edge.replay_interval_ms = int(1000 / replay_rate) if replay_rate and replay_rate > 0 else 0
@@ -109,7 +109,19 @@ def setup(edge, clock, scheduler, transport, outbox=None, store=None, log=None,
         t.on_reject = edge._on_reject
 
 
-def _print_log():
-    from uedge.edge import _PrintLog
 
-    return _PrintLog()
+class _PrintLog:
+    def _p(self, level, msg, args):
+        print("%s uedge: %s" % (level, (msg % args) if args else msg))
+
+    def error(self, msg, *args):
+        self._p("ERROR", msg, args)
+
+    def warning(self, msg, *args):
+        self._p("WARNING", msg, args)
+
+    def info(self, msg, *args):
+        self._p("INFO", msg, args)
+
+    def debug(self, msg, *args):
+        pass

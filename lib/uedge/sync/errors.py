@@ -1,9 +1,6 @@
 """Where an error goes in data_in __error (ConfigSync._doc_error): loaded for
 an error about a document and, on a board, released after."""
 
-from uedge.sync.config_sync import DOCUMENTS
-
-
 def error_keys(key, msg, config):
     """Where an error goes in data_in __error, which the Data IO Schema keys by
     channel id: a channel's own error under its id; an error about a whole
@@ -12,7 +9,7 @@ def error_keys(key, msg, config):
     concerns (data_out: the control channels; the others: all channels of the
     running config), so that a reader that looks up its channel ids finds it.
     Only with no channel to put it under does it keep the document's name."""
-    if key not in DOCUMENTS:
+    if key not in ("config_io", "config_applications", "data_out"):  # config_sync.DOCUMENTS
         return [key]
     i = msg.find("channel ")
     if i >= 0:

@@ -125,10 +125,12 @@ class DeviceLink:
         from uedge.transport import link_setup
 
         try:
-            link_setup.setup(self, *args, **kw)
+            base, cap = link_setup.setup(self, MuranoError, *args, **kw)
         finally:
             link_setup = None  # noqa: F841
             release("uedge.transport.link_setup")
+        self.backoff = Backoff(base, cap)
+        self.retry_cap_ms = RETRY_CAP_MS
 
     @property
     def ssl_params(self):

@@ -4,28 +4,30 @@ and the backoff. It runs once; on a board this module is released after it
 (uedge.compat.release)."""
 
 from uedge.compat import Clock, release
-from uedge.transport.link import RETRY_CAP_MS, Backoff, MuranoError
 
 
-def check(kind, auth, device_id, cert, key, password):
-    """The arguments a link of kind ("mqtt" or "http") cannot work with -> MuranoError."""
+def check(error, kind, auth, device_id, cert, key, password):
+    """The arguments a link of kind ("mqtt" or "http") cannot work with -> error
+    (link.MuranoError)."""
     auths = ("token", "password", "cert") if kind == "mqtt" else ("token", "cert")
     if auth not in auths:
         if kind == "mqtt":
-            raise MuranoError('auth must be "token", "password" or "cert", got %r' % (auth,))
-        raise MuranoError('HTTP auth must be "token" or "cert", got %r' % (auth,))
+            raise error('auth must be "token", "password" or "cert", got %r' % (auth,))
+        raise error('HTTP auth must be "token" or "cert", got %r' % (auth,))
     if auth == "cert" and not (cert and key):
-        raise MuranoError("auth \"cert\" needs cert= and key= (client certificate and key)")
+        raise error("auth \"cert\" needs cert= and key= (client certificate and key)")
     if not device_id and auth != "cert":
-        raise MuranoError("device_id is required for %s auth" % auth)
+        raise error("device_id is required for %s auth" % auth)
     if auth == "password" and password and len(password) < 20:
-        raise MuranoError("password auth needs a password of at least 20 characters")
+        raise error("password auth needs a password of at least 20 characters")
 
 
-def setup(link, kind, host, port, device_id, auth, credentials_path, tls, ca, cert, key,
+def setup(link, error, kind, host, port, device_id, auth, credentials_path, tls, ca, cert, key,
           server_hostname, clock, backoff_base_ms, backoff_cap_ms, auth_backoff_ms,
           timeout_ms, log, password=None):
-    check(kind, auth, device_id, cert, key, password)
+    """Check the arguments (error: the exception class) and set link up ->
+    (backoff_base_ms, backoff_cap_ms) for its Backoff."""
+    check(error, kind, auth, device_id, cert, key, password)
     link.host = host
     link.port = port
     link.device_id = device_id
@@ -50,8 +52,6 @@ def setup(link, kind, host, port, device_id, auth, credentials_path, tls, ca, ce
         link._secret = read_secret(credentials_path)
         release("uedge.secret")
     link.clock = clock or Clock()
-    link.backoff = Backoff(backoff_base_ms, backoff_cap_ms)
-    link.retry_cap_ms = RETRY_CAP_MS
     link.on_update = None
     link.on_ack = None
     link.on_state = None
@@ -62,3 +62,4 @@ def setup(link, kind, host, port, device_id, auth, credentials_path, tls, ca, ce
     link._want = True
     link._up_since = None  # when the current connection came up
     link.stable_ms = 60000  # up this long: the backoff starts from the base again
+    return backoff_base_ms, backoff_cap_ms
