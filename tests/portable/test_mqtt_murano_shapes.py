@@ -205,3 +205,21 @@ def test_a_reconnect_holds_neither_the_old_client_nor_the_batch_buffer_during_th
         assert m._batch_buf is not None and len(m._batch_buf) == 512  # taken again after it
     else:
         assert m._batch_buf is None
+
+
+class _NoRoomAfterHandshake(_Session):
+    """A session that connects, then finds no heap for the SUBSCRIBE."""
+
+    def subscribe(self, topic):
+        raise MemoryError("memory allocation failed, allocating 1024 bytes")
+
+
+def test_a_connect_short_of_heap_after_the_handshake_closes_its_session_and_backs_off():
+    m = MuranoMQTT("h", None, "0001", auth="token")
+    m._secret = "t" * 20
+    seen = []
+    m._new_client = lambda *a, **k: _NoRoomAfterHandshake(m, seen)
+    raises(MemoryError, m.connect)
+    assert m._client is not None and not m._client.connected  # the session is not left open
+    m._reconnect(0)  # as poll() does: reported and backed off, no tight retry
+    assert m.last_error == "out of memory" and m.memory_failures == 1 and not m.backoff.ready(0)

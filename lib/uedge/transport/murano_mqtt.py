@@ -183,6 +183,12 @@ class MuranoMQTT(DeviceLink):
                     if not c.connected:
                         raise
                     self._note("subscription %s refused: %s" % (t, e))
+        except MemoryError:
+            # e.g. no room to load mqtt_session after the handshake: the
+            # session goes now (the link backs off, DeviceLink._reconnect)
+            self._client = c
+            c.close()
+            raise
         except MQTTAuthError:
             self._client = c
             c.close()
