@@ -245,25 +245,17 @@ def build(board, out=None, version=None, quiet=False, overrides=None):
             dst = os.path.join(out, dest)
             name = module_name(dest)
             cross = stock if name in transient else mpy_cross
-            if text is not None:
-                tmp = dst + ".py"
-                os.makedirs(os.path.dirname(dst), exist_ok=True)
-                with open(tmp, "w") as f:
-                    f.write(text)
-                compile_one(tmp, dst, arch, cross, name)
-                os.remove(tmp)
-            else:
+            if text is None:
                 with open(src) as f:
                     text = f.read()
-                if "MICROPYTHON" in text:
-                    tmp = dst + ".py"
-                    os.makedirs(os.path.dirname(dst), exist_ok=True)
-                    with open(tmp, "w") as f:
-                        f.write(board_source(text))
-                    compile_one(tmp, dst, arch, cross, name)
-                    os.remove(tmp)
-                else:
-                    compile_one(src, dst, arch, cross, name)
+            if "MICROPYTHON" in text:
+                text = board_source(text)  # a board's copy: the CPython branches dropped
+            tmp = dst + ".py"
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            with open(tmp, "w") as f:
+                f.write(text)
+            compile_one(tmp, dst, arch, cross, name)
+            os.remove(tmp)
         else:
             dst = os.path.join(out, dest)
             os.makedirs(os.path.dirname(dst), exist_ok=True)

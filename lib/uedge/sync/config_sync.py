@@ -167,9 +167,13 @@ class ConfigSync:
         keeps it and the local config is not authoritative: no connect writes
         it up again then. The rare write-up that still needs it (the connector
         lost its copy, or sent an older one) reads it back (_text)."""
-        keeps = getattr(self.store, "keeps", None)  # a store of one's own may not say
-        if self.config_text is not None and keeps is not None and keeps("config_io") and not self.local_authority():
+        if self.config_text is not None and self._cached() and not self.local_authority():
             self.config_text = None
+
+    def _cached(self):
+        """True when the store keeps config_io where it can load it again."""
+        keeps = getattr(self.store, "keeps", None)  # a store of one's own may not say
+        return keeps is not None and keeps("config_io")
 
     def _text(self):
         """The running config_io text: held, else read back from the cache

@@ -31,9 +31,8 @@ def start(edge, _text=None):
         # the cache keeps the text: the parse takes the only reference to it
         # (see load.parse_io), so it goes before the model is built, and
         # it is read back only when it has to be written up (ConfigSync._text)
-        keeps = getattr(edge.store, "keeps", None)
         box = [text]
-        if keeps is not None and keeps("config_io"):
+        if edge._cached():
             text = None
         try:
             cfg = parse_io(box, check_channel, True)
